@@ -1,0 +1,29 @@
+"""daskflow: Airflow-style workflows that run as Dask graphs.
+
+The public API, and nothing else::
+
+    from daskflow import DAG, dag, task, TaskGroup, TriggerRule, chain, cross_downstream
+"""
+
+from daskflow.models.context import get_current_context
+from daskflow.models.dag import DAG, dag
+from daskflow.models.dependencies import chain, cross_downstream
+from daskflow.models.state import DagRunState, TaskInstanceState
+from daskflow.models.taskflow import task
+from daskflow.models.taskgroup import TaskGroup
+from daskflow.models.trigger_rules import TriggerRule
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DAG",
+    "DagRunState",
+    "TaskGroup",
+    "TaskInstanceState",
+    "TriggerRule",
+    "chain",
+    "cross_downstream",
+    "dag",
+    "get_current_context",
+    "task",
+]

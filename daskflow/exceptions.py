@@ -1,0 +1,56 @@
+"""Error types of daskflow.
+
+Every error a user can cause has its own type and a message that names the
+file, DAG, task or option at fault and says how to fix it. The Airflow names
+(``AirflowSkipException``, ...) are aliases so that DAG files written for
+Airflow keep working after changing only their imports.
+"""
+
+from __future__ import annotations
+
+
+class DaskflowError(Exception):
+    """Base of every error daskflow raises on purpose."""
+
+
+class DagDefinitionError(DaskflowError):
+    """A DAG or task is defined wrongly (cycle, duplicate id, bad argument)."""
+
+
+class DagImportError(DaskflowError):
+    """A DAG file could not be imported."""
+
+
+class DagNotFound(DaskflowError):
+    """No DAG with the requested id exists in the DAG folder."""
+
+
+class TaskNotFound(DaskflowError):
+    """No task with the requested id exists in the DAG."""
+
+
+class TaskTimeout(DaskflowError):
+    """A task ran longer than its ``execution_timeout``."""
+
+
+class ClusterError(DaskflowError):
+    """The Dask cluster could not be reached or started."""
+
+
+class TaskSkipped(DaskflowError):
+    """Raised inside a task to end it in the ``skipped`` state."""
+
+
+class TaskFailedNoRetry(DaskflowError):
+    """Raised inside a task to fail it at once, whatever retries are left."""
+
+
+class TemplateError(DaskflowError):
+    """A templated field could not be rendered."""
+
+
+# Airflow's names, so that existing DAG files only change their imports.
+AirflowException = DaskflowError
+AirflowSkipException = TaskSkipped
+AirflowFailException = TaskFailedNoRetry
+AirflowTaskTimeout = TaskTimeout

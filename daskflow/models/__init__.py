@@ -1,0 +1,1 @@
+"""The pure model: DAGs, operators, trigger rules, states (no Dask, no database)."""

@@ -1,0 +1,401 @@
+"""``DAG``: a set of tasks, their dependencies and when they run.
+
+Defaults follow Airflow 3 (``schedule=None``, ``catchup=False``,
+``max_active_runs=16``, ``max_active_tasks=16``). A DAG checks itself when its
+``with`` block closes (or its ``@dag`` function returns): a cycle, a task
+wired across DAGs, or a bad setting raises one :class:`DagDefinitionError`
+naming the DAG and the task.
+
+>>> from daskflow.operators import EmptyOperator
+>>> with DAG("example", schedule="@daily") as dag:
+...     _ = EmptyOperator(task_id="a") >> EmptyOperator(task_id="b")
+>>> [t.task_id for t in dag.topological_sort()]
+['a', 'b']
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import inspect
+import json
+import re
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+from daskflow.exceptions import DagDefinitionError
+from daskflow.models import _authoring_stack
+
+if TYPE_CHECKING:
+    from daskflow.models.baseoperator import BaseOperator
+    from daskflow.models.taskgroup import TaskGroup
+
+_DAG_ID = re.compile(r"^[A-Za-z0-9_.\-]+$")
+
+
+@dataclass(frozen=True)
+class DagSummary:
+    """What a running task sees as ``context["dag"]``: the DAG without its tasks."""
+
+    dag_id: str
+    description: str | None = None
+    fileloc: str | None = None
+    tags: tuple[str, ...] = ()
+    params: dict[str, Any] = field(default_factory=dict)
+    owner: str | None = None
+    template_searchpath: tuple[str, ...] = ()
+    render_template_as_native_obj: bool = False
+    user_defined_macros: dict[str, Any] = field(default_factory=dict)
+    user_defined_filters: dict[str, Any] = field(default_factory=dict)
+
+
+class DAG:
+    """A workflow: tasks, dependencies, a schedule and run-level settings."""
+
+    def __init__(
+        self,
+        dag_id: str,
+        description: str | None = None,
+        schedule: Any = None,
+        start_date: datetime | None = None,
+        end_date: datetime | None = None,
+        default_args: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+        max_active_tasks: int = 16,
+        max_active_runs: int = 16,
+        dagrun_timeout: timedelta | None = None,
+        catchup: bool = False,
+        on_success_callback: Callable | Sequence[Callable] | None = None,
+        on_failure_callback: Callable | Sequence[Callable] | None = None,
+        doc_md: str | None = None,
+        tags: Iterable[str] | None = None,
+        template_searchpath: str | Iterable[str] | None = None,
+        user_defined_macros: dict[str, Any] | None = None,
+        user_defined_filters: dict[str, Any] | None = None,
+        render_template_as_native_obj: bool = False,
+        is_paused_upon_creation: bool | None = None,
+        owner_links: dict[str, str] | None = None,
+        fileloc: str | None = None,
+    ) -> None:
+        if not isinstance(dag_id, str) or not _DAG_ID.match(dag_id) or len(dag_id) > 250:
+            raise DagDefinitionError(
+                f"invalid dag_id {dag_id!r}: use letters, digits, '_', '-' and '.'"
+            )
+        self.dag_id = dag_id
+        self.description = description
+        self.schedule = schedule
+        self.start_date = _aware(start_date, dag_id, "start_date")
+        self.end_date = _aware(end_date, dag_id, "end_date")
+        if self.start_date and self.end_date and self.end_date < self.start_date:
+            raise DagDefinitionError(
+                f"DAG {dag_id!r}: end_date {self.end_date} is before start_date {self.start_date}"
+            )
+        self.default_args = self._check_dict("default_args", default_args)
+        if "start_date" in self.default_args and self.start_date is None:
+            self.start_date = _aware(self.default_args["start_date"], dag_id, "start_date")
+        self.params = self._check_dict("params", params)
+        self.max_active_tasks = self._positive("max_active_tasks", max_active_tasks)
+        self.max_active_runs = self._positive("max_active_runs", max_active_runs)
+        if dagrun_timeout is not None and not isinstance(dagrun_timeout, timedelta):
+            raise DagDefinitionError(
+                f"DAG {dag_id!r}: dagrun_timeout must be a timedelta, got {dagrun_timeout!r}"
+            )
+        self.dagrun_timeout = dagrun_timeout
+        self.catchup = bool(catchup)
+        self.on_success_callback = self._callbacks("on_success_callback", on_success_callback)
+        self.on_failure_callback = self._callbacks("on_failure_callback", on_failure_callback)
+        self.doc_md = doc_md
+        self.tags = sorted(set(tags or ()))
+        if isinstance(template_searchpath, str):
+            template_searchpath = [template_searchpath]
+        self.template_searchpath = list(template_searchpath or ())
+        self.user_defined_macros = dict(user_defined_macros or {})
+        self.user_defined_filters = dict(user_defined_filters or {})
+        self.render_template_as_native_obj = render_template_as_native_obj
+        self.is_paused_upon_creation = is_paused_upon_creation
+        self.owner_links = dict(owner_links or {})
+        self.fileloc = fileloc or _caller_file()
+        self.task_dict: dict[str, BaseOperator] = {}
+        self._root_group: TaskGroup | None = None
+        self._timetable = None
+
+    # -- context manager ------------------------------------------------------------
+    def __enter__(self) -> DAG:
+        _authoring_stack.push_dag(self)
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        _authoring_stack.pop_dag()
+        if exc_type is None:
+            self.validate()
+
+    # -- tasks ----------------------------------------------------------------------
+    def add_task(self, task: BaseOperator) -> None:
+        if task.task_id in self.task_dict and self.task_dict[task.task_id] is not task:
+            raise DagDefinitionError(
+                f"DAG {self.dag_id!r}: duplicate task_id {task.task_id!r}; "
+                "every task of a DAG needs its own id"
+            )
+        if task.dag is not None and task.dag is not self:
+            raise DagDefinitionError(
+                f"task {task.task_id!r} already belongs to DAG {task.dag.dag_id!r}; "
+                f"it cannot also join DAG {self.dag_id!r}"
+            )
+        task.dag = self
+        self.task_dict[task.task_id] = task
+
+    @property
+    def tasks(self) -> list[BaseOperator]:
+        return list(self.task_dict.values())
+
+    @property
+    def task_ids(self) -> list[str]:
+        return list(self.task_dict)
+
+    def get_task(self, task_id: str) -> BaseOperator:
+        try:
+            return self.task_dict[task_id]
+        except KeyError:
+            from daskflow.exceptions import TaskNotFound
+
+            raise TaskNotFound(f"DAG {self.dag_id!r} has no task {task_id!r}") from None
+
+    def has_task(self, task_id: str) -> bool:
+        return task_id in self.task_dict
+
+    @property
+    def roots(self) -> list[BaseOperator]:
+        return [t for t in self.task_dict.values() if not t.upstream_task_ids]
+
+    @property
+    def leaves(self) -> list[BaseOperator]:
+        return [t for t in self.task_dict.values() if not t.downstream_task_ids]
+
+    @property
+    def task_group(self) -> TaskGroup:
+        """The root task group, holding every task not inside another group."""
+        if self._root_group is None:
+            from daskflow.models.taskgroup import TaskGroup
+
+            self._root_group = TaskGroup.root(self)
+        return self._root_group
+
+    # -- structure ------------------------------------------------------------------
+    def topological_sort(self) -> list[BaseOperator]:
+        """Tasks ordered so that each comes after its upstream tasks (stable by definition order)."""
+        order = list(self.task_dict)
+        position = {task_id: i for i, task_id in enumerate(order)}
+        indegree = {t: len(self.task_dict[t].upstream_task_ids) for t in order}
+        ready = [t for t in order if indegree[t] == 0]
+        result: list[BaseOperator] = []
+        while ready:
+            ready.sort(key=position.__getitem__, reverse=True)
+            task_id = ready.pop()
+            result.append(self.task_dict[task_id])
+            for child in self.task_dict[task_id].downstream_task_ids:
+                indegree[child] -= 1
+                if indegree[child] == 0:
+                    ready.append(child)
+        if len(result) != len(order):
+            raise DagDefinitionError(
+                f"DAG {self.dag_id!r} has a cycle: {' >> '.join(self.find_cycle())}"
+            )
+        return result
+
+    def find_cycle(self) -> list[str]:
+        """One cycle as a list of task ids (first id repeated at the end), or ``[]``."""
+        colour: dict[str, int] = {}
+        stack: list[str] = []
+
+        def visit(task_id: str) -> list[str]:
+            colour[task_id] = 1
+            stack.append(task_id)
+            for child in sorted(self.task_dict[task_id].downstream_task_ids):
+                if colour.get(child) == 1:
+                    return stack[stack.index(child):] + [child]
+                if child not in colour and (found := visit(child)):
+                    return found
+            colour[task_id] = 2
+            stack.pop()
+            return []
+
+        limit = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(limit, 4 * len(self.task_dict) + 100))
+        try:
+            for task_id in self.task_dict:
+                if task_id not in colour and (cycle := visit(task_id)):
+                    return cycle
+        finally:
+            sys.setrecursionlimit(limit)
+        return []
+
+    def validate(self) -> None:
+        """Raise :class:`DagDefinitionError` when the DAG cannot run as defined."""
+        for task in self.task_dict.values():
+            for other in task.upstream_task_ids | task.downstream_task_ids:
+                if other not in self.task_dict:
+                    raise DagDefinitionError(
+                        f"DAG {self.dag_id!r}: task {task.task_id!r} is wired to {other!r}, "
+                        "which is not a task of this DAG"
+                    )
+        self.topological_sort()
+        self.timetable  # noqa: B018 -- builds the timetable, raising on a bad schedule
+
+    @property
+    def timetable(self) -> Any:
+        """The schedule as a :class:`daskflow.schedule.Timetable` (built once)."""
+        if self._timetable is None:
+            from daskflow.schedule import ScheduleError, timetable_for
+
+            tz = self.start_date.tzinfo if self.start_date else None
+            try:
+                self._timetable = timetable_for(self.schedule, timezone=tz, dag_id=self.dag_id)
+            except ScheduleError as exc:
+                raise DagDefinitionError(str(exc)) from None
+        return self._timetable
+
+    def structure(self) -> dict[str, Any]:
+        """The DAG's shape as plain data: what a DAG version hashes and the UI draws."""
+        return {
+            "dag_id": self.dag_id,
+            "schedule": _describe(self.schedule),
+            "tasks": {
+                t.task_id: {
+                    "operator": type(t).__name__,
+                    "upstream": sorted(t.upstream_task_ids),
+                    "trigger_rule": str(t.trigger_rule),
+                    "retries": t.retries,
+                    "mapped": t.is_mapped,
+                }
+                for t in self.topological_sort()
+            },
+        }
+
+    def structure_hash(self) -> str:
+        blob = json.dumps(self.structure(), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    def summary(self) -> DagSummary:
+        if getattr(self, "_summary", None) is None:
+            self._summary = DagSummary(
+                dag_id=self.dag_id,
+                description=self.description,
+                fileloc=self.fileloc,
+                tags=tuple(self.tags),
+                params=dict(self.params),
+                owner=self.default_args.get("owner"),
+                template_searchpath=tuple(self.template_searchpath),
+                render_template_as_native_obj=self.render_template_as_native_obj,
+                user_defined_macros=dict(self.user_defined_macros),
+                user_defined_filters=dict(self.user_defined_filters),
+            )
+        return self._summary
+
+    # -- running --------------------------------------------------------------------
+    def test(
+        self,
+        logical_date: datetime | str | None = None,
+        conf: dict[str, Any] | None = None,
+        cluster: Any = None,
+        db: str | None = None,
+        **options: Any,
+    ) -> Any:
+        """Run one DAG run to completion here and now; return its result.
+
+        ``cluster`` is a scheduler address or a ``distributed.Client`` (reused,
+        not closed); without it an in-process LocalCluster starts. ``db`` is a
+        SQLAlchemy URL; without it the SQLite file under ``$DASKFLOW_HOME``.
+        """
+        # The one place the model reaches into execution: Airflow users expect
+        # dag.test() on the DAG itself. Imported here so models/ stays importable
+        # without Dask.
+        from daskflow.execution.dag_test import test_dag
+
+        return test_dag(self, logical_date=logical_date, conf=conf, cluster=cluster, db=db,
+                        **options)
+
+    # -- helpers --------------------------------------------------------------------
+    def _check_dict(self, name: str, value: Any) -> dict[str, Any]:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise DagDefinitionError(f"DAG {self.dag_id!r}: {name} must be a dict, got {value!r}")
+        return dict(value)
+
+    def _positive(self, name: str, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise DagDefinitionError(
+                f"DAG {self.dag_id!r}: {name} must be a positive integer, got {value!r}"
+            )
+        return value
+
+    def _callbacks(self, name: str, value: Any) -> list[Callable]:
+        callbacks = [] if value is None else list(value) if isinstance(value, (list, tuple)) \
+            else [value]
+        for cb in callbacks:
+            if not callable(cb):
+                raise DagDefinitionError(f"DAG {self.dag_id!r}: {name} must be callable: {cb!r}")
+        return callbacks
+
+    def __repr__(self) -> str:
+        return f"<DAG: {self.dag_id}>"
+
+
+def _aware(value: Any, dag_id: str, name: str) -> datetime | None:
+    """Naive datetimes are UTC, as with Airflow's default timezone."""
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        raise DagDefinitionError(f"DAG {dag_id!r}: {name} must be a datetime, got {value!r}")
+    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+
+
+def _describe(schedule: Any) -> Any:
+    if schedule is None or isinstance(schedule, str):
+        return schedule
+    if isinstance(schedule, timedelta):
+        return f"every {schedule}"
+    return repr(schedule)
+
+
+def _caller_file() -> str | None:
+    frame = sys._getframe(2)
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("daskflow.models"):
+        frame = frame.f_back
+    return frame.f_code.co_filename if frame is not None else None
+
+
+def dag(dag_id: str | Callable | None = None, **dag_kwargs: Any) -> Callable:
+    """Turn a function into a DAG factory: ``@dag(schedule="@daily")``.
+
+    Calling the function builds the DAG: its body runs inside ``with DAG(...)``
+    and its keyword arguments become the DAG's ``params``, each passed to the
+    body as a reference resolved from the run's params when tasks execute.
+    """
+    if callable(dag_id):
+        return dag()(dag_id)
+
+    def wrap(fn: Callable) -> Callable[..., DAG]:
+        signature = inspect.signature(fn)
+
+        @functools.wraps(fn)
+        def factory(*args: Any, **kwargs: Any) -> DAG:
+            from daskflow.models.xcom_arg import ParamArg
+
+            bound = signature.bind_partial(*args, **kwargs)
+            bound.apply_defaults()
+            params = dict(dag_kwargs.get("params") or {})
+            params.update({k: v for k, v in bound.arguments.items()})
+            options = {**dag_kwargs, "params": params}
+            options.setdefault("fileloc", inspect.getsourcefile(fn))
+            options.setdefault("doc_md", inspect.getdoc(fn))
+            with DAG(dag_id or fn.__name__, **options) as new_dag:
+                fn(**{name: ParamArg(name) for name in bound.arguments})
+            return new_dag
+
+        return factory
+
+    return wrap

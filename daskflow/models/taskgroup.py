@@ -1,0 +1,101 @@
+"""``TaskGroup``: a named box of tasks that can be wired as one.
+
+Tasks created inside ``with TaskGroup("extract")`` get ids prefixed with the
+group id (``extract.load``) unless ``prefix_group_id=False``. Wiring a group
+attaches incoming edges to its root tasks and outgoing edges to its leaves
+(roots and leaves counted inside the group), as in Airflow.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from daskflow.exceptions import DagDefinitionError
+from daskflow.models import _authoring_stack
+from daskflow.models.dependencies import DependencyMixin
+
+if TYPE_CHECKING:
+    from daskflow.models.baseoperator import BaseOperator
+    from daskflow.models.dag import DAG
+
+
+class TaskGroup(DependencyMixin):
+    """A group of tasks sharing an id prefix, default_args and wiring."""
+
+    def __init__(
+        self,
+        group_id: str | None,
+        prefix_group_id: bool = True,
+        parent_group: TaskGroup | None = None,
+        dag: DAG | None = None,
+        default_args: dict[str, Any] | None = None,
+        tooltip: str = "",
+        ui_color: str = "CornflowerBlue",
+    ) -> None:
+        dag = dag or (parent_group.dag if parent_group else _authoring_stack.current_dag())
+        if group_id is not None and dag is None:
+            raise DagDefinitionError(
+                f"TaskGroup {group_id!r} must be created inside a DAG (or given dag=)"
+            )
+        self.dag = dag
+        self.parent_group = parent_group or (dag and _authoring_stack.current_group(dag))
+        self._group_id = group_id
+        self.prefix_group_id = prefix_group_id
+        self.default_args = dict(default_args or {})
+        self.tooltip = tooltip
+        self.ui_color = ui_color
+        self.children: dict[str, Any] = {}
+        if group_id is not None and self.parent_group is not None:
+            self.parent_group.children[self.group_id] = self
+
+    @classmethod
+    def root(cls, dag: DAG) -> TaskGroup:
+        group = cls(None, dag=dag)
+        for task in dag.tasks:
+            if task.task_group is None:
+                group.children[task.task_id] = task
+        return group
+
+    @property
+    def group_id(self) -> str | None:
+        if self._group_id is None:
+            return None
+        parent = self.parent_group
+        if parent is not None and parent.group_id and parent.prefix_group_id:
+            return f"{parent.group_id}.{self._group_id}"
+        return self._group_id
+
+    def child_id(self, label: str) -> str:
+        """The full id of a child called ``label``."""
+        if self.prefix_group_id and self.group_id:
+            return f"{self.group_id}.{label}"
+        if self.parent_group is not None:
+            return self.parent_group.child_id(label)
+        return label
+
+    def add(self, task: BaseOperator) -> None:
+        self.children[task.task_id] = task
+
+    def __enter__(self) -> TaskGroup:
+        _authoring_stack.push_group(self)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        _authoring_stack.pop_group()
+
+    def iter_tasks(self) -> list[BaseOperator]:
+        tasks: list[BaseOperator] = []
+        for child in self.children.values():
+            tasks.extend(child.iter_tasks() if isinstance(child, TaskGroup) else [child])
+        return tasks
+
+    def _upstream_roots(self) -> list[BaseOperator]:
+        members = {t.task_id for t in self.iter_tasks()}
+        return [t for t in self.iter_tasks() if not (t.upstream_task_ids & members)]
+
+    def _downstream_leaves(self) -> list[BaseOperator]:
+        members = {t.task_id for t in self.iter_tasks()}
+        return [t for t in self.iter_tasks() if not (t.downstream_task_ids & members)]
+
+    def __repr__(self) -> str:
+        return f"<TaskGroup: {self.group_id}>"
