@@ -320,7 +320,7 @@ class BaseOperator(DependencyMixin):
         state = dict(self.__dict__)
         dag = state.pop("dag", None)
         state.pop("task_group", None)
-        state["dag"] = dag.summary() if dag is not None else None
+        state["dag"] = dag.summary() if hasattr(dag, "summary") else dag
         state["task_group"] = None
         return state
 

@@ -185,7 +185,7 @@ class DAG:
 
     # -- structure ------------------------------------------------------------------
     def topological_sort(self) -> list[BaseOperator]:
-        """Tasks ordered so that each comes after its upstream tasks (stable by definition order)."""
+        """Tasks ordered so each comes after its upstream tasks (stable: definition order)."""
         order = list(self.task_dict)
         position = {task_id: i for i, task_id in enumerate(order)}
         indegree = {t: len(self.task_dict[t].upstream_task_ids) for t in order}
@@ -312,9 +312,9 @@ class DAG:
         # The one place the model reaches into execution: Airflow users expect
         # dag.test() on the DAG itself. Imported here so models/ stays importable
         # without Dask.
-        from daskflow.execution.dag_test import test_dag
+        from daskflow.execution.single_run import run_once
 
-        return test_dag(self, logical_date=logical_date, conf=conf, cluster=cluster, db=db,
+        return run_once(self, logical_date=logical_date, conf=conf, cluster=cluster, db=db,
                         **options)
 
     # -- helpers --------------------------------------------------------------------

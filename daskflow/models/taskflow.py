@@ -27,7 +27,7 @@ from typing import Any
 
 from daskflow.exceptions import DagDefinitionError
 from daskflow.models import _authoring_stack
-from daskflow.models.mapping import MappedOperator, OperatorPartial
+from daskflow.models.mapping import OperatorPartial
 from daskflow.models.xcom_arg import XComArg
 from daskflow.operators.python import (
     BranchPythonOperator,

@@ -24,10 +24,23 @@ class XComArg(DependencyMixin):
 
     def __init__(self, operator: BaseOperator, key: str = RETURN_VALUE) -> None:
         self.operator = operator
+        self.task_id = operator.task_id
         self.key = key
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Travels as a reference by id: pickling the operator would drag every
+        # upstream task along with each downstream one.
+        return {"operator": None, "task_id": self.task_id, "key": self.key}
 
     def __getitem__(self, key: str) -> XComArg:
         return XComArg(self.operator, key)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, XComArg) and (other.task_id, other.key) == (
+            self.task_id, self.key)
+
+    def __hash__(self) -> int:
+        return hash((self.task_id, self.key))
 
     def __iter__(self):
         raise TypeError(
@@ -48,7 +61,7 @@ class XComArg(DependencyMixin):
         return value[self.key]
 
     def __repr__(self) -> str:
-        return f"XComArg({self.operator.task_id!r}, {self.key!r})"
+        return f"XComArg({self.task_id!r}, {self.key!r})"
 
 
 class ParamArg:

@@ -1,0 +1,32 @@
+"""Changing what a key's next run sees, from the client, before ``Client.retry``.
+
+The loop tells a retried node its try number (or an outcome to return
+without running) by updating the key's annotations on the Dask scheduler;
+the worker receives annotations with the task, so the node reads them for
+free. One ``run_on_scheduler`` call covers every key due at that moment.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _update_on_scheduler(dask_scheduler: Any, updates: dict[str, dict[str, Any]]) -> list[str]:
+    """Runs inside the Dask scheduler: merge ``updates`` into the keys' annotations."""
+    found = []
+    for key, values in updates.items():
+        state = dask_scheduler.tasks.get(key)
+        if state is None:
+            continue
+        merged = dict(state.annotations or {})
+        merged.update(values)
+        state.annotations = merged
+        found.append(key)
+    return found
+
+
+def set_annotations(client: Any, updates: dict[str, dict[str, Any]]) -> list[str]:
+    """Set annotations of several keys in one scheduler call; return the keys found."""
+    if not updates:
+        return []
+    return client.run_on_scheduler(_update_on_scheduler, updates=updates)

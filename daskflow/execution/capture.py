@@ -1,0 +1,117 @@
+"""Per-attempt capture of stdout, stderr and ``logging`` inside a worker.
+
+A Dask worker runs several tasks at once in threads of one process, so
+``sys.stdout`` cannot simply be swapped per task. Instead the worker's
+streams are replaced once by proxies that write to the buffer of the
+capture active in the calling context (a ``ContextVar``), and fall through to
+the real stream otherwise. A root-logger handler does the same for log
+records, so ``logging.info`` inside a task lands in that task's log.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import io
+import logging
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+_buffer: contextvars.ContextVar[io.StringIO | None] = contextvars.ContextVar(
+    "daskflow_log_buffer", default=None
+)
+_install_lock = threading.Lock()
+_installed = False
+MAX_LOG_CHARS = 1_000_000
+
+
+class _RoutedStream(io.TextIOBase):
+    """A stream that writes to the active capture buffer, else to ``fallback``."""
+
+    def __init__(self, fallback: Any) -> None:
+        self._fallback = fallback
+
+    def write(self, text: str) -> int:
+        buffer = _buffer.get()
+        if buffer is None:
+            return self._fallback.write(text)
+        if buffer.tell() < MAX_LOG_CHARS:
+            buffer.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        if _buffer.get() is None:
+            self._fallback.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+    @property
+    def encoding(self) -> str:
+        return getattr(self._fallback, "encoding", "utf-8")
+
+    def fileno(self) -> int:
+        return self._fallback.fileno()
+
+
+class _RoutedHandler(logging.Handler):
+    """Writes records of a captured task to its buffer; others go where they went before."""
+
+    def __init__(self, previous_level: int) -> None:
+        super().__init__(logging.DEBUG)
+        self.previous_level = previous_level
+        self.setFormatter(logging.Formatter("[%(asctime)s] %(levelname)s %(name)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        buffer = _buffer.get()
+        if buffer is not None:
+            if buffer.tell() < MAX_LOG_CHARS:
+                buffer.write(self.format(record) + "\n")
+            return
+        root = logging.getLogger()
+        others = [h for h in root.handlers if h is not self]
+        if not others and record.levelno >= max(self.previous_level, logging.WARNING):
+            sys.__stderr__.write(self.format(record) + "\n")
+
+
+class _BelowLevelFilter(logging.Filter):
+    """Keeps pre-existing root handlers seeing only what they saw before."""
+
+    def __init__(self, level: int) -> None:
+        super().__init__()
+        self.level = level
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return _buffer.get() is None and record.levelno >= self.level
+
+
+def install() -> None:
+    """Route this process's streams and root logging through the capture (once)."""
+    global _installed
+    with _install_lock:
+        if _installed:
+            return
+        sys.stdout = _RoutedStream(sys.stdout)
+        sys.stderr = _RoutedStream(sys.stderr)
+        root = logging.getLogger()
+        previous = root.level
+        if previous > logging.INFO or previous == logging.NOTSET:
+            for handler in root.handlers:
+                handler.addFilter(_BelowLevelFilter(previous or logging.WARNING))
+            root.setLevel(logging.INFO)
+        root.addHandler(_RoutedHandler(previous or logging.WARNING))
+        _installed = True
+
+
+@contextmanager
+def capture() -> Iterator[io.StringIO]:
+    """Collect what the current context prints or logs into a fresh buffer."""
+    install()
+    buffer = io.StringIO()
+    token = _buffer.set(buffer)
+    try:
+        yield buffer
+    finally:
+        _buffer.reset(token)

@@ -1,0 +1,68 @@
+"""Getting a Dask client: the embedded LocalCluster, or any existing cluster.
+
+No address starts an in-process ``LocalCluster`` sized to the machine (one
+worker process per core, threads split between them, as Dask does); an
+address connects to a running scheduler; a ``Client`` is used as it is and
+never closed by daskflow (DESIGN.md decision 7).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from daskflow.exceptions import ClusterError
+
+
+@contextmanager
+def connect(cluster: Any = None, *, workers: int | None = None,
+            threads_per_worker: int | None = None, processes: bool = True,
+            dashboard_address: str | None = ":0", timeout: float = 10) -> Iterator[Any]:
+    """Yield a ``distributed.Client`` for ``cluster``; close only what was opened here."""
+    from distributed import Client
+
+    if isinstance(cluster, Client):
+        yield cluster
+        return
+    if cluster:
+        client = _connect_address(str(cluster), timeout)
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    from distributed import LocalCluster
+
+    local = LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker,
+                         processes=processes, dashboard_address=dashboard_address,
+                         silence_logs=40)
+    client = Client(local)
+    try:
+        yield client
+    finally:
+        client.close()
+        local.close()
+
+
+def _connect_address(address: str, timeout: float) -> Any:
+    from distributed import Client
+
+    try:
+        return Client(address, timeout=timeout)
+    except (OSError, TimeoutError) as exc:
+        raise ClusterError(
+            f"cannot reach the Dask scheduler at {address!r} ({type(exc).__name__}: {exc}); "
+            "check the address and that `dask scheduler` is running there"
+        ) from None
+
+
+def dashboard_url(client: Any) -> str | None:
+    """The dashboard URL, built from the port the server really listens on."""
+    link = getattr(client, "dashboard_link", None)
+    cluster = getattr(client, "cluster", None)
+    scheduler = getattr(cluster, "scheduler", None)
+    server = getattr(scheduler, "http_server", None)
+    if server is not None and getattr(server, "port", None):
+        return f"http://127.0.0.1:{server.port}/status"
+    return link

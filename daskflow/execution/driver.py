@@ -1,0 +1,110 @@
+"""The thin shell that feeds runs what the cluster says, and reads the clock.
+
+Nodes report over Dask's event stream (``Worker.log_event`` ->
+``Client.subscribe_topic``) and futures finish in the client's thread; both
+land in one queue. :meth:`Driver.step` waits on that queue until the next
+timer, hands everything to the right :class:`RunExecution`, fires due
+retries, and flushes the recorder in batches. ``dag.test()`` calls it until
+its run finishes; the scheduler loop calls it on every tick.
+"""
+
+from __future__ import annotations
+
+import queue
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any
+
+from daskflow.execution.run import RunExecution
+
+
+class Driver:
+    """Routes events from one Dask client to the runs it executes."""
+
+    def __init__(self, client: Any, recorder: Any, topic: str | None = None) -> None:
+        self.client = client
+        self.recorder = recorder
+        self.topic = topic or f"daskflow-{secrets.token_hex(6)}"
+        self.runs: dict[tuple[str, str], RunExecution] = {}
+        self._events: queue.SimpleQueue = queue.SimpleQueue()
+        client.subscribe_topic(self.topic, self._on_event)
+
+    def close(self) -> None:
+        self.recorder.flush()
+        try:
+            self.client.unsubscribe_topic(self.topic)
+        except Exception:  # the client may already be closing; nothing left to stop
+            pass
+
+    # -- runs -----------------------------------------------------------------------
+    def add(self, execution: RunExecution) -> None:
+        self.runs[(execution.run.dag_id, execution.run.run_id)] = execution
+        execution.start()
+        self._watch(execution)
+
+    def remove(self, execution: RunExecution) -> None:
+        self.runs.pop((execution.run.dag_id, execution.run.run_id), None)
+        execution.release()
+
+    def _watch(self, execution: RunExecution) -> None:
+        for future in execution.take_new_futures():
+            future.add_done_callback(self._on_done)
+
+    # -- events ---------------------------------------------------------------------
+    def _on_event(self, event: tuple[float, dict[str, Any]]) -> None:
+        self._events.put(("report", event[1]))
+
+    def _on_done(self, future: Any) -> None:
+        if future.status != "finished":
+            self._events.put(("erred", future))
+
+    def step(self, max_wait: float = 0.25) -> None:
+        """Handle what arrived (waiting up to ``max_wait`` or the next timer), fire timers."""
+        now = time.time()
+        timers = [t for r in self.runs.values() if (t := r.next_timer()) is not None]
+        wait = max(0.0, min([max_wait, *[t - now for t in timers]]))
+        try:
+            self._handle(self._events.get(timeout=wait) if wait else self._events.get_nowait())
+            while True:
+                self._handle(self._events.get_nowait())
+        except queue.Empty:
+            pass
+        now = time.time()
+        for execution in list(self.runs.values()):
+            execution.fire_timers(now)
+            self._watch(execution)
+        self.recorder.maybe_flush()
+
+    def _handle(self, item: tuple[str, Any]) -> None:
+        kind, payload = item
+        if kind == "report":
+            execution = self.runs.get((payload.get("dag_id"), payload.get("run_id")))
+            if execution is not None:
+                execution.on_report(payload, time.time())
+                self._watch(execution)
+            return
+        key = payload.key
+        for execution in self.runs.values():
+            if key in execution.keys:
+                execution.on_future_error(key, _exception_of(payload), time.time())
+                break
+
+    def run_until(self, done: Callable[[], bool], on_step: Callable[[], None] | None = None
+                  ) -> None:
+        while not done():
+            self.step()
+            if on_step is not None:
+                on_step()
+        self.recorder.flush()
+
+
+def _exception_of(future: Any) -> BaseException:
+    if future.status == "cancelled":
+        from concurrent.futures import CancelledError
+
+        return CancelledError(f"{future.key} was cancelled")
+    try:
+        return future.exception(timeout=5)
+    except Exception as exc:  # the exception itself could not be fetched
+        return exc

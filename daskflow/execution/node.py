@@ -1,0 +1,396 @@
+"""The node: what one Dask key runs for one task instance.
+
+A node gets its spec and the outcomes of its direct upstream tasks (Dask
+delivers them, wherever they live) and returns this task instance's
+:class:`Outcome`. In order, it:
+
+1. takes an outcome the loop forced on it, if any (a crashed attempt that
+   used up its retries is recorded as failed without running the code again);
+2. decides from the upstream outcomes whether to run at all: a branch that
+   did not choose it or a short-circuit skips it, otherwise the trigger rule
+   decides (``models/trigger_rules.py``);
+3. runs one attempt: resolves upstream values into its arguments, renders
+   templates, calls ``execute`` with stdout/stderr/logging captured and the
+   ``execution_timeout`` enforced, and reports to the loop;
+4. on failure with retries left raises :class:`RetryAttempt`, so that the
+   retry delay is waited out by the loop, not by a worker thread.
+
+The try number comes from the key's annotations, which the loop updates on
+the scheduler before ``Client.retry``: a first try costs no extra round trip.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import copy
+import ctypes
+import logging
+import socket
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Any
+
+from daskflow.exceptions import TaskFailedNoRetry, TaskSkipped, TaskTimeout
+from daskflow.execution import capture
+from daskflow.execution.outcome import Outcome, Report, RetryAttempt, display
+from daskflow.models.context import (
+    DagRunInfo,
+    RuntimeTaskInstance,
+    build_context,
+    reset_current_context,
+    set_current_context,
+)
+from daskflow.models.state import TaskInstanceState
+from daskflow.models.templating import render_fields
+from daskflow.models.trigger_rules import decide
+from daskflow.models.xcom_arg import ParamArg, XComArg, walk
+
+TI = TaskInstanceState
+TRY_ANNOTATION = "daskflow_try"
+FORCED_ANNOTATION = "daskflow_outcome"
+_HOSTNAME = socket.gethostname()
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """Everything a node needs besides its upstream outcomes."""
+
+    task: Any
+    run: DagRunInfo
+    topic: str
+    upstream_ids: tuple[str, ...]
+    map_index: int = -1
+    first_try: int = 1
+    #: XCom keys whose lengths the loop needs to expand mapped tasks.
+    length_keys: tuple[str, ...] = ()
+    #: A mapped task that cannot expand (empty input, or its input never came).
+    unexpandable: bool = False
+
+
+class _PlannedRetryFilter(logging.Filter):
+    """Drops the worker's "Compute Failed" error for a planned retry: it is not an error."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "RetryAttempt(" not in record.getMessage()
+
+
+_retry_filter = _PlannedRetryFilter()
+
+
+def run_node(spec: NodeSpec, *upstream: Any) -> Outcome:
+    """Run one task instance; see the module docstring for the steps."""
+    worker_logger = logging.getLogger("distributed.worker")
+    if _retry_filter not in worker_logger.filters:
+        worker_logger.addFilter(_retry_filter)
+    worker, key, annotations = _whereabouts()
+    outcomes = dict(zip(spec.upstream_ids, upstream, strict=True))
+    forced = annotations.get(FORCED_ANNOTATION)
+    if forced is not None:
+        return _finish_without_running(spec, key, worker, TI(forced["state"]), forced["error"],
+                                       try_number=forced.get("try", 0))
+    skip = _skip_or_trigger(spec, outcomes)
+    if skip is not None:
+        state, descendants = skip
+        outcome = _finish_without_running(spec, key, worker, state, None, 0)
+        outcome.skip_descendants = descendants
+        return outcome
+    if spec.unexpandable:
+        return _unexpandable(spec, key, worker, outcomes)
+    try_number = int(annotations.get(TRY_ANNOTATION, spec.first_try))
+    return _attempt(spec, key, worker, outcomes, try_number)
+
+
+# -- deciding -------------------------------------------------------------------------
+def _skip_or_trigger(spec: NodeSpec, outcomes: dict[str, Any]) -> tuple[TI, bool] | None:
+    """``(state, skip_descendants)`` when this instance must not run, else ``None``."""
+    task_id = spec.task.task_id
+    states: list[TI] = []
+    for outcome in _each(outcomes):
+        if outcome.skip_descendants:
+            return TI.SKIPPED, True
+        if outcome.skip_direct:
+            return TI.SKIPPED, False
+        if outcome.followed is not None and not _is_followed(task_id, outcome.followed):
+            return TI.SKIPPED, False
+        states.append(outcome.state)
+    decision = decide(spec.task.trigger_rule, states)
+    return None if decision is None else (decision, False)
+
+
+def _each(outcomes: dict[str, Any]):
+    for outcome in outcomes.values():
+        yield from (outcome if isinstance(outcome, list) else [outcome])
+
+
+def _is_followed(task_id: str, followed: frozenset[str]) -> bool:
+    return task_id in followed or any(task_id.startswith(f + ".") for f in followed)
+
+
+# -- running --------------------------------------------------------------------------
+@dataclass
+class _Attempt:
+    """What one execution of the task's code produced."""
+
+    state: TI = TI.SUCCESS
+    value: Any = None
+    error: str | None = None
+    followed: frozenset[str] | None = None
+    rendered: dict[str, Any] | None = None
+    context: dict[str, Any] | None = None
+    ti: RuntimeTaskInstance | None = None
+
+
+def _attempt(spec: NodeSpec, key: str | None, worker: str | None,
+             outcomes: dict[str, Any], try_number: int) -> Outcome:
+    start = time.time()
+    base = _report_base(spec, key, worker, try_number)
+    _emit(spec.topic, {**base, "kind": "start", "start": start, "state": TI.RUNNING.value})
+    with capture.capture() as log:
+        attempt = _run_code(spec, outcomes, try_number)
+        outcome = Outcome(task_id=spec.task.task_id, map_index=spec.map_index,
+                          state=attempt.state)
+        if attempt.state is TI.SUCCESS:
+            _fill_success(outcome, spec.task, attempt)
+        _run_callbacks(spec.task, attempt)
+    report = {**base, "kind": "end", "state": attempt.state.value, "start": start,
+              "end": time.time(), "error": attempt.error, "log": log.getvalue(),
+              "rendered": {k: display(v) for k, v in (attempt.rendered or {}).items()}}
+    if attempt.state is TI.SUCCESS:
+        report["xcom"] = _xcom_display(outcome, spec.task)
+        report["lens"] = _lengths(outcome, spec.length_keys)
+    _emit(spec.topic, report)
+    if attempt.state is TI.UP_FOR_RETRY:
+        raise RetryAttempt(spec.task.task_id, try_number, attempt.error or "")
+    return outcome
+
+
+def _run_code(spec: NodeSpec, outcomes: dict[str, Any], try_number: int) -> _Attempt:
+    attempt = _Attempt()
+    try:
+        task = _concrete_task(spec, outcomes)
+        attempt.ti = RuntimeTaskInstance(
+            task=task, run=spec.run, try_number=try_number, max_tries=task.retries,
+            map_index=spec.map_index, hostname=_HOSTNAME, upstream_xcoms=_xcom_view(outcomes))
+        attempt.context = context = build_context(task, spec.run, attempt.ti, dag=task.dag)
+        token = set_current_context(context)
+        try:
+            attempt.rendered = render_fields(task, context)
+            _call_all(task.on_execute_callback, context)
+            attempt.value = _execute(task, context)
+        finally:
+            reset_current_context(token)
+        if task.is_branch:
+            attempt.followed = _branch_ids(task, attempt.value)
+    except TaskSkipped as exc:
+        attempt.state, attempt.value = TI.SKIPPED, None
+        print(f"Task skipped: {exc}")
+    except Exception as exc:  # the task's own failure, reported with its traceback
+        traceback.print_exc()
+        attempt.error = f"{type(exc).__name__}: {exc}"
+        retry = try_number <= spec.task.retries and not isinstance(exc, TaskFailedNoRetry)
+        attempt.state = TI.UP_FOR_RETRY if retry else TI.FAILED
+        if attempt.context is not None:
+            attempt.context["exception"] = exc
+    return attempt
+
+
+def _concrete_task(spec: NodeSpec, outcomes: dict[str, Any]) -> Any:
+    """A private copy of the task with upstream values and params filled in."""
+    params = {**(getattr(spec.task.dag, "params", None) or {}), **(spec.run.conf or {})}
+
+    def resolve(ref: Any) -> Any:
+        if isinstance(ref, ParamArg):
+            return params.get(ref.name)
+        return _resolve_xcom(ref, outcomes)
+
+    task = spec.task
+    if task.is_mapped:
+        expand_input = walk(task.expand_input, resolve)
+        partial = walk(task.partial_kwargs, resolve)
+        task = task.unmap(spec.map_index, expand_input, partial)
+    else:
+        task = copy.copy(task)
+    for name in (*task.template_fields, "op_args", "op_kwargs"):
+        if hasattr(task, name):
+            setattr(task, name, walk(getattr(task, name), resolve))
+    return task
+
+
+def _resolve_xcom(ref: XComArg, outcomes: dict[str, Any]) -> Any:
+    upstream = outcomes[ref.task_id]
+    if isinstance(upstream, list):
+        return [o.xcom(ref.key) for o in upstream]
+    return upstream.xcom(ref.key)
+
+
+def _xcom_view(outcomes: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    view: dict[str, dict[str, Any]] = {}
+    for task_id, outcome in outcomes.items():
+        if isinstance(outcome, list):
+            view[task_id] = {"return_value": [o.value for o in outcome]}
+        else:
+            view[task_id] = {**outcome.xcoms, "return_value": outcome.value}
+    return view
+
+
+def _execute(task: Any, context: dict[str, Any]) -> Any:
+    """``task.execute(context)``, stopped at its ``execution_timeout``."""
+    timeout = task.execution_timeout
+    if timeout is None:
+        return task.execute(context)
+    result: dict[str, Any] = {}
+    run_in_context = contextvars.copy_context().run
+
+    def target() -> None:
+        try:
+            result["value"] = run_in_context(task.execute, context)
+        except BaseException as exc:  # handed back to the node's thread below
+            result["error"] = exc
+
+    thread = threading.Thread(target=target, name=f"daskflow-{task.task_id}", daemon=True)
+    thread.start()
+    thread.join(timeout.total_seconds())
+    if thread.is_alive():
+        task.on_kill()
+        _interrupt(thread)
+        thread.join(1.0)
+        raise TaskTimeout(f"task {task.task_id!r} timed out after {timeout.total_seconds():g}s "
+                          "(execution_timeout)")
+    if "error" in result:
+        raise result["error"]
+    return result.get("value")
+
+
+def _interrupt(thread: threading.Thread) -> None:
+    """Raise TaskTimeout inside a timed-out Python thread (it stops at its next bytecode)."""
+    if thread.ident is not None:
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident),
+                                                   ctypes.py_object(TaskTimeout))
+
+
+def _fill_success(outcome: Outcome, task: Any, attempt: _Attempt) -> None:
+    outcome.followed = attempt.followed
+    if task.is_short_circuit and not attempt.value:
+        if getattr(task, "ignore_downstream_trigger_rules", True):
+            outcome.skip_descendants = True
+        else:
+            outcome.skip_direct = True
+    if task.do_xcom_push:
+        outcome.value = attempt.value
+        if task.multiple_outputs and isinstance(attempt.value, dict):
+            outcome.xcoms.update({str(k): v for k, v in attempt.value.items()})
+    if attempt.ti is not None:
+        outcome.xcoms.update(attempt.ti.pushed)
+
+
+def _branch_ids(task: Any, value: Any) -> frozenset[str]:
+    if value is None:
+        return frozenset()
+    ids = frozenset([value] if isinstance(value, str) else value)
+    downstream = task.downstream_task_ids
+    invalid = [i for i in ids if i not in downstream
+               and not any(d.startswith(i + ".") for d in downstream)]
+    if invalid:
+        raise ValueError(
+            f"branch task {task.task_id!r} returned {sorted(invalid)}, which are not its "
+            f"direct downstream tasks ({sorted(downstream)})"
+        )
+    return ids
+
+
+def _run_callbacks(task: Any, attempt: _Attempt) -> None:
+    """The task's own callbacks, on the worker, once per outcome; errors only logged."""
+    name = {TI.SUCCESS: "on_success_callback", TI.FAILED: "on_failure_callback",
+            TI.UP_FOR_RETRY: "on_retry_callback", TI.SKIPPED: "on_skipped_callback"}
+    callbacks = getattr(task, name.get(attempt.state, ""), None)
+    if callbacks and attempt.context is not None:
+        _call_all(callbacks, attempt.context)
+
+
+def _call_all(callbacks: list, context: dict[str, Any]) -> None:
+    for callback in callbacks or ():
+        try:
+            callback(context)
+        except Exception:  # a broken callback must not change the task's outcome
+            print(f"Callback {getattr(callback, '__name__', callback)!r} failed:")
+            traceback.print_exc()
+
+
+# -- without running ------------------------------------------------------------------
+def _finish_without_running(spec: NodeSpec, key: str | None, worker: str | None, state: TI,
+                            error: str | None, try_number: int) -> Outcome:
+    now = time.time()
+    _emit(spec.topic, {**_report_base(spec, key, worker, try_number), "kind": "end",
+                       "state": state.value, "start": None, "end": now, "error": error,
+                       "log": ""})
+    return Outcome(task_id=spec.task.task_id, map_index=spec.map_index, state=state)
+
+
+def _unexpandable(spec: NodeSpec, key: str | None, worker: str | None,
+                  outcomes: dict[str, Any]) -> Outcome:
+    """A mapped task whose trigger rule says run but that has nothing to expand over."""
+    sources = {ref.task_id for ref in spec.task.upstream_refs()}
+    missing = [t for t in sorted(sources) if any(o.state is not TI.SUCCESS for o in
+                                                 _each({t: outcomes[t]}))]
+    if not missing:
+        return _finish_without_running(spec, key, worker, TI.SKIPPED, None, 0)
+    error = f"cannot expand: upstream task(s) {missing} returned no value to map over"
+    return _finish_without_running(spec, key, worker, TI.FAILED, error, 0)
+
+
+# -- reporting ------------------------------------------------------------------------
+def _report_base(spec: NodeSpec, key: str | None, worker: str | None, try_number: int
+                 ) -> Report:
+    return {"key": key, "dag_id": spec.run.dag_id, "run_id": spec.run.run_id,
+            "task_id": spec.task.task_id, "map_index": spec.map_index, "try": try_number,
+            "host": _HOSTNAME, "worker": worker}
+
+
+def _emit(topic: str, report: Report) -> None:
+    worker = _worker()
+    if worker is not None:
+        worker.log_event(topic, report)
+    else:
+        _local_reports.append((topic, report))
+
+
+#: Reports of nodes run outside a Dask worker (``tasks test``, the sync scheduler).
+_local_reports: list[tuple[str, Report]] = []
+
+
+def _xcom_display(outcome: Outcome, task: Any) -> dict[str, str]:
+    shown = {k: display(v) for k, v in outcome.xcoms.items()}
+    if task.do_xcom_push:
+        shown["return_value"] = display(outcome.value)
+    return shown
+
+
+def _lengths(outcome: Outcome, keys: tuple[str, ...]) -> dict[str, int | None]:
+    lengths: dict[str, int | None] = {}
+    for key in keys:
+        value = outcome.xcom(key)
+        lengths[key] = len(value) if isinstance(value, (list, tuple, dict)) else None
+    return lengths
+
+
+def _worker() -> Any:
+    try:
+        from distributed import get_worker
+
+        return get_worker()
+    except (ImportError, ValueError):
+        return None
+
+
+def _whereabouts() -> tuple[str | None, str | None, dict[str, Any]]:
+    """This worker's address, the running key, and the key's current annotations."""
+    worker = _worker()
+    if worker is None:
+        return None, None, {}
+    key = worker.get_current_task()
+    state = worker.state.tasks.get(key)
+    annotations = (state.annotations or {}) if state is not None else {}
+    return worker.address, key, annotations
+

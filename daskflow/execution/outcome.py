@@ -1,0 +1,76 @@
+"""What crosses task boundaries: outcomes (in Dask) and reports (to the loop).
+
+A node returns an :class:`Outcome`: the task instance's final state and its
+return value, which stays in Dask memory and goes to downstream nodes only
+(DESIGN.md decision 5). What the loop needs to record (states, times, the
+worker, the log, a small copy of the XCom for display) travels separately as
+a :class:`Report`, a plain dict sent over Dask's event stream, so the loop
+never pulls task data back to the client.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from daskflow.models.state import TaskInstanceState
+
+TI = TaskInstanceState
+XCOM_DISPLAY_CHARS = 2_000
+
+
+@dataclass
+class Outcome:
+    """How one task instance ended, and what it hands to downstream tasks."""
+
+    task_id: str
+    map_index: int
+    state: TaskInstanceState
+    value: Any = None
+    xcoms: dict[str, Any] = field(default_factory=dict)
+    #: Branch operators: the task ids to follow (others downstream are skipped).
+    followed: frozenset[str] | None = None
+    #: Short-circuit with ignore_downstream_trigger_rules: skip every descendant.
+    skip_descendants: bool = False
+    #: Short-circuit without it: skip the direct downstream tasks only.
+    skip_direct: bool = False
+
+    def xcom(self, key: str) -> Any:
+        if key == "return_value":
+            return self.value
+        return self.xcoms.get(key, self.value[key] if isinstance(self.value, dict) else None)
+
+
+class RetryAttempt(Exception):
+    """Raised by a node whose task failed with retries left.
+
+    The key errs in Dask, its dependents wait in the erred state, and the loop
+    calls ``Client.retry`` once the retry delay has passed: no worker thread
+    is held while waiting (DESIGN.md decision 3).
+    """
+
+    def __init__(self, task_id: str, try_number: int, error: str) -> None:
+        super().__init__(f"{task_id} try {try_number} failed and will be retried: {error}")
+        self.task_id = task_id
+        self.try_number = try_number
+        self.error = error
+
+    def __reduce__(self) -> tuple:
+        return (RetryAttempt, (self.task_id, self.try_number, self.error))
+
+
+#: A report is a plain dict (it crosses Dask's msgpack event stream). Keys:
+#: kind ("start" | "end"), key, run, task_id, map_index, try, state, start,
+#: end, host, worker, error, log, xcom (display strings), lens (XCom key ->
+#: length, for runtime mapping), rendered (display strings).
+Report = dict[str, Any]
+
+
+def display(value: Any) -> str:
+    """A short, JSON-safe text of a value for the store and the dashboard."""
+    try:
+        text = json.dumps(value, default=repr)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= XCOM_DISPLAY_CHARS else text[:XCOM_DISPLAY_CHARS] + "..."

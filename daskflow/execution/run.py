@@ -1,0 +1,299 @@
+"""One DAG run on a Dask cluster: submit its graph, follow it, finish it.
+
+:class:`RunExecution` turns a run into Dask keys and reacts to what the
+cluster tells it. It is driven from outside (``execution/driver.py``): the
+driver hands it node reports and erred futures and asks it, with the current
+time, which retries are due. It never reads a clock or blocks.
+
+Submission happens in waves. The first wave is every task whose instances
+are known when the run starts; a task mapped over an upstream task's output
+waits until that output's length is reported, then its instances and
+everything downstream of it are submitted, naming the keys already on the
+cluster (DESIGN.md decision 3). A failed attempt with retries left stays
+erred in Dask, its dependents wait erred with it, and after the retry delay
+``Client.retry`` runs it again with the next try number in its annotations.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from daskflow.execution.annotations import set_annotations
+from daskflow.execution.graph import node_task, task_key
+from daskflow.execution.node import FORCED_ANNOTATION, TRY_ANNOTATION, NodeSpec
+from daskflow.execution.outcome import RetryAttempt
+from daskflow.models.context import DagRunInfo
+from daskflow.models.mapping import mapped_count
+from daskflow.models.state import FINISHED_STATES, DagRunState, TaskInstanceState, run_state_from
+from daskflow.models.xcom_arg import XComArg
+
+TI = TaskInstanceState
+
+
+@dataclass
+class Instance:
+    """What the loop knows of one task instance during the run."""
+
+    task_id: str
+    map_index: int
+    key: str
+    state: TI = TI.QUEUED
+    try_number: int = 0
+    start: float | None = None
+    end: float | None = None
+    error: str | None = None
+    lengths: dict[str, int | None] = field(default_factory=dict)
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINISHED_STATES
+
+    @property
+    def duration(self) -> float | None:
+        return None if self.start is None or self.end is None else self.end - self.start
+
+
+class RunExecution:
+    """The live state of one run and the Dask calls that move it forward."""
+
+    def __init__(self, dag: Any, run: DagRunInfo, client: Any, recorder: Any, topic: str,
+                 token: str | None = None) -> None:
+        self.dag = dag
+        self.run = run
+        self.client = client
+        self.recorder = recorder
+        self.topic = topic
+        self.token = token or secrets.token_hex(4)
+        self.instances: dict[tuple[str, int], Instance] = {}
+        self.keys: dict[str, tuple[str, int]] = {}
+        self.task_keys: dict[str, str | list[str]] = {}
+        self.futures: dict[str, Any] = {}
+        self.pending = [t.task_id for t in dag.topological_sort()]
+        self.retry_due: dict[str, float] = {}
+        self.state = DagRunState.RUNNING
+        self.started = time.time()
+        self.length_keys = _length_keys(dag)
+        self._unwatched: list[str] = []
+
+    # -- submitting -----------------------------------------------------------------
+    def start(self) -> None:
+        self.submit_ready()
+
+    def submit_ready(self) -> int:
+        """Submit every pending task whose instances and upstream keys are known."""
+        graph: dict[str, Any] = {}
+        for task_id in list(self.pending):
+            task = self.dag.task_dict[task_id]
+            if not all(u in self.task_keys for u in task.upstream_task_ids):
+                continue
+            count = self._instance_count(task)
+            if count is None:
+                continue
+            self.pending.remove(task_id)
+            graph.update(self._nodes_for(task, count))
+        if graph:
+            futures = self.client.get(graph, list(graph), sync=False)
+            for key, future in zip(graph, futures, strict=True):
+                self.futures[key] = future
+            self._unwatched.extend(graph)
+        return len(graph)
+
+    def take_new_futures(self) -> list[Any]:
+        """Futures submitted since the last call (the driver watches each once)."""
+        keys, self._unwatched = self._unwatched, []
+        return [self.futures[k] for k in keys]
+
+    def _instance_count(self, task: Any) -> int | None:
+        """Instances of ``task``: -1 unmapped, 0 unexpandable, ``None`` not known yet."""
+        if not task.is_mapped:
+            return -1
+        literal = task.literal_count()
+        if literal is not None:
+            return literal
+        resolved: dict[str, Any] = {}
+        for name, value in task.expand_input.items():
+            if not isinstance(value, XComArg):
+                resolved[name] = value
+                continue
+            length = self._source_length(value)
+            if length == "wait":
+                return None
+            if length is None:
+                return 0
+            resolved[name] = range(length)
+        return mapped_count(resolved, task.expand_kind)
+
+    def _source_length(self, ref: XComArg) -> int | None | str:
+        source = self.dag.task_dict[ref.task_id]
+        keys = self.task_keys.get(ref.task_id)
+        if keys is None:
+            return "wait"
+        if isinstance(keys, list):
+            instances = [self.instances[self.keys[k]] for k in keys]
+        else:
+            instances = [self.instances[self.keys[keys]]]
+        if not all(i.finished for i in instances):
+            return "wait"
+        if any(i.state is not TI.SUCCESS for i in instances):
+            return None
+        if source.is_mapped:
+            return len(instances)
+        return instances[0].lengths.get(ref.key)
+
+    def _nodes_for(self, task: Any, count: int) -> dict[str, Any]:
+        upstream_ids = tuple(sorted(task.upstream_task_ids))
+        upstream = {u: self.task_keys[u] for u in upstream_ids}
+        indexes = [-1] if count <= 0 else list(range(count))
+        graph = {}
+        keys = []
+        for map_index in indexes:
+            key = task_key(self.dag.dag_id, task.task_id, self.token, map_index)
+            spec = NodeSpec(task=task, run=self.run, topic=self.topic, upstream_ids=upstream_ids,
+                            map_index=map_index,
+                            length_keys=tuple(sorted(self.length_keys.get(task.task_id, ()))),
+                            unexpandable=task.is_mapped and count <= 0)
+            graph[key] = node_task(key, spec, upstream)
+            self._track(task, key, map_index)
+            keys.append(key)
+        self.task_keys[task.task_id] = keys if task.is_mapped and count > 0 else keys[0]
+        return graph
+
+    def _track(self, task: Any, key: str, map_index: int) -> None:
+        instance = Instance(task.task_id, map_index, key)
+        self.instances[(task.task_id, map_index)] = instance
+        self.keys[key] = (task.task_id, map_index)
+        self.recorder.task(self.run.dag_id, self.run.run_id, task.task_id, map_index,
+                           state=TI.QUEUED.value, operator=_operator_name(task),
+                           pool=task.pool, pool_slots=task.pool_slots,
+                           priority_weight=task.priority_weight, max_tries=task.retries)
+
+    # -- reacting -------------------------------------------------------------------
+    def on_report(self, report: dict[str, Any], now: float) -> None:
+        instance = self.instances.get((report["task_id"], report["map_index"]))
+        if instance is None:
+            return
+        task = self.dag.task_dict[instance.task_id]
+        self.recorder.report(report, operator=_operator_name(task))
+        state = TI(report["state"])
+        if report.get("try"):
+            instance.try_number = report["try"]
+        if report["kind"] == "start":
+            instance.state, instance.start, instance.end = TI.RUNNING, report["start"], None
+            return
+        instance.state, instance.end = state, report["end"]
+        instance.start = report.get("start") or instance.start
+        instance.error = report.get("error")
+        instance.lengths = report.get("lens") or {}
+        if state is TI.UP_FOR_RETRY:
+            delay = task.retry_delay_for(instance.try_number)
+            self.retry_due[instance.key] = now + delay.total_seconds()
+            self.recorder.task(self.run.dag_id, self.run.run_id, instance.task_id,
+                               instance.map_index,
+                               next_try_at=_utc(self.retry_due[instance.key]))
+        elif instance.finished:
+            self.submit_ready()
+
+    def on_future_error(self, key: str, exception: BaseException, now: float) -> None:
+        """A key erred or was cancelled for a reason no report explains (worker death, ...)."""
+        ti = self.keys.get(key)
+        if ti is None or isinstance(exception, RetryAttempt):
+            return
+        instance = self.instances[ti]
+        if instance.finished or key in self.retry_due or self._upstream_erred(key):
+            return
+        error = f"{type(exception).__name__}: {exception}"
+        task = self.dag.task_dict[instance.task_id]
+        tried = max(instance.try_number, 1)
+        if tried <= task.retries:
+            instance.state, instance.error = TI.UP_FOR_RETRY, error
+            self.retry_due[key] = now + task.retry_delay_for(tried).total_seconds()
+            self._record_crash(instance, tried, TI.UP_FOR_RETRY, error, now)
+        else:
+            self._record_crash(instance, tried, TI.FAILED, error, now)
+            self._retry_now({key: {FORCED_ANNOTATION: {"state": TI.FAILED.value,
+                                                       "error": error, "try": tried}}})
+
+    def _record_crash(self, instance: Instance, try_number: int, state: TI, error: str,
+                      now: float) -> None:
+        self.recorder.report({
+            "kind": "end", "dag_id": self.run.dag_id, "run_id": self.run.run_id,
+            "task_id": instance.task_id, "map_index": instance.map_index, "try": try_number,
+            "state": state.value, "start": instance.start, "end": now, "error": error,
+            "log": f"The attempt ended without a result: {error}\n"})
+
+    def _upstream_erred(self, key: str) -> bool:
+        """Whether ``key`` erred only because an upstream key did."""
+        task = self.dag.task_dict[self.keys[key][0]]
+        for upstream in task.upstream_task_ids:
+            keys = self.task_keys.get(upstream)
+            for k in [keys] if isinstance(keys, str) else keys or []:
+                if self.futures[k].status in ("error", "cancelled"):
+                    return True
+        return False
+
+    # -- time -----------------------------------------------------------------------
+    def next_timer(self) -> float | None:
+        return min(self.retry_due.values(), default=None)
+
+    def fire_timers(self, now: float) -> int:
+        """Retry every key whose delay has passed, with its next try number."""
+        due = {k: t for k, t in self.retry_due.items() if t <= now}
+        if not due:
+            return 0
+        updates = {}
+        for key in due:
+            del self.retry_due[key]
+            instance = self.instances[self.keys[key]]
+            instance.state = TI.QUEUED
+            updates[key] = {TRY_ANNOTATION: instance.try_number + 1}
+            self.recorder.task(self.run.dag_id, self.run.run_id, instance.task_id,
+                               instance.map_index, state=TI.QUEUED.value)
+        self._retry_now(updates)
+        return len(due)
+
+    def _retry_now(self, updates: dict[str, dict[str, Any]]) -> None:
+        set_annotations(self.client, updates)
+        self.client.retry([self.futures[k] for k in updates])
+
+    # -- finishing ------------------------------------------------------------------
+    @property
+    def finished(self) -> bool:
+        return not self.pending and not self.retry_due and all(
+            i.finished for i in self.instances.values())
+
+    def final_state(self) -> DagRunState:
+        leaves = {t.task_id for t in self.dag.leaves}
+        return run_state_from([i.state for i in self.instances.values() if i.task_id in leaves])
+
+    def release(self) -> None:
+        """Let Dask forget this run's results."""
+        self.futures.clear()
+
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for instance in self.instances.values():
+            counts[instance.state.value] = counts.get(instance.state.value, 0) + 1
+        return counts
+
+
+def _operator_name(task: Any) -> str:
+    return task.operator_class.__name__ if task.is_mapped else type(task).__name__
+
+
+def _utc(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, tz=timezone.utc)
+
+
+def _length_keys(dag: Any) -> dict[str, set[str]]:
+    """For each task, the XCom keys whose lengths a mapped task downstream needs."""
+    needed: dict[str, set[str]] = {}
+    for task in dag.tasks:
+        if task.is_mapped:
+            for value in task.expand_input.values():
+                if isinstance(value, XComArg):
+                    needed.setdefault(value.task_id, set()).add(value.key)
+    return needed

@@ -1,0 +1,202 @@
+"""``dag.test()``: one run of one DAG, start to finish, from a script or the CLI.
+
+It records into the store like any run (so ``daskflow tasks logs`` and the
+dashboard show it) and returns a :class:`RunResult`. Running it again for the
+same logical date replaces the earlier test run, as ``airflow dags test``
+does.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timezone
+from typing import Any
+
+from daskflow import config
+from daskflow.exceptions import DaskflowError
+from daskflow.execution.cluster import connect
+from daskflow.execution.driver import Driver
+from daskflow.execution.recorder import Recorder
+from daskflow.execution.run import RunExecution
+from daskflow.models.context import DagRunInfo
+from daskflow.models.state import DagRunState
+from daskflow.scheduler.dag_sync import dag_record, save_version
+from daskflow.store import RunExistsError, Store
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """How one task instance of a finished run ended."""
+
+    task_id: str
+    map_index: int
+    state: str
+    try_number: int
+    duration: float | None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """A finished run: ``.state`` and, per task instance, ``.tasks[task_id]``.
+
+    Mapped instances appear as ``"task_id[3]"``.
+    """
+
+    dag_id: str
+    run_id: str
+    state: str
+    logical_date: datetime
+    tasks: dict[str, TaskResult] = field(default_factory=dict)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.state == DagRunState.SUCCESS.value
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "dag_id": self.dag_id, "run_id": self.run_id, "state": self.state,
+            "logical_date": self.logical_date.isoformat(),
+            "tasks": {name: {k: v for k, v in asdict(t).items()
+                             if k in ("state", "try_number", "duration")}
+                      for name, t in self.tasks.items()},
+        }
+
+
+def parse_logical_date(value: datetime | date | str | None, now: datetime) -> datetime:
+    """A timezone-aware logical date from a datetime, a date or an ISO string."""
+    if value is None:
+        return now
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise DaskflowError(
+                f"--logical-date {value!r} is not an ISO date or datetime "
+                "(e.g. 2025-01-31 or 2025-01-31T06:00:00+00:00)"
+            ) from None
+    if isinstance(value, date) and not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day)
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def check_conf(conf: Any) -> dict[str, Any]:
+    if conf is None:
+        return {}
+    if not isinstance(conf, dict):
+        raise DaskflowError(f"conf must be a JSON object (a dict), got {conf!r}")
+    return conf
+
+
+def run_once(dag: Any, logical_date: Any = None, conf: dict | None = None, cluster: Any = None,
+             db: str | None = None, *, workers: int | None = None,
+             threads_per_worker: int | None = None, processes: bool = True,
+             progress: Callable[[dict[str, int]], None] | None = None,
+             on_cluster: Callable[[Any], None] | None = None) -> RunResult:
+    """Run ``dag`` once and wait for the run to finish; see ``DAG.test``."""
+    conf = check_conf(conf)
+    now = datetime.now(timezone.utc)
+    logical = parse_logical_date(logical_date, now)
+    dag.validate()
+    store = Store(db or config.db_url())
+    try:
+        store.init()
+        run = _create_run(store, dag, logical, conf, now)
+        with connect(cluster, workers=workers, threads_per_worker=threads_per_worker,
+                     processes=processes) as client:
+            if on_cluster is not None:
+                on_cluster(client)
+            state, execution = _execute(dag, run, client, store, progress)
+        return _result(dag, run, state, execution)
+    finally:
+        store.dispose()
+
+
+def _create_run(store: Store, dag: Any, logical: datetime, conf: dict, now: datetime
+                ) -> DagRunInfo:
+    store.sync_dags([dag_record(dag)])
+    version = save_version(store, dag)
+    interval = dag.timetable.infer_manual_data_interval(logical)
+    run_id = f"manual__{logical.isoformat()}"
+    kwargs = dict(dag_id=dag.dag_id, run_id=run_id, logical_date=logical,
+                  data_interval_start=interval.start, data_interval_end=interval.end,
+                  run_type="manual", conf=conf, state="running", external_trigger=True,
+                  dag_version=version)
+    try:
+        store.create_dag_run(**kwargs)
+    except RunExistsError:
+        store.delete_dag_run(dag.dag_id, logical_date=logical)
+        store.create_dag_run(**kwargs)
+    store.set_dag_run_state(dag.dag_id, run_id, "running", start_date=now)
+    return DagRunInfo(dag_id=dag.dag_id, run_id=run_id, logical_date=logical,
+                      data_interval_start=interval.start, data_interval_end=interval.end,
+                      run_type="manual", conf=conf, start_date=now)
+
+
+def _execute(dag: Any, run: DagRunInfo, client: Any, store: Store,
+             progress: Callable[[dict[str, int]], None] | None
+             ) -> tuple[DagRunState, RunExecution]:
+    recorder = Recorder(store, interval=float(config.get("record-interval", 0.25)))
+    driver = Driver(client, recorder)
+    execution = RunExecution(dag, run, client, recorder, driver.topic)
+    try:
+        driver.add(execution)
+        last = [0.0]
+
+        def tick() -> None:
+            if progress is not None and time.monotonic() - last[0] > 0.2:
+                last[0] = time.monotonic()
+                progress(execution.counts())
+
+        driver.run_until(lambda: execution.finished, tick)
+        state = execution.final_state()
+        store.set_dag_run_state(dag.dag_id, run.run_id, state.value,
+                                end_date=datetime.now(timezone.utc))
+        if progress is not None:
+            progress(execution.counts())
+        _dag_callbacks(dag, run, state)
+        return state, execution
+    finally:
+        driver.remove(execution)
+        driver.close()
+
+
+def _dag_callbacks(dag: Any, run: DagRunInfo, state: DagRunState) -> None:
+    """The DAG's on_success/on_failure callbacks, in their own thread, errors reported."""
+    callbacks = dag.on_success_callback if state is DagRunState.SUCCESS \
+        else dag.on_failure_callback
+    if not callbacks:
+        return
+    context = {"dag": dag, "dag_run": run, "run_id": run.run_id, "params": dag.params,
+               "reason": "success" if state is DagRunState.SUCCESS else "task_failure",
+               "logical_date": run.logical_date}
+
+    def call_all() -> None:
+        for callback in callbacks:
+            try:
+                callback(context)
+            except Exception as exc:  # a broken callback must not change the run's state
+                print(f"DAG {dag.dag_id!r} callback {callback!r} failed: {exc}", file=sys.stderr)
+
+    thread = threading.Thread(target=call_all, name=f"daskflow-callbacks-{dag.dag_id}")
+    thread.start()
+    thread.join()
+
+
+def _result(dag: Any, run: DagRunInfo, state: DagRunState, execution: RunExecution
+            ) -> RunResult:
+    tasks = {}
+    for (task_id, map_index), instance in sorted(execution.instances.items()):
+        name = task_id if map_index < 0 else f"{task_id}[{map_index}]"
+        tasks[name] = TaskResult(task_id, map_index, instance.state.value, instance.try_number,
+                                 instance.duration, instance.error)
+    return RunResult(dag.dag_id, run.run_id, state.value, run.logical_date, tasks)
+
+
+def dumps(result: RunResult) -> str:
+    return json.dumps(result.to_json())

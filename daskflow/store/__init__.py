@@ -1,0 +1,42 @@
+"""The metadata store: DAGs, runs, task instances, attempts, logs, XComs and pools.
+
+``Store`` is the only entry point; it speaks in the frozen records below and
+raises ``StoreError`` (and its subclasses) for anything the database refuses.
+"""
+
+from __future__ import annotations
+
+from daskflow.store.errors import ConstraintError, NotFoundError, RunExistsError, StoreError
+from daskflow.store.records import (
+    AttemptRecord,
+    AttemptUpdate,
+    DagRecord,
+    DagRunRecord,
+    DagVersionRecord,
+    ImportErrorRecord,
+    PoolRecord,
+    TaskInstanceRecord,
+    TaskUpdate,
+    XComRecord,
+    XComUpdate,
+)
+from daskflow.store.store import Store
+
+__all__ = [
+    "AttemptRecord",
+    "AttemptUpdate",
+    "ConstraintError",
+    "DagRecord",
+    "DagRunRecord",
+    "DagVersionRecord",
+    "ImportErrorRecord",
+    "NotFoundError",
+    "PoolRecord",
+    "RunExistsError",
+    "Store",
+    "StoreError",
+    "TaskInstanceRecord",
+    "TaskUpdate",
+    "XComRecord",
+    "XComUpdate",
+]

@@ -1,0 +1,1 @@
+"""Revisions of the metadata schema, oldest first; each file is one step."""

@@ -1,0 +1,585 @@
+"""``Store``: the one interface the rest of daskflow uses to read and write metadata.
+
+The store is the truth the scheduler loop restarts from (DESIGN.md, decision 4),
+so its interface is small and every method is one transaction:
+
+=================  ==========================================================
+family             methods
+=================  ==========================================================
+schema             ``init``, ``upgrade``, ``reset``, ``current_revision``
+DAGs               ``sync_dags``, ``get_dag``, ``list_dags``, ``set_paused``,
+                   ``set_next_dagrun``, ``mark_inactive``,
+                   ``save_dag_version``, ``get_dag_version``
+runs               ``create_dag_run``, ``get_dag_run``, ``list_dag_runs``,
+                   ``set_dag_run_state``
+task instances     ``create_task_instances``, ``apply_updates``,
+                   ``list_task_instances``, ``get_task_instance``,
+                   ``list_attempts``, ``get_log``, ``list_xcoms``,
+                   ``task_state_counts``
+import errors      ``set_import_errors``, ``list_import_errors``
+pools              ``set_pool``, ``get_pool``, ``list_pools``, ``delete_pool``
+=================  ==========================================================
+
+Values go in and out as the frozen dataclasses of ``records.py``; no session or
+ORM object ever leaves this module. Errors are :class:`StoreError` subclasses.
+
+Use::
+
+    store = Store("sqlite:///" + str(home / "daskflow.db"))
+    store.init()
+    run = store.create_dag_run("etl", "manual__1", day, day, day + hour, "manual", {})
+    store.apply_updates([TaskUpdate("etl", "manual__1", "extract", state="running")])
+
+Two rules the scheduler relies on are enforced by the database, not by Python:
+a DAG has at most one run per logical date and per run id (``create_dag_run``
+raises :class:`RunExistsError`), and a batch from ``apply_updates`` is written
+in one transaction or not at all.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, fields
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, Row, delete, func, select, text, update
+
+from daskflow.store import migrations
+from daskflow.store.engine import WRITE_OPTION, make_engine, mask_url, parse_url, translate_errors
+from daskflow.store.errors import ConstraintError, NotFoundError, RunExistsError, StoreError
+from daskflow.store.records import (
+    AttemptRecord,
+    AttemptUpdate,
+    DagRecord,
+    DagRunRecord,
+    DagVersionRecord,
+    ImportErrorRecord,
+    PoolRecord,
+    TaskInstanceRecord,
+    TaskUpdate,
+    XComRecord,
+    XComUpdate,
+)
+from daskflow.store.schema import (
+    DEFAULT_POOL,
+    DEFAULT_POOL_SLOTS,
+    TASK_INSTANCE_KEY,
+    dag,
+    dag_run,
+    dag_version,
+    import_error,
+    metadata,
+    pool,
+    task_attempt,
+    task_instance,
+    xcom,
+)
+from daskflow.store.upserts import (
+    apply_attempts,
+    apply_task_updates,
+    apply_xcoms,
+    chunks,
+    conflict_insert,
+    upsert,
+)
+
+R = TypeVar("R")
+
+MIGRATION_LOCK_ID = 0x6461736B  # "dask": serialises concurrent init() on PostgreSQL
+NULL_STATE = "none"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _record(cls: type[R], row: Row[Any]) -> R:
+    mapping = row._mapping
+    return cls(**{f.name: mapping[f.name] for f in fields(cls)})  # type: ignore[arg-type]
+
+
+def _ti_where(dag_id: str, run_id: str, task_id: str, map_index: int, table: Any) -> Any:
+    return (
+        (table.c.dag_id == dag_id)
+        & (table.c.run_id == run_id)
+        & (table.c.task_id == task_id)
+        & (table.c.map_index == map_index)
+    )
+
+
+def _sync_defaults(record: DagRecord, now: datetime) -> dict[str, Any]:
+    return {"tags": list(record.tags), "last_parsed": record.last_parsed or now}
+
+
+def _is_under(filename: str, folder: str) -> bool:
+    prefix = folder.rstrip(os.sep) + os.sep
+    return filename == folder or filename.startswith(prefix)
+
+
+class Store:
+    """Metadata store on SQLite (a file) or PostgreSQL, opened from a SQLAlchemy URL.
+
+    Constructing a store connects once, so a bad or unreachable URL fails here
+    with a :class:`StoreError` naming it. Call :meth:`init` before first use.
+    ``engine`` is public for tests and tools that need to observe it.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = parse_url(url)
+        self.engine: Engine = make_engine(self.url)
+        try:
+            with translate_errors(self.url, doing="connect to"), self.engine.connect() as conn:
+                conn.execute(select(1))
+        except StoreError:
+            self.engine.dispose()
+            raise
+
+    @classmethod
+    def from_url(cls, url: str) -> Store:
+        """Same as ``Store(url)``."""
+        return cls(url)
+
+    def __repr__(self) -> str:
+        return f"Store({mask_url(self.url)!r})"
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.dispose()
+
+    def dispose(self) -> None:
+        """Close the pooled connections (call when the store is no longer needed)."""
+        self.engine.dispose()
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with translate_errors(self.url), self.engine.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with translate_errors(self.url), self.engine.connect() as conn:
+            conn.execution_options(**{WRITE_OPTION: True})
+            with conn.begin():
+                yield conn
+
+    # -- schema -------------------------------------------------------------------
+
+    def init(self) -> None:
+        """Create the schema or upgrade it to the newest revision; safe to call always."""
+        with self._write() as conn:
+            self._migrate(conn)
+
+    def upgrade(self) -> None:
+        """Upgrade the schema to the newest revision (what ``init`` does on an old DB)."""
+        self.init()
+
+    def reset(self) -> None:
+        """Drop every table, then :meth:`init`: all metadata is lost."""
+        with self._write() as conn:
+            self._lock_migrations(conn)
+            metadata.drop_all(conn)
+            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+            self._migrate(conn)
+
+    def current_revision(self) -> str | None:
+        """The schema revision of the database, ``None`` before :meth:`init`."""
+        with self._read() as conn:
+            return migrations.current_revision(conn)
+
+    def _migrate(self, conn: Connection) -> None:
+        self._lock_migrations(conn)
+        migrations.upgrade(conn)
+        default = {"name": DEFAULT_POOL, "slots": DEFAULT_POOL_SLOTS, "description": ""}
+        upsert(conn, pool, [default], ["name"], update=())
+
+    @staticmethod
+    def _lock_migrations(conn: Connection) -> None:
+        if conn.dialect.name == "postgresql":  # SQLite is already locked by BEGIN IMMEDIATE
+            conn.execute(select(func.pg_advisory_xact_lock(MIGRATION_LOCK_ID)))
+
+    # -- DAGs ---------------------------------------------------------------------
+
+    def sync_dags(self, records: Sequence[DagRecord]) -> None:
+        """Insert or update DAGs as parsed, in one transaction.
+
+        An existing row keeps its ``is_paused`` (the user's choice) and keeps its
+        ``next_dagrun*`` fields where the record leaves them ``None``; a record
+        without ``last_parsed`` is stamped with the current time.
+        """
+        if not records:
+            return
+        with self._write() as conn:
+            insert: Any = conflict_insert(conn, dag)
+            kept = {"dag_id", "is_paused"}
+            set_ = {c.name: insert.excluded[c.name] for c in dag.c if c.name not in kept}
+            for name in _NEXT_DAGRUN:
+                set_[name] = func.coalesce(insert.excluded[name], dag.c[name])
+            statement = insert.on_conflict_do_update(index_elements=["dag_id"], set_=set_)
+            now = _now()
+            rows = [asdict(r) | _sync_defaults(r, now) for r in records]
+            for chunk in chunks(rows, 500):
+                conn.execute(statement, chunk)
+
+    def get_dag(self, dag_id: str) -> DagRecord | None:
+        """The DAG ``dag_id``, or ``None``."""
+        with self._read() as conn:
+            row = conn.execute(select(dag).where(dag.c.dag_id == dag_id)).first()
+        return None if row is None else _record(DagRecord, row)
+
+    def list_dags(self) -> list[DagRecord]:
+        """Every DAG, active or not, ordered by ``dag_id``."""
+        with self._read() as conn:
+            rows = conn.execute(select(dag).order_by(dag.c.dag_id)).all()
+        return [_record(DagRecord, row) for row in rows]
+
+    def set_paused(self, dag_id: str, paused: bool) -> None:
+        """Pause or unpause a DAG; :class:`NotFoundError` if it is unknown."""
+        self._update_dag(dag_id, is_paused=paused)
+
+    def set_next_dagrun(
+        self,
+        dag_id: str,
+        next_dagrun: datetime | None,
+        interval_start: datetime | None = None,
+        interval_end: datetime | None = None,
+    ) -> None:
+        """Record when the DAG is next due (``None`` clears it)."""
+        self._update_dag(
+            dag_id,
+            next_dagrun=next_dagrun,
+            next_dagrun_data_interval_start=interval_start,
+            next_dagrun_data_interval_end=interval_end,
+        )
+
+    def _update_dag(self, dag_id: str, **values: Any) -> None:
+        with self._write() as conn:
+            result = conn.execute(update(dag).where(dag.c.dag_id == dag_id).values(**values))
+        if result.rowcount == 0:
+            raise NotFoundError(f"DAG {dag_id!r} is not in the metadata store")
+
+    def mark_inactive(self, dag_ids_not_in: set[str], fileloc: str | None) -> int:
+        """Deactivate active DAGs not in ``dag_ids_not_in`` (only from ``fileloc`` if given).
+
+        Returns how many DAGs were deactivated.
+        """
+        query = select(dag.c.dag_id).where(dag.c.is_active)
+        if fileloc is not None:
+            query = query.where(dag.c.fileloc == fileloc)
+        with self._write() as conn:
+            gone = sorted(set(conn.execute(query).scalars()) - set(dag_ids_not_in))
+            for chunk in chunks(gone, 500):
+                conn.execute(update(dag).where(dag.c.dag_id.in_(chunk)).values(is_active=False))
+        return len(gone)
+
+    def save_dag_version(
+        self, version_id: str, dag_id: str, fileloc: str, source: str, structure: Any
+    ) -> None:
+        """Store a version of a DAG once; saving the same ``version_id`` again is a no-op."""
+        row = {
+            "version_id": version_id,
+            "dag_id": dag_id,
+            "fileloc": fileloc,
+            "source": source,
+            "structure": structure,
+            "created_at": _now(),
+        }
+        with self._write() as conn:
+            upsert(conn, dag_version, [row], ["version_id"], update=())
+
+    def get_dag_version(self, version_id: str) -> DagVersionRecord | None:
+        """The stored version ``version_id``, or ``None``."""
+        query = select(dag_version).where(dag_version.c.version_id == version_id)
+        with self._read() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else _record(DagVersionRecord, row)
+
+    # -- runs ---------------------------------------------------------------------
+
+    def create_dag_run(
+        self,
+        dag_id: str,
+        run_id: str,
+        logical_date: datetime,
+        data_interval_start: datetime | None,
+        data_interval_end: datetime | None,
+        run_type: str,
+        conf: Mapping[str, Any] | None,
+        state: str = "queued",
+        external_trigger: bool = False,
+        dag_version: str | None = None,
+    ) -> DagRunRecord:
+        """Insert a run; :class:`RunExistsError` if its run id or logical date is taken.
+
+        The unique constraints decide, so of two loops racing for the same logical
+        date exactly one gets the run and the other gets the error.
+        """
+        values = {
+            "dag_id": dag_id,
+            "run_id": run_id,
+            "logical_date": logical_date,
+            "data_interval_start": data_interval_start,
+            "data_interval_end": data_interval_end,
+            "state": state,
+            "run_type": run_type,
+            "conf": dict(conf) if conf is not None else None,
+            "queued_at": _now(),
+            "external_trigger": external_trigger,
+            "dag_version": dag_version,
+        }
+        statement = dag_run.insert().values(**values).returning(*dag_run.c)
+        try:
+            with self._write() as conn:
+                row = conn.execute(statement).one()
+        except ConstraintError as exc:
+            exists = self._run_exists(dag_id, run_id, logical_date)
+            if exists is None:
+                raise
+            raise exists from exc
+        return _record(DagRunRecord, row)
+
+    def _run_exists(
+        self, dag_id: str, run_id: str, logical_date: datetime
+    ) -> RunExistsError | None:
+        """Explain a failed insert by the run that holds the run id or logical date."""
+        clash = (dag_run.c.run_id == run_id) | (dag_run.c.logical_date == logical_date)
+        query = select(dag_run).where((dag_run.c.dag_id == dag_id) & clash)
+        with self._read() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        return RunExistsError(
+            f"DAG {dag_id!r} already has run {row.run_id!r} for logical date "
+            f"{row.logical_date.isoformat()}; cannot create run {run_id!r} "
+            f"for {logical_date.isoformat()}"
+        )
+
+    def get_dag_run(self, dag_id: str, run_id: str) -> DagRunRecord | None:
+        """The run ``run_id`` of ``dag_id``, or ``None``."""
+        query = select(dag_run).where((dag_run.c.dag_id == dag_id) & (dag_run.c.run_id == run_id))
+        with self._read() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else _record(DagRunRecord, row)
+
+    def list_dag_runs(
+        self, dag_id: str | None = None, state: str | None = None, limit: int | None = None
+    ) -> list[DagRunRecord]:
+        """Runs, newest logical date first, optionally of one DAG and/or in one state."""
+        query = select(dag_run).order_by(dag_run.c.logical_date.desc(), dag_run.c.id.desc())
+        if dag_id is not None:
+            query = query.where(dag_run.c.dag_id == dag_id)
+        if state is not None:
+            query = query.where(dag_run.c.state == state)
+        if limit is not None:
+            query = query.limit(limit)
+        with self._read() as conn:
+            return [_record(DagRunRecord, row) for row in conn.execute(query)]
+
+    def set_dag_run_state(
+        self,
+        dag_id: str,
+        run_id: str,
+        state: str,
+        start_date: datetime | None = None,
+        end_date: datetime | None = None,
+    ) -> None:
+        """Set a run's state (and dates, where given); :class:`NotFoundError` if unknown."""
+        values: dict[str, Any] = {"state": state}
+        if start_date is not None:
+            values["start_date"] = start_date
+        if end_date is not None:
+            values["end_date"] = end_date
+        where = (dag_run.c.dag_id == dag_id) & (dag_run.c.run_id == run_id)
+        with self._write() as conn:
+            result = conn.execute(update(dag_run).where(where).values(**values))
+        if result.rowcount == 0:
+            raise NotFoundError(f"DAG {dag_id!r} has no run {run_id!r} in the metadata store")
+
+    def delete_dag_run(
+        self, dag_id: str, run_id: str | None = None, logical_date: datetime | None = None
+    ) -> int:
+        """Delete a run (by run id or logical date) with its task instances; return rows gone."""
+        where = dag_run.c.dag_id == dag_id
+        if run_id is not None:
+            where &= dag_run.c.run_id == run_id
+        if logical_date is not None:
+            where &= dag_run.c.logical_date == logical_date
+        if run_id is None and logical_date is None:
+            raise StoreError("delete_dag_run needs a run_id or a logical_date")
+        with self._write() as conn:
+            return conn.execute(delete(dag_run).where(where)).rowcount
+
+    # -- task instances -----------------------------------------------------------
+
+    def create_task_instances(self, records: Sequence[TaskInstanceRecord]) -> None:
+        """Insert task instances in one transaction; ones that exist are left as they are."""
+        now = _now()
+        rows = [asdict(r) | {"updated_at": r.updated_at or now} for r in records]
+        with self._write() as conn:
+            upsert(conn, task_instance, rows, TASK_INSTANCE_KEY, update=())
+
+    def apply_updates(
+        self,
+        task_updates: Sequence[TaskUpdate] = (),
+        attempts: Sequence[AttemptUpdate] = (),
+        xcoms: Sequence[XComUpdate] = (),
+    ) -> None:
+        """Write a runner's batch - task changes, attempts, XComs - in ONE transaction.
+
+        Task instances are upserted (missing ones inserted, existing ones changed
+        only in the fields an update names), then attempts and XComs, which must
+        belong to task instances that exist after the first step.
+        """
+        now = _now()
+        with self._write() as conn:
+            apply_task_updates(conn, task_instance, task_updates, now)
+            apply_attempts(conn, task_attempt, attempts)
+            apply_xcoms(conn, xcom, xcoms, now)
+
+    def list_task_instances(self, dag_id: str, run_id: str) -> list[TaskInstanceRecord]:
+        """The run's task instances ordered by ``task_id`` then ``map_index``."""
+        query = (
+            select(task_instance)
+            .where((task_instance.c.dag_id == dag_id) & (task_instance.c.run_id == run_id))
+            .order_by(task_instance.c.task_id, task_instance.c.map_index)
+        )
+        with self._read() as conn:
+            return [_record(TaskInstanceRecord, row) for row in conn.execute(query)]
+
+    def get_task_instance(
+        self, dag_id: str, run_id: str, task_id: str, map_index: int = -1
+    ) -> TaskInstanceRecord | None:
+        """One task instance, or ``None``."""
+        where = _ti_where(dag_id, run_id, task_id, map_index, task_instance)
+        with self._read() as conn:
+            row = conn.execute(select(task_instance).where(where)).first()
+        return None if row is None else _record(TaskInstanceRecord, row)
+
+    def list_attempts(
+        self, dag_id: str, run_id: str, task_id: str, map_index: int = -1
+    ) -> list[AttemptRecord]:
+        """A task instance's attempts, first try first (logs not included)."""
+        columns = [c for c in task_attempt.c if c.name not in ("id", "log")]
+        query = (
+            select(*columns)
+            .where(_ti_where(dag_id, run_id, task_id, map_index, task_attempt))
+            .order_by(task_attempt.c.try_number)
+        )
+        with self._read() as conn:
+            return [_record(AttemptRecord, row) for row in conn.execute(query)]
+
+    def get_log(
+        self,
+        dag_id: str,
+        run_id: str,
+        task_id: str,
+        map_index: int = -1,
+        try_number: int | None = None,
+    ) -> str | None:
+        """The log of one attempt (the latest if ``try_number`` is None), or ``None``."""
+        query = select(task_attempt.c.log).where(
+            _ti_where(dag_id, run_id, task_id, map_index, task_attempt)
+        )
+        if try_number is None:
+            query = query.order_by(task_attempt.c.try_number.desc()).limit(1)
+        else:
+            query = query.where(task_attempt.c.try_number == try_number)
+        with self._read() as conn:
+            return conn.execute(query).scalar()
+
+    def list_xcoms(self, dag_id: str, run_id: str, task_id: str | None = None) -> list[XComRecord]:
+        """The run's XComs (of one task if given), ordered by task, map index, key."""
+        query = (
+            select(xcom)
+            .where((xcom.c.dag_id == dag_id) & (xcom.c.run_id == run_id))
+            .order_by(xcom.c.task_id, xcom.c.map_index, xcom.c.key)
+        )
+        if task_id is not None:
+            query = query.where(xcom.c.task_id == task_id)
+        with self._read() as conn:
+            return [_record(XComRecord, row) for row in conn.execute(query)]
+
+    def task_state_counts(self, dag_id: str, run_id: str) -> dict[str, int]:
+        """How many task instances of the run are in each state (no state: ``"none"``)."""
+        query = (
+            select(task_instance.c.state, func.count())
+            .where((task_instance.c.dag_id == dag_id) & (task_instance.c.run_id == run_id))
+            .group_by(task_instance.c.state)
+        )
+        with self._read() as conn:
+            return {state or NULL_STATE: count for state, count in conn.execute(query)}
+
+    # -- import errors ------------------------------------------------------------
+
+    def set_import_errors(self, errors: Mapping[str, str], clear_others_under: str | None) -> None:
+        """Record ``{filename: stacktrace}``; drop other errors of files under a folder.
+
+        After parsing a folder, pass it as ``clear_others_under`` so files that
+        now import cleanly lose their old error; errors elsewhere are kept.
+        """
+        now = _now()
+        rows = [{"filename": f, "stacktrace": s, "timestamp": now} for f, s in errors.items()]
+        with self._write() as conn:
+            upsert(conn, import_error, rows, ["filename"], ["stacktrace", "timestamp"])
+            if clear_others_under is not None:
+                self._clear_import_errors(conn, set(errors), clear_others_under)
+
+    @staticmethod
+    def _clear_import_errors(conn: Connection, keep: set[str], folder: str) -> None:
+        filenames = conn.execute(select(import_error.c.filename)).scalars()
+        stale = [f for f in filenames if _is_under(f, folder) and f not in keep]
+        for chunk in chunks(stale, 500):
+            conn.execute(delete(import_error).where(import_error.c.filename.in_(chunk)))
+
+    def list_import_errors(self) -> list[ImportErrorRecord]:
+        """Every recorded import error, ordered by filename."""
+        query = select(import_error).order_by(import_error.c.filename)
+        with self._read() as conn:
+            return [_record(ImportErrorRecord, row) for row in conn.execute(query)]
+
+    # -- pools --------------------------------------------------------------------
+
+    def set_pool(self, name: str, slots: int, description: str = "") -> None:
+        """Create or change a pool."""
+        if slots < 0:
+            raise ValueError(f"pool {name!r}: slots must be >= 0, got {slots}")
+        row = {"name": name, "slots": slots, "description": description}
+        with self._write() as conn:
+            upsert(conn, pool, [row], ["name"], ["slots", "description"])
+
+    def get_pool(self, name: str) -> PoolRecord | None:
+        """The pool ``name``, or ``None``."""
+        with self._read() as conn:
+            row = conn.execute(select(pool).where(pool.c.name == name)).first()
+        return None if row is None else _record(PoolRecord, row)
+
+    def list_pools(self) -> list[PoolRecord]:
+        """Every pool, ordered by name."""
+        with self._read() as conn:
+            rows = conn.execute(select(pool).order_by(pool.c.name)).all()
+        return [_record(PoolRecord, row) for row in rows]
+
+    def delete_pool(self, name: str) -> None:
+        """Delete a pool; ``default_pool`` cannot be deleted, an unknown one raises."""
+        if name == DEFAULT_POOL:
+            raise StoreError(
+                f"{DEFAULT_POOL!r} cannot be deleted; change its size with "
+                f"set_pool({DEFAULT_POOL!r}, slots) instead"
+            )
+        with self._write() as conn:
+            result = conn.execute(delete(pool).where(pool.c.name == name))
+        if result.rowcount == 0:
+            raise NotFoundError(f"pool {name!r} is not in the metadata store")
+
+
+_NEXT_DAGRUN = (
+    "next_dagrun",
+    "next_dagrun_data_interval_start",
+    "next_dagrun_data_interval_end",
+)
+
+__all__ = ["Store"]
