@@ -84,6 +84,8 @@ class Driver:
                 execution.on_report(payload, time.time())
                 self._watch(execution)
             return
+        if payload.status not in ("error", "cancelled"):
+            return  # stale: the key was retried since it erred
         key = payload.key
         for execution in self.runs.values():
             if key in execution.keys:

@@ -258,6 +258,8 @@ class RunExecution:
     def _retry_now(self, updates: dict[str, dict[str, Any]]) -> None:
         set_annotations(self.client, updates)
         self.client.retry([self.futures[k] for k in updates])
+        # Done callbacks fire once: watch the retried futures again.
+        self._unwatched.extend(updates)
 
     # -- finishing ------------------------------------------------------------------
     @property

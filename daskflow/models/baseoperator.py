@@ -156,13 +156,14 @@ class BaseOperator(DependencyMixin):
     ) -> None:
         dag = dag or _authoring_stack.current_dag()
         group = task_group or (dag and _authoring_stack.current_group(dag))
-        if kwargs:
-            raise DagDefinitionError(
-                f"task {task_id!r}: {type(self).__name__} got unknown arguments "
-                f"{sorted(kwargs)}; check their spelling against the operator's documentation"
-            )
         self._check_task_id(task_id, dag)
         self._dag_hint = dag.dag_id if dag is not None else None
+        if kwargs:
+            in_dag = f" in DAG {dag.dag_id!r}" if dag is not None else ""
+            raise DagDefinitionError(
+                f"task {task_id!r}{in_dag}: {type(self).__name__} got unknown arguments "
+                f"{sorted(kwargs)}; check their spelling against the operator's documentation"
+            )
         self.task_id = group.child_id(task_id) if group is not None else task_id
         self.owner = owner
         self.email = email
@@ -402,3 +403,8 @@ class BaseOperator(DependencyMixin):
                     f"got {cb!r}"
                 )
         return callbacks
+
+
+# Subclasses get this through __init_subclass__; BaseOperator itself (and subclasses
+# without their own __init__, such as EmptyOperator) need it applied here.
+BaseOperator.__init__ = _with_default_args(BaseOperator.__init__)  # type: ignore[method-assign]

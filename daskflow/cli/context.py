@@ -1,0 +1,131 @@
+"""The per-invocation context: the DAG folder and the metadata store, opened lazily once.
+
+Like flask's ``ScriptInfo``, a :class:`CliContext` is created by the root
+group and handed to every command. Options name *where* things are
+(``--dags-folder``, ``--db``); nothing is loaded until a command asks for
+it, and then only once, so ``daskflow version`` never parses DAG files and
+``daskflow dags list`` opens the store only to read who is paused.
+
+Output written by DAG files while they are imported goes to stderr: stdout
+belongs to the command's table or JSON.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from daskflow import config
+from daskflow.cli.errors import last_line
+from daskflow.exceptions import DagImportError
+from daskflow.models.dag import DAG
+from daskflow.scheduler.dagbag import DagBag
+from daskflow.store import Store, StoreError
+from daskflow.store.engine import mask_url, parse_url
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class CliContext:
+    """Where the DAGs and the store are, and each of them once it has been opened."""
+
+    dags_folder: Path | None = None
+    db_url: str | None = None
+    _bag: DagBag | None = field(default=None, repr=False)
+    _stores: dict[bool, Store] = field(default_factory=dict, repr=False)
+
+    # -- DAGs ---------------------------------------------------------------------
+    def dagbag(self) -> DagBag:
+        """The parsed DAG folder (``--dags-folder``, else the configured one)."""
+        if self._bag is None:
+            folder = self.dags_folder or config.dags_folder()
+            with contextlib.redirect_stdout(sys.stderr):
+                self._bag = DagBag.load(folder)
+        return self._bag
+
+    def get_dag(self, dag_id: str) -> DAG:
+        """The DAG ``dag_id``; if it is missing, say which files failed to import."""
+        bag = self.dagbag()
+        if dag_id in bag.dags or not bag.import_errors:
+            return bag.get_dag(dag_id)
+        known = ", ".join(sorted(bag.dags)) or "none"
+        broken = "\n".join(f"  {path}: {last_line(trace)}"
+                           for path, trace in sorted(bag.import_errors.items()))
+        raise DagImportError(
+            f"DAG {dag_id!r} not found in {bag.folder} (DAGs found: {known}); "
+            f"{len(bag.import_errors)} DAG file(s) failed to import:\n{broken}"
+        )
+
+    # -- the store ----------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        return self.db_url or config.db_url()
+
+    def store(self, *, require_schema: bool = True) -> Store:
+        """The metadata store; by default one that ``daskflow db init`` has set up.
+
+        Reading commands must not create an empty SQLite file as a side effect
+        of a mistyped path, so a missing file is an error, not a new store.
+        """
+        if require_schema not in self._stores:
+            if require_schema:
+                _require_existing_file(self.url)
+            store = Store(self.url)
+            self._stores[require_schema] = store
+            if require_schema and store.current_revision() is None:
+                raise StoreError(f"metadata store {mask_url(self.url)!r} has no daskflow "
+                                 "tables yet; run `daskflow db init` with the same --db")
+        return self._stores[require_schema]
+
+    def close(self) -> None:
+        """Release the store's connections (registered to run when the command ends)."""
+        for store in self._stores.values():
+            store.dispose()
+        self._stores.clear()
+
+
+def _require_existing_file(url: str) -> None:
+    parsed = parse_url(url)
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+        return
+    if database.startswith("file:") or Path(database).expanduser().exists():
+        return
+    raise StoreError(f"no metadata store at {mask_url(url)!r} (the file does not exist); "
+                     "run `daskflow db init` first, or pass the right --db")
+
+
+pass_context = click.make_pass_decorator(CliContext, ensure=True)
+
+
+def _set(name: str) -> Callable[[click.Context, click.Parameter, Any], None]:
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+        if value is not None:
+            setattr(ctx.ensure_object(CliContext), name, value)
+
+    return callback
+
+
+def dags_folder_option(fn: F) -> F:
+    """``--dags-folder PATH``: where DAG files are read from."""
+    return click.option(
+        "--dags-folder", type=click.Path(path_type=Path), expose_value=False,
+        callback=_set("dags_folder"), envvar="DASKFLOW_DAGS_FOLDER",
+        help="Folder (or one file) of DAG definitions. [default: $DASKFLOW_HOME/dags]",
+    )(fn)
+
+
+def db_option(fn: F) -> F:
+    """``--db URL``: the metadata store's SQLAlchemy URL."""
+    return click.option(
+        "--db", "db_url", metavar="URL", expose_value=False, callback=_set("db_url"),
+        envvar="DASKFLOW_DB",
+        help="SQLAlchemy URL of the metadata store. [default: sqlite under $DASKFLOW_HOME]",
+    )(fn)

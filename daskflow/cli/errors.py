@@ -1,0 +1,67 @@
+"""How an error reaches the user of the command line: one line on stderr, exit code 2.
+
+Bad input (an unknown DAG id, a DAG file that does not import, ``--conf``
+that is not JSON, a store or cluster that cannot be reached) is reported as
+the :class:`~daskflow.exceptions.DaskflowError` message, which already names
+what is wrong, plus a hint on how to fix it where the error type implies one.
+No traceback is printed for such errors: a traceback would bury the one line
+that matters. Exit code 1 stays reserved for "the run itself failed".
+"""
+
+from __future__ import annotations
+
+from typing import IO, Any
+
+import click
+
+from daskflow.exceptions import ClusterError, DagImportError, DagNotFound, DaskflowError
+from daskflow.store.errors import StoreError
+
+#: Exit code of every error in the user's input or environment.
+BAD_INPUT = 2
+
+_HINTS: tuple[tuple[type[DaskflowError], str], ...] = (
+    (StoreError, "pass a reachable database with --db or set DASKFLOW_DB"),
+    (ClusterError, "pass a running scheduler's address with --cluster, or omit it"),
+    (DagNotFound, "check the DAG id, or point --dags-folder at the folder that defines it"),
+    (DagImportError, "fix the file, then run the command again"),
+)
+
+
+class CliError(click.ClickException):
+    """An error shown as ``Error: <message>`` on stderr, exiting with code 2."""
+
+    exit_code = BAD_INPUT
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(f"Error: {self.format_message()}", err=True, file=file)
+
+
+def from_exception(exc: DaskflowError) -> CliError:
+    """The :class:`CliError` for ``exc``: its message, then a hint if it has none."""
+    message = str(exc).strip() or type(exc).__name__
+    for error_type, hint in _HINTS:
+        if isinstance(exc, error_type) and hint not in message:
+            message += f"\n{hint}" if "\n" in message else f" ({hint})"
+            break
+    return CliError(message)
+
+
+def last_line(text: str) -> str:
+    """The last non-empty line of a traceback: the exception and its message."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "(no traceback)"
+
+
+class DaskflowGroup(click.Group):
+    """The root group: any DaskflowError from any command becomes a :class:`CliError`.
+
+    Nested groups run inside the root's ``invoke``, so converting here covers
+    every command, and commands themselves never catch errors just to print them.
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DaskflowError as exc:
+            raise from_exception(exc) from None

@@ -1,0 +1,76 @@
+"""Options that carry run input: ``--logical-date`` and ``--conf``, checked as they are parsed.
+
+They are validated by click callbacks, so a bad value stops the command
+before any DAG file is imported, any store is opened or any cluster is
+started: nothing is written half-way. Each error is one line naming the option.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any, TypeVar
+
+import click
+
+from daskflow.cli.errors import CliError
+from daskflow.exceptions import DaskflowError
+from daskflow.execution.single_run import parse_logical_date
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def parse_conf(value: str | None) -> dict[str, Any]:
+    """``--conf`` as a dict; anything but a JSON object is an error naming ``--conf``.
+
+    >>> parse_conf('{"rows": 3}')
+    {'rows': 3}
+    >>> parse_conf('[1]')
+    Traceback (most recent call last):
+    ...
+    daskflow.cli.errors.CliError: --conf must be a JSON object like '{"key": 1}', got a list
+    """
+    if value is None:
+        return {}
+    try:
+        conf = json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise CliError(f"--conf is not valid JSON ({exc.msg} at position {exc.pos}): "
+                       f"{value!r}") from None
+    if not isinstance(conf, dict):
+        raise CliError("--conf must be a JSON object like '{\"key\": 1}', "
+                       f"got {_kind(conf)}")
+    return conf
+
+
+def _kind(value: Any) -> str:
+    names = {list: "a list", str: "a string", bool: "a boolean", int: "a number",
+             float: "a number", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
+
+
+def parse_date(value: str | None) -> datetime | None:
+    """``--logical-date`` as an aware datetime (naive means UTC); ``None`` means now."""
+    if value is None:
+        return None
+    try:
+        return parse_logical_date(value, datetime.now(timezone.utc))
+    except DaskflowError as exc:
+        raise CliError(str(exc)) from None
+
+
+def logical_date_option(fn: F) -> F:
+    return click.option(
+        "--logical-date", "-d", metavar="DATE",
+        callback=lambda ctx, param, value: parse_date(value),
+        help="Logical date of the run, ISO format (2025-01-31 or 2025-01-31T06:00+00:00). "
+             "[default: now]",
+    )(fn)
+
+
+def conf_option(fn: F) -> F:
+    return click.option(
+        "--conf", "-c", metavar="JSON", callback=lambda ctx, param, value: parse_conf(value),
+        help="The run's conf, a JSON object; its keys override the DAG's params.",
+    )(fn)

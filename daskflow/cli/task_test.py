@@ -1,0 +1,120 @@
+"""``daskflow tasks test``: run ONE task here, now, for debugging; nothing is recorded.
+
+There is no cluster, no store and no upstream task: the task's code runs in
+this process with its output going straight to the terminal, so a debugger
+or ``print`` works as usual. Values that would come from upstream tasks
+(XComArgs in the arguments, ``ti.xcom_pull``) are ``None``, and DAG params
+passed to a ``@dag`` function body take their values from ``--conf``, then
+the DAG's ``params``. A mapped task runs one instance (``--map-index``),
+provided what it expands over is written in the DAG file rather than
+computed by an upstream task.
+"""
+
+from __future__ import annotations
+
+import copy
+import socket
+import traceback
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from daskflow.exceptions import DaskflowError, TaskSkipped
+from daskflow.models.context import (
+    DagRunInfo,
+    RuntimeTaskInstance,
+    build_context,
+    reset_current_context,
+    set_current_context,
+)
+from daskflow.models.xcom_arg import ParamArg, walk
+
+
+@dataclass(frozen=True)
+class TaskTestResult:
+    """How the task ended: ``success``, ``skipped`` or ``failed`` (with the traceback)."""
+
+    dag_id: str
+    task_id: str
+    map_index: int
+    state: str
+    value: Any = None
+    error: str | None = None
+
+
+def upstream_note(dag: Any, task_id: str) -> str | None:
+    """The warning to show when the task has upstream tasks whose values it will miss."""
+    upstream = sorted(dag.get_task(task_id).upstream_task_ids)
+    if not upstream:
+        return None
+    return (f"Note: task {task_id!r} has upstream tasks ({', '.join(upstream)}); "
+            "`tasks test` runs it alone, so values they would pass to it are None.")
+
+
+def run_info(dag: Any, logical_date: datetime | None, conf: dict[str, Any]) -> DagRunInfo:
+    """A stand-in manual run at ``logical_date`` (default: now)."""
+    logical = logical_date or datetime.now(timezone.utc)
+    interval = dag.timetable.infer_manual_data_interval(logical)
+    return DagRunInfo(dag_id=dag.dag_id, run_id=f"test__{logical.isoformat()}",
+                      logical_date=logical, data_interval_start=interval.start,
+                      data_interval_end=interval.end, run_type="manual", conf=conf,
+                      start_date=datetime.now(timezone.utc))
+
+
+def test_task(dag: Any, task_id: str, run: DagRunInfo, map_index: int | None = None
+              ) -> TaskTestResult:
+    """Render and execute one task of ``dag`` in this process and report how it ended."""
+    task = concrete_task(dag, dag.get_task(task_id), run.conf, map_index)
+    index = getattr(task, "map_index", -1)
+    ti = RuntimeTaskInstance(task=task, run=run, try_number=1, max_tries=task.retries,
+                             map_index=index, hostname=socket.gethostname(),
+                             upstream_xcoms={t: {} for t in task.upstream_task_ids})
+    context = build_context(task, run, ti, dag=dag)
+    context["test_mode"] = True
+    token = set_current_context(context)
+    try:
+        task.render_template_fields(context)
+        value = task.execute(context)
+    except TaskSkipped as exc:
+        return TaskTestResult(dag.dag_id, task_id, index, "skipped", error=str(exc) or None)
+    except Exception:  # the task's own failure: shown to the user with its traceback
+        return TaskTestResult(dag.dag_id, task_id, index, "failed",
+                              error=traceback.format_exc())
+    finally:
+        reset_current_context(token)
+    return TaskTestResult(dag.dag_id, task_id, index, "success", value=value)
+
+
+def concrete_task(dag: Any, task: Any, conf: dict[str, Any], map_index: int | None) -> Any:
+    """A private copy of ``task`` with upstream values as ``None`` and params filled in."""
+    params = {**(dag.params or {}), **(conf or {})}
+
+    def resolve(ref: Any) -> Any:
+        return params.get(ref.name) if isinstance(ref, ParamArg) else None
+
+    if task.is_mapped:
+        task = _unmapped(task, map_index or 0, resolve)
+    elif map_index is not None:
+        raise DaskflowError(f"task {task.task_id!r} is not mapped; drop --map-index")
+    else:
+        task = copy.copy(task)
+    for name in (*task.template_fields, "op_args", "op_kwargs"):
+        if hasattr(task, name):
+            setattr(task, name, walk(getattr(task, name), resolve))
+    return task
+
+
+def _unmapped(task: Any, map_index: int, resolve: Any) -> Any:
+    if task.expands_at_runtime():
+        sources = ", ".join(sorted({ref.task_id for ref in task.upstream_refs()}))
+        raise DaskflowError(
+            f"mapped task {task.task_id!r} expands over the output of {sources}, which "
+            "`tasks test` does not run; test it with `daskflow dags test` instead")
+    count = task.literal_count()
+    if count == 0:
+        raise DaskflowError(f"mapped task {task.task_id!r} expands over nothing: no instances")
+    if not 0 <= map_index < count:
+        raise DaskflowError(f"mapped task {task.task_id!r} has {count} instances; "
+                            f"--map-index must be between 0 and {count - 1}")
+    return task.unmap(map_index, walk(task.expand_input, resolve),
+                      walk(task.partial_kwargs, resolve))
