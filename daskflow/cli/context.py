@@ -55,6 +55,11 @@ class CliContext:
         bag = self.dagbag()
         if dag_id in bag.dags or not bag.import_errors:
             return bag.get_dag(dag_id)
+        suspects = [path for path in sorted(bag.import_errors) if _mentions(path, dag_id)]
+        if len(suspects) == 1:
+            raise DagImportError(
+                f"DAG {dag_id!r} could not be loaded: its file {suspects[0]} failed to "
+                f"import: {last_line(bag.import_errors[suspects[0]])}")
         known = ", ".join(sorted(bag.dags)) or "none"
         broken = "\n".join(f"  {path}: {last_line(trace)}"
                            for path, trace in sorted(bag.import_errors.items()))
@@ -84,11 +89,38 @@ class CliContext:
                                  "tables yet; run `daskflow db init` with the same --db")
         return self._stores[require_schema]
 
+    def existing_store(self) -> Store | None:
+        """The store if it exists and has a schema; ``None`` if nothing was recorded yet."""
+        try:
+            return self.store()
+        except StoreError:
+            if self._missing():
+                return None
+            raise
+
+    def _missing(self) -> bool:
+        """Whether the store is a SQLite file that does not exist, or has no tables."""
+        try:
+            _require_existing_file(self.url)
+        except StoreError:
+            return True
+        store = self._stores.get(True)
+        return store is not None and store.current_revision() is None
+
     def close(self) -> None:
         """Release the store's connections (registered to run when the command ends)."""
         for store in self._stores.values():
             store.dispose()
         self._stores.clear()
+
+
+def _mentions(path: str, dag_id: str) -> bool:
+    """Whether a file's text contains ``dag_id`` quoted: it probably defines that DAG."""
+    try:
+        text = Path(path).read_text(errors="replace")
+    except OSError:
+        return False
+    return f'"{dag_id}"' in text or f"'{dag_id}'" in text
 
 
 def _require_existing_file(url: str) -> None:

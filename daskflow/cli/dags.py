@@ -45,9 +45,10 @@ def list_dags(obj: CliContext, output: str) -> None:
 
 
 def _paused(obj: CliContext) -> dict[str, bool]:
-    """``is_paused`` of the DAGs the store knows; empty (with a note) without a store."""
+    """``is_paused`` of the DAGs the store knows; empty (with a note if it failed)."""
     try:
-        return {d.dag_id: d.is_paused for d in obj.store().list_dags()}
+        store = obj.existing_store()
+        return {} if store is None else {d.dag_id: d.is_paused for d in store.list_dags()}
     except StoreError as exc:
         click.echo(f"Note: paused state not shown: {exc}", err=True)
         return {}

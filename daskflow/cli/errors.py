@@ -14,7 +14,13 @@ from typing import IO, Any
 
 import click
 
-from daskflow.exceptions import ClusterError, DagImportError, DagNotFound, DaskflowError
+from daskflow.exceptions import (
+    ClusterError,
+    DagImportError,
+    DagNotFound,
+    DaskflowError,
+    TaskNotFound,
+)
 from daskflow.store.errors import StoreError
 
 #: Exit code of every error in the user's input or environment.
@@ -24,7 +30,8 @@ _HINTS: tuple[tuple[type[DaskflowError], str], ...] = (
     (StoreError, "pass a reachable database with --db or set DASKFLOW_DB"),
     (ClusterError, "pass a running scheduler's address with --cluster, or omit it"),
     (DagNotFound, "check the DAG id, or point --dags-folder at the folder that defines it"),
-    (DagImportError, "fix the file, then run the command again"),
+    (DagImportError, "fix the file(s) named above, or check the DAG id"),
+    (TaskNotFound, "see the task ids with `daskflow tasks list DAG_ID`"),
 )
 
 

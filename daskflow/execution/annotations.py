@@ -30,3 +30,14 @@ def set_annotations(client: Any, updates: dict[str, dict[str, Any]]) -> list[str
     if not updates:
         return []
     return client.run_on_scheduler(_update_on_scheduler, updates=updates)
+
+
+class ByKey:
+    """A per-key annotation value: the scheduler calls annotation callables with each key."""
+
+    def __init__(self, values: dict[str, Any], default: Any) -> None:
+        self.values = values
+        self.default = default
+
+    def __call__(self, key: str) -> Any:
+        return self.values.get(key, self.default)

@@ -16,13 +16,16 @@ erred in Dask, its dependents wait erred with it, and after the retry delay
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from daskflow.execution.annotations import set_annotations
+import dask
+
+from daskflow.execution.annotations import ByKey, set_annotations
 from daskflow.execution.graph import node_task, task_key
 from daskflow.execution.node import FORCED_ANNOTATION, TRY_ANNOTATION, NodeSpec
 from daskflow.execution.outcome import RetryAttempt
@@ -32,6 +35,7 @@ from daskflow.models.state import FINISHED_STATES, DagRunState, TaskInstanceStat
 from daskflow.models.xcom_arg import XComArg
 
 TI = TaskInstanceState
+logger = logging.getLogger("daskflow.execution")
 
 
 @dataclass
@@ -78,6 +82,7 @@ class RunExecution:
         self.started = time.time()
         self.length_keys = _length_keys(dag)
         self._unwatched: list[str] = []
+        self.weights = dag.priority_weights()
 
     # -- submitting -----------------------------------------------------------------
     def start(self) -> None:
@@ -96,11 +101,36 @@ class RunExecution:
             self.pending.remove(task_id)
             graph.update(self._nodes_for(task, count))
         if graph:
-            futures = self.client.get(graph, list(graph), sync=False)
+            with dask.annotate(**self._annotations(graph)):
+                futures = self.client.get(graph, list(graph), sync=False)
             for key, future in zip(graph, futures, strict=True):
                 self.futures[key] = future
             self._unwatched.extend(graph)
         return len(graph)
+
+    def _annotations(self, graph: dict[str, Any]) -> dict[str, Any]:
+        """Per-key Dask priority (Airflow's priority_weight) and worker resources."""
+        priority = {k: self.weights[self.keys[k][0]] for k in graph}
+        annotations: dict[str, Any] = {"priority": ByKey(priority, 0)}
+        resources = {k: r for k in graph if (r := self.dag.task_dict[self.keys[k][0]].resources)}
+        if resources:
+            annotations["resources"] = ByKey(resources, {})
+            self._warn_unmet(resources)
+        return annotations
+
+    def _warn_unmet(self, resources: dict[str, dict[str, float]]) -> None:
+        """Dask leaves a task no worker can take in ``no-worker`` without a word: say it."""
+        offered: dict[str, float] = {}
+        for worker in self.client.scheduler_info(n_workers=-1)["workers"].values():
+            for name, amount in (worker.get("resources") or {}).items():
+                offered[name] = max(offered.get(name, 0), amount)
+        for key, wanted in resources.items():
+            unmet = {n: a for n, a in wanted.items() if offered.get(n, 0) < a}
+            if unmet:
+                logger.warning(
+                    "DAG %r task %r asks for Dask worker resources %s that no worker of the "
+                    "cluster offers (offered: %s); it waits until such a worker joins",
+                    self.run.dag_id, self.keys[key][0], unmet, offered or "none")
 
     def take_new_futures(self) -> list[Any]:
         """Futures submitted since the last call (the driver watches each once)."""

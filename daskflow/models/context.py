@@ -115,6 +115,17 @@ class _Macros:
 macros = _Macros()
 
 
+#: Every name a task's context can hold: what :func:`build_context` returns, plus
+#: ``templates_dict`` (PythonOperator) and ``exception`` (failure callbacks). A
+#: ``@task`` function may take any of these as a parameter without a default.
+CONTEXT_KEYS = frozenset({
+    "conf", "dag", "dag_run", "data_interval_end", "data_interval_start", "ds", "ds_nodash",
+    "exception", "execution_date", "logical_date", "macros", "map_index", "params", "run_id",
+    "task", "task_instance", "task_instance_key_str", "templates_dict", "test_mode", "ti",
+    "tomorrow_ds", "try_number", "ts", "ts_nodash", "ts_nodash_with_tz", "yesterday_ds",
+})
+
+
 def build_context(task: Any, run: DagRunInfo, ti: RuntimeTaskInstance,
                   dag: Any = None) -> dict[str, Any]:
     """The template context of one attempt of one task instance."""
@@ -141,6 +152,7 @@ def build_context(task: Any, run: DagRunInfo, ti: RuntimeTaskInstance,
         "yesterday_ds": (logical - timedelta(days=1)).strftime("%Y-%m-%d"),
         "tomorrow_ds": (logical + timedelta(days=1)).strftime("%Y-%m-%d"),
         "macros": macros,
+        "task_instance_key_str": f"{run.dag_id}__{task.task_id}__{logical.strftime('%Y%m%d')}",
         "map_index": ti.map_index,
         "try_number": ti.try_number,
         "test_mode": False,

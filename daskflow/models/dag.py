@@ -28,10 +28,10 @@ from typing import TYPE_CHECKING, Any
 
 from daskflow.exceptions import DagDefinitionError
 from daskflow.models import _authoring_stack
+from daskflow.models.taskgroup import TaskGroup
 
 if TYPE_CHECKING:
     from daskflow.models.baseoperator import BaseOperator
-    from daskflow.models.taskgroup import TaskGroup
 
 _DAG_ID = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
@@ -50,6 +50,8 @@ class DagSummary:
     render_template_as_native_obj: bool = False
     user_defined_macros: dict[str, Any] = field(default_factory=dict)
     user_defined_filters: dict[str, Any] = field(default_factory=dict)
+    template_undefined: Any = None
+    jinja_environment_kwargs: dict[str, Any] = field(default_factory=dict)
 
 
 class DAG:
@@ -76,6 +78,8 @@ class DAG:
         user_defined_macros: dict[str, Any] | None = None,
         user_defined_filters: dict[str, Any] | None = None,
         render_template_as_native_obj: bool = False,
+        template_undefined: Any = None,
+        jinja_environment_kwargs: dict[str, Any] | None = None,
         is_paused_upon_creation: bool | None = None,
         owner_links: dict[str, str] | None = None,
         fileloc: str | None = None,
@@ -87,15 +91,15 @@ class DAG:
         self.dag_id = dag_id
         self.description = description
         self.schedule = schedule
-        self.start_date = _aware(start_date, dag_id, "start_date")
-        self.end_date = _aware(end_date, dag_id, "end_date")
+        self.default_args = self._check_dict("default_args", default_args)
+        # As in Airflow, the DAG's dates fall back to the ones in default_args.
+        self.start_date = _aware(start_date or self.default_args.get("start_date"), dag_id,
+                                 "start_date")
+        self.end_date = _aware(end_date or self.default_args.get("end_date"), dag_id, "end_date")
         if self.start_date and self.end_date and self.end_date < self.start_date:
             raise DagDefinitionError(
                 f"DAG {dag_id!r}: end_date {self.end_date} is before start_date {self.start_date}"
             )
-        self.default_args = self._check_dict("default_args", default_args)
-        if "start_date" in self.default_args and self.start_date is None:
-            self.start_date = _aware(self.default_args["start_date"], dag_id, "start_date")
         self.params = self._check_dict("params", params)
         self.max_active_tasks = self._positive("max_active_tasks", max_active_tasks)
         self.max_active_runs = self._positive("max_active_runs", max_active_runs)
@@ -115,12 +119,17 @@ class DAG:
         self.user_defined_macros = dict(user_defined_macros or {})
         self.user_defined_filters = dict(user_defined_filters or {})
         self.render_template_as_native_obj = render_template_as_native_obj
+        # None means jinja2.StrictUndefined, Airflow's default.
+        self.template_undefined = template_undefined
+        self.jinja_environment_kwargs = self._check_dict("jinja_environment_kwargs",
+                                                         jinja_environment_kwargs)
         self.is_paused_upon_creation = is_paused_upon_creation
         self.owner_links = dict(owner_links or {})
         self.fileloc = fileloc or _caller_file()
         self.task_dict: dict[str, BaseOperator] = {}
-        self._root_group: TaskGroup | None = None
+        self._root_group: TaskGroup = TaskGroup.root(self)
         self._timetable = None
+        self.timetable  # noqa: B018 -- a bad schedule fails here, as in Airflow
 
     # -- context manager ------------------------------------------------------------
     def __enter__(self) -> DAG:
@@ -146,6 +155,8 @@ class DAG:
             )
         task.dag = self
         self.task_dict[task.task_id] = task
+        if task.task_group is None:
+            self._root_group.children[task.task_id] = task
 
     @property
     def tasks(self) -> list[BaseOperator]:
@@ -176,11 +187,7 @@ class DAG:
 
     @property
     def task_group(self) -> TaskGroup:
-        """The root task group, holding every task not inside another group."""
-        if self._root_group is None:
-            from daskflow.models.taskgroup import TaskGroup
-
-            self._root_group = TaskGroup.root(self)
+        """The root task group, holding every task and group not inside another group."""
         return self._root_group
 
     # -- structure ------------------------------------------------------------------
@@ -257,6 +264,30 @@ class DAG:
                 raise DagDefinitionError(str(exc)) from None
         return self._timetable
 
+    def priority_weights(self) -> dict[str, int]:
+        """Each task's effective priority, by its ``weight_rule`` as in Airflow.
+
+        ``downstream`` (the default) adds the weights of every task after it,
+        so long chains start first; ``upstream`` adds those before it;
+        ``absolute`` is the task's own weight.
+        """
+        order = self.topological_sort()
+        below: dict[str, set[str]] = {}
+        for task in reversed(order):
+            below[task.task_id] = set(task.downstream_task_ids).union(
+                *(below[d] for d in task.downstream_task_ids))
+        above: dict[str, set[str]] = {}
+        for task in order:
+            above[task.task_id] = set(task.upstream_task_ids).union(
+                *(above[u] for u in task.upstream_task_ids))
+        weights = {}
+        for task in order:
+            related = {"downstream": below, "upstream": above}.get(task.weight_rule)
+            extra = sum(self.task_dict[t].priority_weight for t in related[task.task_id]) \
+                if related is not None else 0
+            weights[task.task_id] = task.priority_weight + extra
+        return weights
+
     def structure(self) -> dict[str, Any]:
         """The DAG's shape as plain data: what a DAG version hashes and the UI draws."""
         return {
@@ -291,6 +322,8 @@ class DAG:
                 render_template_as_native_obj=self.render_template_as_native_obj,
                 user_defined_macros=dict(self.user_defined_macros),
                 user_defined_filters=dict(self.user_defined_filters),
+                template_undefined=self.template_undefined,
+                jinja_environment_kwargs=dict(self.jinja_environment_kwargs),
             )
         return self._summary
 

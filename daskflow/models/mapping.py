@@ -26,6 +26,10 @@ _NOT_MAPPABLE = {"task_id", "dag", "task_group", "default_args", "trigger_rule",
                  "retries", "depends_on_past", "params"}
 
 
+#: Arguments that place a task rather than configure it.
+_STRUCTURAL = {"dag", "task_group", "default_args"}
+
+
 class OperatorPartial:
     """The shared arguments of a mapped task, waiting for ``.expand()``."""
 
@@ -39,6 +43,10 @@ class OperatorPartial:
         """Argument names an instance may get its own value for."""
         return _accepted_params(self.operator_class) - _NOT_MAPPABLE
 
+    def fixed_names(self) -> frozenset[str]:
+        """Argument names ``partial()`` already set, which ``expand()`` may not set again."""
+        return frozenset(self.kwargs)
+
     def expand(self, **mapped: Any) -> MappedOperator:
         return self._build(mapped, kind="product")
 
@@ -47,15 +55,26 @@ class OperatorPartial:
 
     def _build(self, expand_input: dict[str, Any], kind: str) -> MappedOperator:
         task_id = self.kwargs["task_id"]
-        _check_expand_input(self.operator_class.__name__, task_id, expand_input, kind,
-                            self.mappable_names())
         dag = self.kwargs.get("dag") or _authoring_stack.current_dag()
+        where = f"task {task_id!r}" + (f" in DAG {dag.dag_id!r}" if dag is not None else "")
+        _check_expand_input(self.operator_class.__name__, where, expand_input, kind,
+                            self.mappable_names())
+        unknown = set(self.kwargs) - _accepted_params(self.operator_class) - _STRUCTURAL
+        if unknown:
+            raise DagDefinitionError(
+                f"{where}: {self.operator_class.__name__}.partial() got unknown arguments "
+                f"{sorted(unknown)}"
+            )
+        both = sorted(set(expand_input) & self.fixed_names())
+        if both:
+            raise DagDefinitionError(
+                f"{where}: {both} given to both partial() and expand(); set each argument once"
+            )
         group = self.kwargs.get("task_group") or (dag and _authoring_stack.current_group(dag))
         own = self.kwargs.get("default_args")
         defaults = merged_default_args(dag, group, own)
         accepted = _accepted_params(self.operator_class)
-        partial = {k: v for k, v in self.kwargs.items() if k not in ("dag", "task_group",
-                                                                     "default_args")}
+        partial = {k: v for k, v in self.kwargs.items() if k not in _STRUCTURAL}
         for name, value in defaults.items():
             if name in accepted and name not in partial and name not in expand_input:
                 partial[name] = value
@@ -72,15 +91,15 @@ class OperatorPartial:
         )
 
 
-def _check_expand_input(class_name: str, task_id: str, expand_input: dict, kind: str,
+def _check_expand_input(class_name: str, where: str, expand_input: dict, kind: str,
                         accepted: frozenset[str]) -> None:
     if not expand_input:
-        raise DagDefinitionError(f"task {task_id!r}: expand() needs at least one argument")
+        raise DagDefinitionError(f"{where}: expand() needs at least one argument")
     for name, value in expand_input.items():
         if kind == "product":
             if name not in accepted:
                 raise DagDefinitionError(
-                    f"task {task_id!r}: {class_name} cannot be expanded over {name!r}"
+                    f"{where}: {class_name} cannot be expanded over {name!r}"
                 )
             ok = isinstance(value, (list, tuple, dict, XComArg))
         else:
@@ -89,7 +108,7 @@ def _check_expand_input(class_name: str, task_id: str, expand_input: dict, kind:
             )
         if not ok:
             raise DagDefinitionError(
-                f"task {task_id!r}: expand() values must be lists, dicts or an upstream task's "
+                f"{where}: expand() values must be lists, dicts or an upstream task's "
                 f"output; {name or 'expand_kwargs'}={value!r} is not"
             )
 

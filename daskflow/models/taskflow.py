@@ -22,11 +22,12 @@ from __future__ import annotations
 import functools
 import inspect
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from daskflow.exceptions import DagDefinitionError
 from daskflow.models import _authoring_stack
+from daskflow.models.context import CONTEXT_KEYS
 from daskflow.models.mapping import OperatorPartial
 from daskflow.models.xcom_arg import XComArg
 from daskflow.operators.python import (
@@ -58,11 +59,13 @@ class DecoratedShortCircuitOperator(_DecoratedMixin, ShortCircuitOperator):
 
 
 def _returns_dict(fn: Callable) -> bool:
+    """Whether ``fn`` is annotated to return a mapping (``dict``, ``dict[str, int]``, ...)."""
     try:
         hint = typing.get_type_hints(fn).get("return")
     except Exception:  # unresolvable annotations: fall back to "no"
         return False
-    return hint is dict or typing.get_origin(hint) is dict
+    origin = typing.get_origin(hint) or hint
+    return isinstance(origin, type) and issubclass(origin, Mapping)
 
 
 class TaskDecorator:
@@ -80,7 +83,7 @@ class TaskDecorator:
     def _task_id(self) -> str:
         """The task id, made unique in the current DAG with ``__1``, ``__2``... like Airflow."""
         base = self.kwargs.get("task_id") or self.function.__name__
-        dag = _authoring_stack.current_dag()
+        dag = self.kwargs.get("dag") or _authoring_stack.current_dag()
         if dag is None:
             return base
         group = _authoring_stack.current_group(dag)
@@ -123,21 +126,45 @@ class TaskDecorator:
         return self.partial().expand_kwargs(kwargs_list)
 
     def _check_signature(self, args: tuple, kwargs: dict, partial: bool = False) -> None:
+        """Check the call against the function's signature, as Airflow does.
+
+        Parameters named after context entries (``ti``, ``ds``, ...) are filled
+        when the task runs, so they may be left out here; a default other than
+        ``None`` for them would be ambiguous and is refused.
+        """
+        where = _where(self.function)
         try:
             sig = inspect.signature(self.function)
+        except (TypeError, ValueError):
+            return  # no inspectable signature (some builtins): checked when the task runs
+        variadic = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+        for p in sig.parameters.values():
+            if p.name in CONTEXT_KEYS and p.default not in (None, p.empty):
+                raise DagDefinitionError(
+                    f"{where}: context parameter {p.name!r} can only default to None, "
+                    f"got {p.default!r}"
+                )
+        params = [p.replace(default=None) if p.name in CONTEXT_KEYS and p.kind not in variadic
+                  else p for p in sig.parameters.values()]
+        try:
+            sig = sig.replace(parameters=params)
+        except ValueError as exc:
+            raise DagDefinitionError(
+                f"{where}: context parameters are filled when the task runs and so count as "
+                f"having a default; move them after the other parameters ({exc})"
+            ) from None
+        try:
             (sig.bind_partial if partial else sig.bind)(*args, **kwargs)
         except TypeError as exc:
-            if partial or not _has_context_defaults(self.function):
-                raise DagDefinitionError(
-                    f"@task {self.function.__name__!r}: arguments do not fit its signature: {exc}"
-                ) from None
-        except ValueError:
-            return
+            raise DagDefinitionError(
+                f"{where}: arguments do not fit its signature: {exc}"
+            ) from None
 
 
-def _has_context_defaults(fn: Callable) -> bool:
-    """Functions may leave context parameters (``ti=None``) for daskflow to fill."""
-    return any(p.kind is p.VAR_KEYWORD for p in inspect.signature(fn).parameters.values())
+def _where(fn: Callable) -> str:
+    """``@task 'name' in DAG 'id'`` for error messages."""
+    dag = _authoring_stack.current_dag()
+    return f"@task {fn.__name__!r}" + (f" in DAG {dag.dag_id!r}" if dag is not None else "")
 
 
 class _TaskPartial:
@@ -164,6 +191,9 @@ class _DecoratedPartial(OperatorPartial):
 
     def mappable_names(self) -> frozenset[str]:
         return frozenset(inspect.signature(self.kwargs["python_callable"]).parameters)
+
+    def fixed_names(self) -> frozenset[str]:
+        return frozenset(self.kwargs["op_kwargs"])
 
 
 def _decorator(operator_class: type[PythonOperator]) -> Callable:

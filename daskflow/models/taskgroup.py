@@ -8,6 +8,7 @@ attaches incoming edges to its root tasks and outgoing edges to its leaves
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from daskflow.exceptions import DagDefinitionError
@@ -17,6 +18,8 @@ from daskflow.models.dependencies import DependencyMixin
 if TYPE_CHECKING:
     from daskflow.models.baseoperator import BaseOperator
     from daskflow.models.dag import DAG
+
+_GROUP_ID = re.compile(r"^[A-Za-z0-9_\-]+$")
 
 
 class TaskGroup(DependencyMixin):
@@ -38,22 +41,41 @@ class TaskGroup(DependencyMixin):
                 f"TaskGroup {group_id!r} must be created inside a DAG (or given dag=)"
             )
         self.dag = dag
-        self.parent_group = parent_group or (dag and _authoring_stack.current_group(dag))
         self._group_id = group_id
         self.prefix_group_id = prefix_group_id
         self.default_args = dict(default_args or {})
         self.tooltip = tooltip
         self.ui_color = ui_color
         self.children: dict[str, Any] = {}
-        if group_id is not None and self.parent_group is not None:
-            self.parent_group.children[self.group_id] = self
+        self.parent_group: TaskGroup | None = None
+        if group_id is not None:
+            # A top-level group is a child of the DAG's root group, as in Airflow.
+            self.parent_group = (parent_group or _authoring_stack.current_group(dag)
+                                 or dag.task_group)
+            self._register(dag)
+
+    def _register(self, dag: DAG) -> None:
+        if not isinstance(self._group_id, str) or not _GROUP_ID.match(self._group_id) \
+                or len(self._group_id) > 200:
+            raise DagDefinitionError(
+                f"DAG {dag.dag_id!r}: invalid group_id {self._group_id!r}: use letters, digits, "
+                "'_' and '-' (no '.', which separates a group from its children)"
+            )
+        full_id = self.group_id
+        used = dag.task_group._used_group_ids
+        if full_id in used or full_id in dag.task_dict:
+            raise DagDefinitionError(
+                f"DAG {dag.dag_id!r}: group_id {full_id!r} is already used by another task "
+                "group or task; give this TaskGroup its own id"
+            )
+        used.add(full_id)
+        self.parent_group.children[full_id] = self
 
     @classmethod
     def root(cls, dag: DAG) -> TaskGroup:
+        """The group without an id that holds a DAG's top-level tasks and groups."""
         group = cls(None, dag=dag)
-        for task in dag.tasks:
-            if task.task_group is None:
-                group.children[task.task_id] = task
+        group._used_group_ids = set()
         return group
 
     @property
@@ -66,11 +88,13 @@ class TaskGroup(DependencyMixin):
         return self._group_id
 
     def child_id(self, label: str) -> str:
-        """The full id of a child called ``label``."""
+        """The full id of a child called ``label``.
+
+        As in Airflow, a group with ``prefix_group_id=False`` adds no prefix at all,
+        not even its parents' ones.
+        """
         if self.prefix_group_id and self.group_id:
             return f"{self.group_id}.{label}"
-        if self.parent_group is not None:
-            return self.parent_group.child_id(label)
         return label
 
     def add(self, task: BaseOperator) -> None:

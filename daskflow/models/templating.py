@@ -19,26 +19,31 @@ import jinja2.nativetypes
 
 from daskflow.exceptions import TemplateError
 
-_envs: dict[tuple, jinja2.Environment] = {}
-
 
 def environment_for(dag: Any) -> jinja2.Environment:
-    """A Jinja environment for a DAG (built once per DAG per process)."""
+    """A Jinja environment for a DAG (or its summary), configured as Airflow's.
+
+    Built afresh for each task render: it costs microseconds, and a cache keyed
+    by DAG id would keep serving old macros after the DAG file changes.
+    """
     fileloc = getattr(dag, "fileloc", None)
-    searchpath = tuple(getattr(dag, "template_searchpath", ()) or ())
+    searchpath = list(getattr(dag, "template_searchpath", ()) or ())
     if fileloc:
-        searchpath = (os.path.dirname(fileloc), *searchpath)
+        searchpath.insert(0, os.path.dirname(fileloc))
     native = bool(getattr(dag, "render_template_as_native_obj", False))
-    key = (getattr(dag, "dag_id", None), searchpath, native)
-    env = _envs.get(key)
-    if env is None:
-        cls = jinja2.nativetypes.NativeEnvironment if native else jinja2.Environment
-        env = cls(loader=jinja2.FileSystemLoader(list(searchpath) or ["."]),
-                  undefined=jinja2.StrictUndefined, keep_trailing_newline=True, cache_size=0)
-        env.filters.update(getattr(dag, "user_defined_filters", None) or {})
-        env.filters.update(_FILTERS)
-        env.globals.update(getattr(dag, "user_defined_macros", None) or {})
-        _envs[key] = env
+    options: dict[str, Any] = {
+        "undefined": getattr(dag, "template_undefined", None) or jinja2.StrictUndefined,
+        "extensions": ["jinja2.ext.do"],
+        "keep_trailing_newline": True,
+        "cache_size": 0,
+        **(getattr(dag, "jinja_environment_kwargs", None) or {}),
+    }
+    options.setdefault("loader", jinja2.FileSystemLoader(searchpath or ["."]))
+    cls = jinja2.nativetypes.NativeEnvironment if native else jinja2.Environment
+    env = cls(**options)
+    env.filters.update(_FILTERS)
+    env.filters.update(getattr(dag, "user_defined_filters", None) or {})
+    env.globals.update(getattr(dag, "user_defined_macros", None) or {})
     return env
 
 
@@ -47,6 +52,7 @@ _FILTERS = {
     "ds_nodash": lambda d: d.strftime("%Y%m%d"),
     "ts": lambda d: d.isoformat(),
     "ts_nodash": lambda d: d.strftime("%Y%m%dT%H%M%S"),
+    "ts_nodash_with_tz": lambda d: d.isoformat().replace("-", "").replace(":", ""),
 }
 
 
@@ -62,8 +68,10 @@ def render_fields(task: Any, context: dict[str, Any], env: jinja2.Environment | 
         try:
             new = render_value(value, context, env, tuple(task.template_ext))
         except jinja2.TemplateError as exc:
+            dag_id = getattr(getattr(task, "dag", None), "dag_id", None)
+            in_dag = f" in DAG {dag_id!r}" if dag_id else ""
             raise TemplateError(
-                f"task {task.task_id!r}: cannot render template field {name!r}: "
+                f"task {task.task_id!r}{in_dag}: cannot render template field {name!r}: "
                 f"{type(exc).__name__}: {exc}"
             ) from None
         setattr(task, name, new)
@@ -75,8 +83,10 @@ def render_value(value: Any, context: dict[str, Any], env: jinja2.Environment,
                  template_ext: tuple[str, ...] = ()) -> Any:
     """Render strings inside ``value`` (nested lists, tuples and dicts too)."""
     if isinstance(value, str):
-        if template_ext and value.strip().endswith(template_ext):
-            return env.get_template(value.strip()).render(**context)
+        # No strip(): as in Airflow, a trailing space ("run.sh ") opts out of
+        # reading the command as a template file.
+        if template_ext and value.endswith(template_ext):
+            return env.get_template(value).render(**context)
         return env.from_string(value).render(**context)
     if isinstance(value, list):
         return [render_value(v, context, env, template_ext) for v in value]

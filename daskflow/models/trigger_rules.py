@@ -8,23 +8,26 @@ Airflow's, including the ones that surprise people:
 - ``none_skipped`` runs even when an upstream failed;
 - ``one_done`` counts success and failed, not upstream_failed;
 - ``one_failed`` counts upstream_failed as failed;
+- ``all_done_min_one_success`` (Airflow 3.1) is skipped as soon as any upstream
+  was skipped, despite its name;
 - a task with no upstream always runs, whatever its rule.
 
-============================  ====================  =====================================
-rule                          runs when             otherwise
-============================  ====================  =====================================
-all_success                   all succeeded         upstream_failed if any failed, else skipped
-all_failed                    all failed            skipped
-all_done                      always                -
-all_skipped                   all skipped           skipped
-one_success                   >= 1 succeeded        skipped if all skipped, else upstream_failed
-one_failed                    >= 1 failed           skipped
-one_done                      >= 1 success/failed   skipped
-none_failed                   none failed           upstream_failed
-none_failed_min_one_success   none failed, >= 1 ok  upstream_failed if any failed, else skipped
-none_skipped                  none skipped          skipped
-always                        always                -
-============================  ====================  =====================================
+============================  ======================  ============================================
+rule                          runs when               otherwise
+============================  ======================  ============================================
+all_success                   all succeeded           upstream_failed if any failed, else skipped
+all_failed                    all failed              skipped
+all_done                      always                  -
+all_skipped                   all skipped             skipped
+one_success                   >= 1 succeeded          skipped if all skipped, else upstream_failed
+one_failed                    >= 1 failed             skipped
+one_done                      >= 1 success/failed     skipped
+none_failed                   none failed             upstream_failed
+none_failed_min_one_success   none failed, >= 1 ok    upstream_failed if any failed, else skipped
+none_skipped                  none skipped            skipped
+all_done_min_one_success      none skipped, >= 1 ok   skipped if any skipped, else upstream_failed
+always                        always                  -
+============================  ======================  ============================================
 
 ("failed" above means failed or upstream_failed unless the rule says otherwise.)
 """
@@ -53,6 +56,7 @@ class TriggerRule(str, Enum):
     NONE_FAILED = "none_failed"
     NONE_FAILED_MIN_ONE_SUCCESS = "none_failed_min_one_success"
     NONE_SKIPPED = "none_skipped"
+    ALL_DONE_MIN_ONE_SUCCESS = "all_done_min_one_success"
     ALWAYS = "always"
 
     def __str__(self) -> str:
@@ -99,6 +103,12 @@ def _none_failed_min_one_success(success, skipped, failed, failed_only, total):
     return TI.SKIPPED if skipped == total else None
 
 
+def _all_done_min_one_success(success, skipped, failed, failed_only, total):
+    if skipped:
+        return TI.SKIPPED
+    return None if success else TI.UPSTREAM_FAILED
+
+
 def _when(condition):
     """A rule that runs when ``condition`` holds and is skipped otherwise."""
 
@@ -119,5 +129,6 @@ _RULES = {
     TriggerRule.NONE_FAILED: lambda ok, sk, f, fo, n: TI.UPSTREAM_FAILED if f else None,
     TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS: _none_failed_min_one_success,
     TriggerRule.NONE_SKIPPED: _when(lambda ok, sk, f, fo, n: sk == 0),
+    TriggerRule.ALL_DONE_MIN_ONE_SUCCESS: _all_done_min_one_success,
     TriggerRule.ALWAYS: lambda *counts: None,
 }

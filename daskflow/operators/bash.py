@@ -68,7 +68,7 @@ class BashOperator(BaseOperator):
             )
         last_line = ""
         for raw in self._process.stdout:
-            line = raw.decode(self.output_encoding, errors="replace").rstrip("\n")
+            line = raw.decode(self.output_encoding, errors="backslashreplace").rstrip()
             sys.stdout.write(line + "\n")
             last_line = line
         code = self._process.wait()
@@ -84,12 +84,14 @@ class BashOperator(BaseOperator):
         """Stop the command's whole process group: SIGTERM, then SIGKILL."""
         with self._lock:
             process = self._process
-        if process is None or process.poll() is not None:
+        if process is None:
             return
+        # Even when bash itself has ended, what it started in the background may
+        # still run (and hold stdout open, blocking execute), so signal the group.
         for sig, grace in ((signal.SIGTERM, 2.0), (signal.SIGKILL, None)):
             try:
                 os.killpg(process.pid, sig)
-            except ProcessLookupError:
+            except (ProcessLookupError, PermissionError):  # the group is gone
                 return
             if grace is None:
                 break
@@ -103,12 +105,22 @@ class BashOperator(BaseOperator):
         env = dict(os.environ) if (self.env is None or self.append_env) else {}
         env.update(self.env or {})
         ti = context.get("ti")
+        values = {
+            "DAG_ID": str(getattr(ti, "dag_id", "")),
+            "TASK_ID": self.task_id,
+            "RUN_ID": str(context.get("run_id", "")),
+            "TRY_NUMBER": str(getattr(ti, "try_number", "")),
+            "LOGICAL_DATE": str(context.get("ts", "")),
+        }
+        env.update({f"DASKFLOW_CTX_{name}": value for name, value in values.items()})
+        # The names Airflow sets, so that scripts written for it keep working.
         env.update({
-            "DASKFLOW_CTX_DAG_ID": str(getattr(ti, "dag_id", "")),
-            "DASKFLOW_CTX_TASK_ID": self.task_id,
-            "DASKFLOW_CTX_RUN_ID": str(context.get("run_id", "")),
-            "DASKFLOW_CTX_TRY_NUMBER": str(getattr(ti, "try_number", "")),
-            "DASKFLOW_CTX_LOGICAL_DATE": str(context.get("ts", "")),
+            "AIRFLOW_CTX_DAG_ID": values["DAG_ID"],
+            "AIRFLOW_CTX_TASK_ID": values["TASK_ID"],
+            "AIRFLOW_CTX_DAG_RUN_ID": values["RUN_ID"],
+            "AIRFLOW_CTX_TRY_NUMBER": values["TRY_NUMBER"],
+            "AIRFLOW_CTX_LOGICAL_DATE": values["LOGICAL_DATE"],
+            "AIRFLOW_CTX_EXECUTION_DATE": values["LOGICAL_DATE"],
         })
         return env
 

@@ -372,3 +372,27 @@ def test_multiple_outputs_and_xcom_pull(dask_client, db_url):
     xcoms = {x.task_id: x.value for x in Store(db_url).list_xcoms("multi", result.run_id)
              if x.key == "return_value"}
     assert xcoms["add"] == "3" and xcoms["pull"] == "30"
+
+
+def _my_restrictions():
+    from distributed import get_worker
+
+    worker = get_worker()
+    return dict(worker.state.tasks[worker.get_current_task()].resource_restrictions or {})
+
+
+def test_resources_and_priorities_reach_dask(db_url):
+    from distributed import Client, LocalCluster
+
+    with DAG("placement") as dag:
+        PythonOperator(task_id="gpu", python_callable=_my_restrictions, resources={"GPU": 1},
+                       priority_weight=7)
+        PythonOperator(task_id="plain", python_callable=_my_restrictions)
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, resources={"GPU": 2},
+                      dashboard_address=":0") as cluster, Client(cluster) as client:
+        result = _run(dag, client, db_url)
+
+    values = {x.task_id: x.value for x in Store(db_url).list_xcoms("placement", result.run_id)}
+    assert values == {"gpu": '{"GPU": 1}', "plain": "{}"}
+    assert dag.priority_weights() == {"gpu": 7, "plain": 1}

@@ -13,6 +13,7 @@ import pytest
 
 from daskflow.store import Store
 
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The URL of an empty-or-reset database on each backend."""
