@@ -119,7 +119,8 @@ def test_retry_delay_holds_no_worker_thread(dask_client, db_url, tmp_path):
     assert result.state == "success"
     assert {t.try_number for t in result.tasks.values()} == {2}
     store = Store(db_url)
-    attempts = [a for i in range(20) for a in store.list_attempts("retries", result.run_id, f"t{i}")]
+    attempts = [a for i in range(20)
+                for a in store.list_attempts("retries", result.run_id, f"t{i}")]
     firsts = [a for a in attempts if a.try_number == 1]
     seconds = [a for a in attempts if a.try_number == 2]
     assert max(a.end_date for a in firsts) < min(a.start_date for a in seconds)
@@ -264,7 +265,8 @@ def test_keys_are_named_for_the_dask_dashboard(dask_client, db_url):
 
     _run(dag, dask_client, db_url)
 
-    prefixes = dask_client.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.task_prefixes))
+    prefixes = dask_client.run_on_scheduler(
+        lambda dask_scheduler: list(dask_scheduler.task_prefixes))
     assert {"named.extract", "named.load"} <= set(prefixes)
 
 
