@@ -46,3 +46,8 @@ def db_url() -> str:
 def dags_folder() -> Path:
     value = os.environ.get("DASKFLOW_DAGS_FOLDER") or get("dags-folder")
     return Path(value).expanduser() if value else home() / "dags"
+
+
+def results_url() -> str:
+    """Where nodes keep outcomes for recovery (``execution/results.py``)."""
+    return os.environ.get("DASKFLOW_RESULTS_URL") or get("results-url") or str(home() / "results")

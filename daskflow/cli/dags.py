@@ -8,10 +8,10 @@ import click
 
 from daskflow import config
 from daskflow.cli.context import CliContext, dags_folder_option, db_option, pass_context
-from daskflow.cli.dag_test import ClusterOptions, show_result, test_dag
 from daskflow.cli.errors import last_line
 from daskflow.cli.options import conf_option, logical_date_option
 from daskflow.cli.output import emit_json, output_option, render
+from daskflow.cli.run_dag import ClusterOptions, run_dag, show_result
 from daskflow.models.dag import DAG
 from daskflow.scheduler.dag_sync import dag_record
 from daskflow.store import StoreError
@@ -85,6 +85,9 @@ def task_rows(dag: DAG) -> list[dict[str, Any]]:
 @conf_option
 @click.option("--cluster", metavar="ADDRESS", default=lambda: config.get("cluster"),
               help="Address of a running Dask scheduler. [default: start a LocalCluster]")
+@click.option("--cluster-timeout", type=click.FloatRange(min=0, min_open=True), default=10.0,
+              show_default=True, metavar="SECONDS",
+              help="How long to try reaching the --cluster scheduler.")
 @db_option
 @click.option("--workers", type=click.IntRange(min=1),
               default=lambda: config.get("local-cluster.workers"),
@@ -99,16 +102,18 @@ def task_rows(dag: DAG) -> list[dict[str, Any]]:
 @pass_context
 @click.pass_context
 def test(ctx: click.Context, obj: CliContext, dag_id: str, logical_date: Any,
-         conf: dict[str, Any], cluster: str | None, workers: int | None,
-         threads_per_worker: int | None, processes: bool, output: str) -> None:
+         conf: dict[str, Any], cluster: str | None, cluster_timeout: float,
+         workers: int | None, threads_per_worker: int | None, processes: bool,
+         output: str) -> None:
     """Run DAG_ID once, now, and wait for it; exit 1 if the run failed.
 
     The run is recorded in the store like any other (see `daskflow tasks
     states` and `daskflow tasks logs`); testing the same logical date again
     replaces it.
     """
-    options = ClusterOptions(cluster or None, workers, threads_per_worker, processes)
-    result = test_dag(obj, dag_id, logical_date, conf, options)
+    options = ClusterOptions(cluster or None, workers, threads_per_worker, processes,
+                             cluster_timeout)
+    result = run_dag(obj, dag_id, logical_date, conf, options)
     show_result(result, output)
     if not result.succeeded:
         ctx.exit(RUN_FAILED)

@@ -13,7 +13,13 @@ from daskflow.cli.context import CliContext, dags_folder_option, db_option, pass
 from daskflow.cli.errors import CliError
 from daskflow.cli.options import conf_option, logical_date_option
 from daskflow.cli.output import emit_json, output_option, render
-from daskflow.cli.task_test import TaskTestResult, run_info, test_task, upstream_note
+from daskflow.cli.run_task import (
+    TaskRunResult,
+    concrete_task,
+    run_info,
+    run_task,
+    upstream_note,
+)
 from daskflow.store import AttemptRecord, DagRunRecord, Store
 
 TASK_FAILED = 1
@@ -55,19 +61,20 @@ def test(ctx: click.Context, obj: CliContext, dag_id: str, task_id: str, logical
     value is printed. Values from upstream tasks are None. Exit 1 if it fails.
     """
     dag = obj.get_dag(dag_id)
+    task = concrete_task(dag, task_id, conf, map_index)
     note = upstream_note(dag, task_id)
     if note:
         click.echo(note, err=True)
     run = run_info(dag, logical_date, conf)
     quiet_stdout = output == "json"
     with contextlib.redirect_stdout(sys.stderr) if quiet_stdout else contextlib.nullcontext():
-        result = test_task(dag, task_id, run, map_index)
+        result = run_task(dag, task, run)
     _show_task_test(result, output)
     if result.state == "failed":
         ctx.exit(TASK_FAILED)
 
 
-def _show_task_test(result: TaskTestResult, output: str) -> None:
+def _show_task_test(result: TaskRunResult, output: str) -> None:
     if output == "json":
         emit_json({"dag_id": result.dag_id, "task_id": result.task_id,
                    "map_index": result.map_index, "state": result.state,

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from daskflow.exceptions import TaskFailedNoRetry, TaskSkipped, TaskTimeout
-from daskflow.execution import capture
+from daskflow.execution import capture, results
 from daskflow.execution.outcome import Outcome, Report, RetryAttempt, display
 from daskflow.models.context import (
     DagRunInfo,
@@ -50,6 +50,8 @@ from daskflow.models.xcom_arg import ParamArg, XComArg, walk
 TI = TaskInstanceState
 TRY_ANNOTATION = "daskflow_try"
 FORCED_ANNOTATION = "daskflow_outcome"
+#: Set by the loop once a success is recorded: the stored outcome's reference.
+DONE_ANNOTATION = "daskflow_done"
 _HOSTNAME = socket.gethostname()
 
 
@@ -67,6 +69,8 @@ class NodeSpec:
     length_keys: tuple[str, ...] = ()
     #: A mapped task that cannot expand (empty input, or its input never came).
     unexpandable: bool = False
+    #: Where outcomes are kept for recovery (``execution/results.py``); None: nowhere.
+    results_url: str | None = None
 
 
 class _PlannedRetryFilter(logging.Filter):
@@ -85,6 +89,10 @@ def run_node(spec: NodeSpec, *upstream: Any) -> Outcome:
     if _retry_filter not in worker_logger.filters:
         worker_logger.addFilter(_retry_filter)
     worker, key, annotations = _whereabouts()
+    done = annotations.get(DONE_ANNOTATION)
+    if done is not None:
+        # Dask lost this recorded success with a worker and runs it again: replay it.
+        return results.load_outcome(done, spec.task.task_id, spec.map_index)
     outcomes = dict(zip(spec.upstream_ids, upstream, strict=True))
     forced = annotations.get(FORCED_ANNOTATION)
     if forced is not None:
@@ -160,6 +168,7 @@ def _attempt(spec: NodeSpec, key: str | None, worker: str | None,
     if attempt.state is TI.SUCCESS:
         report["xcom"] = _xcom_display(outcome, spec.task)
         report["lens"] = _lengths(outcome, spec.length_keys)
+        report["result"] = _keep(spec, outcome, report)
     _emit(spec.topic, report)
     if attempt.state is TI.UP_FOR_RETRY:
         raise RetryAttempt(spec.task.task_id, try_number, attempt.error or "")
@@ -194,6 +203,17 @@ def _run_code(spec: NodeSpec, outcomes: dict[str, Any], try_number: int) -> _Att
         if attempt.context is not None:
             attempt.context["exception"] = exc
     return attempt
+
+
+def _keep(spec: NodeSpec, outcome: Outcome, report: Report) -> str | None:
+    """Store the outcome for recovery; a failure to store is logged, not fatal."""
+    if spec.results_url is None:
+        return None
+    try:
+        return results.save_outcome(spec.results_url, spec.run.dag_id, spec.run.run_id, outcome)
+    except Exception as exc:  # the run goes on; only recovery loses this value
+        report["log"] += f"\nWARNING: could not store the result for recovery: {exc}\n"
+        return None
 
 
 def _concrete_task(spec: NodeSpec, outcomes: dict[str, Any]) -> Any:

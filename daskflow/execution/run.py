@@ -24,11 +24,18 @@ from datetime import datetime, timezone
 from typing import Any
 
 import dask
+from dask._task_spec import Task
 
 from daskflow.execution.annotations import ByKey, set_annotations
 from daskflow.execution.graph import node_task, task_key
-from daskflow.execution.node import FORCED_ANNOTATION, TRY_ANNOTATION, NodeSpec
+from daskflow.execution.node import (
+    DONE_ANNOTATION,
+    FORCED_ANNOTATION,
+    TRY_ANNOTATION,
+    NodeSpec,
+)
 from daskflow.execution.outcome import RetryAttempt
+from daskflow.execution.results import load_outcome, outcome_exists
 from daskflow.models.context import DagRunInfo
 from daskflow.models.mapping import mapped_count
 from daskflow.models.state import FINISHED_STATES, DagRunState, TaskInstanceState, run_state_from
@@ -36,6 +43,21 @@ from daskflow.models.xcom_arg import XComArg
 
 TI = TaskInstanceState
 logger = logging.getLogger("daskflow.execution")
+#: Seconds between annotation updates that mark recorded successes on the scheduler.
+DONE_MARK_INTERVAL = 0.5
+
+
+@dataclass(frozen=True)
+class StoredInstance:
+    """A task instance as the store has it, for a run that resumes."""
+
+    state: str | None
+    try_number: int = 0
+    result_ref: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.state is not None and TI(self.state) in FINISHED_STATES
 
 
 @dataclass
@@ -65,7 +87,8 @@ class RunExecution:
     """The live state of one run and the Dask calls that move it forward."""
 
     def __init__(self, dag: Any, run: DagRunInfo, client: Any, recorder: Any, topic: str,
-                 token: str | None = None) -> None:
+                 token: str | None = None, *, results_url: str | None = None,
+                 stored: dict[tuple[str, int], StoredInstance] | None = None) -> None:
         self.dag = dag
         self.run = run
         self.client = client
@@ -83,6 +106,10 @@ class RunExecution:
         self.length_keys = _length_keys(dag)
         self._unwatched: list[str] = []
         self.weights = dag.priority_weights()
+        self.results_url = results_url
+        self.stored = self._usable(stored or {})
+        self._done_marks: dict[str, dict[str, Any]] = {}
+        self._marks_sent = 0.0
 
     # -- submitting -----------------------------------------------------------------
     def start(self) -> None:
@@ -141,6 +168,9 @@ class RunExecution:
         """Instances of ``task``: -1 unmapped, 0 unexpandable, ``None`` not known yet."""
         if not task.is_mapped:
             return -1
+        known = [i for (t, i) in self.stored if t == task.task_id and i >= 0]
+        if known:
+            return max(known) + 1
         literal = task.literal_count()
         if literal is not None:
             return literal
@@ -182,15 +212,49 @@ class RunExecution:
         keys = []
         for map_index in indexes:
             key = task_key(self.dag.dag_id, task.task_id, self.token, map_index)
+            stored = self.stored.get((task.task_id, map_index))
+            if stored is not None and stored.finished:
+                if task.task_id in self._needed:
+                    graph[key] = Task(key, load_outcome, stored.result_ref or "trivial",
+                                      task.task_id, map_index, stored.state)
+                self._track_finished(task, key, map_index, stored)
+                keys.append(key)
+                continue
             spec = NodeSpec(task=task, run=self.run, topic=self.topic, upstream_ids=upstream_ids,
                             map_index=map_index,
                             length_keys=tuple(sorted(self.length_keys.get(task.task_id, ()))),
-                            unexpandable=task.is_mapped and count <= 0)
+                            unexpandable=task.is_mapped and count <= 0,
+                            first_try=(stored.try_number + 1) if stored else 1,
+                            results_url=self.results_url)
             graph[key] = node_task(key, spec, upstream)
             self._track(task, key, map_index)
             keys.append(key)
         self.task_keys[task.task_id] = keys if task.is_mapped and count > 0 else keys[0]
         return graph
+
+    def _usable(self, stored: dict[tuple[str, int], StoredInstance]
+                ) -> dict[tuple[str, int], StoredInstance]:
+        """Stored instances to keep: a success whose outcome is lost runs again."""
+        by_task: dict[str, list[StoredInstance]] = {}
+        for (task_id, _), ti in stored.items():
+            by_task.setdefault(task_id, []).append(ti)
+        unfinished = {t.task_id for t in self.dag.tasks
+                      if not by_task.get(t.task_id)
+                      or not all(ti.finished for ti in by_task[t.task_id])}
+        self._needed = {t.task_id for t in self.dag.tasks if t.downstream_task_ids & unfinished}
+        usable = dict(stored)
+        for (task_id, map_index), ti in stored.items():
+            if (ti.state == TI.SUCCESS.value and task_id in self._needed
+                    and not outcome_exists(ti.result_ref)):
+                usable[(task_id, map_index)] = StoredInstance(None, ti.try_number)
+        return usable
+
+    def _track_finished(self, task: Any, key: str, map_index: int, stored: StoredInstance
+                        ) -> None:
+        instance = Instance(task.task_id, map_index, key, state=TI(stored.state),
+                            try_number=stored.try_number)
+        self.instances[(task.task_id, map_index)] = instance
+        self.keys[key] = (task.task_id, map_index)
 
     def _track(self, task: Any, key: str, map_index: int) -> None:
         instance = Instance(task.task_id, map_index, key)
@@ -218,6 +282,8 @@ class RunExecution:
         instance.start = report.get("start") or instance.start
         instance.error = report.get("error")
         instance.lengths = report.get("lens") or {}
+        if report.get("result") is not None:
+            self._done_marks[instance.key] = {DONE_ANNOTATION: report["result"]}
         if state is TI.UP_FOR_RETRY:
             delay = task.retry_delay_for(instance.try_number)
             self.retry_due[instance.key] = now + delay.total_seconds()
@@ -271,6 +337,7 @@ class RunExecution:
 
     def fire_timers(self, now: float) -> int:
         """Retry every key whose delay has passed, with its next try number."""
+        self._send_done_marks(now)
         due = {k: t for k, t in self.retry_due.items() if t <= now}
         if not due:
             return 0
@@ -284,6 +351,13 @@ class RunExecution:
                                instance.map_index, state=TI.QUEUED.value)
         self._retry_now(updates)
         return len(due)
+
+    def _send_done_marks(self, now: float) -> None:
+        """Tell the scheduler which keys are recorded successes (twice a second at most)."""
+        if self._done_marks and now - self._marks_sent >= DONE_MARK_INTERVAL:
+            marks, self._done_marks = self._done_marks, {}
+            self._marks_sent = now
+            set_annotations(self.client, marks)
 
     def _retry_now(self, updates: dict[str, dict[str, Any]]) -> None:
         set_annotations(self.client, updates)

@@ -143,7 +143,8 @@ def _execute(dag: Any, run: DagRunInfo, client: Any, store: Store,
              ) -> tuple[DagRunState, RunExecution]:
     recorder = Recorder(store, interval=float(config.get("record-interval", 0.25)))
     driver = Driver(client, recorder)
-    execution = RunExecution(dag, run, client, recorder, driver.topic)
+    execution = RunExecution(dag, run, client, recorder, driver.topic,
+                             results_url=config.results_url())
     try:
         driver.add(execution)
         last = [0.0]

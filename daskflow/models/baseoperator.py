@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 _TASK_ID = re.compile(r"^[A-Za-z0-9_.\-]+$")
 _MAX_RETRY_DELAY = timedelta(hours=24)
+_WEIGHT_RULES = ("downstream", "upstream", "absolute")
 
 
 @functools.cache
@@ -83,6 +84,18 @@ def _with_default_args(init: Callable[..., None]) -> Callable[..., None]:
             ) from None
 
     return wrapper
+
+
+def _parse_retries(retries: Any) -> Any:
+    """``None`` means 0 and an integer string is read as its number, as in Airflow."""
+    if retries is None:
+        return 0
+    if isinstance(retries, str):
+        try:
+            return int(retries)
+        except ValueError:
+            return retries
+    return retries
 
 
 def merged_default_args(dag: DAG | None, group: TaskGroup | None, own: dict | None) -> dict:
@@ -169,7 +182,7 @@ class BaseOperator(DependencyMixin):
         self.email = email
         self.email_on_failure = email_on_failure
         self.email_on_retry = email_on_retry
-        self.retries = self._check_count("retries", 0 if retries is None else retries)
+        self.retries = self._check_count("retries", _parse_retries(retries))
         self.retry_delay = self._as_delta("retry_delay", retry_delay)
         self.retry_exponential_backoff = bool(retry_exponential_backoff)
         self.max_retry_delay = self._as_delta("max_retry_delay", max_retry_delay, allow_none=True)
@@ -179,7 +192,7 @@ class BaseOperator(DependencyMixin):
         self.wait_for_downstream = bool(wait_for_downstream)
         self.params = dict(params or {})
         self.priority_weight = self._check_int("priority_weight", priority_weight)
-        self.weight_rule = weight_rule
+        self.weight_rule = self._check_weight_rule(weight_rule)
         self.pool = pool or "default_pool"
         self.pool_slots = self._check_count("pool_slots", pool_slots, minimum=1)
         self.execution_timeout = self._as_delta(
@@ -249,7 +262,7 @@ class BaseOperator(DependencyMixin):
 
     def _add_edge_to(self, other: BaseOperator) -> None:
         if self is other:
-            raise DagDefinitionError(f"task {self.task_id!r} cannot depend on itself")
+            raise DagDefinitionError(f"{self._where('')}cannot depend on itself")
         if self.dag is None and other.dag is None:
             raise DagDefinitionError(
                 f"cannot wire {self.task_id!r} >> {other.task_id!r}: neither task belongs to a "
@@ -379,6 +392,15 @@ class BaseOperator(DependencyMixin):
                 f"use one of: {allowed}"
             )
         return TriggerRule(rule)
+
+    def _check_weight_rule(self, rule: Any) -> str:
+        value = getattr(rule, "value", rule)  # Airflow's WeightRule enum or its string
+        if value not in _WEIGHT_RULES:
+            raise DagDefinitionError(
+                f"{self._where('weight_rule')} {rule!r} is not a weight rule; use one of: "
+                f"{', '.join(_WEIGHT_RULES)}"
+            )
+        return value
 
     def _check_resources(self, resources: Any) -> dict[str, float]:
         if resources is None:

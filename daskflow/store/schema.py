@@ -133,6 +133,7 @@ dag_run = Table(
     UniqueConstraint("dag_id", "run_id"),
     UniqueConstraint("dag_id", "logical_date"),
     Index(None, "state"),
+    Index(None, "dag_id", "run_type", "logical_date"),  # newest scheduled run per DAG
 )
 
 TASK_INSTANCE_KEY = ("dag_id", "run_id", "task_id", "map_index")

@@ -9,13 +9,20 @@ family             methods
 schema             ``init``, ``upgrade``, ``reset``, ``current_revision``
 DAGs               ``sync_dags``, ``get_dag``, ``list_dags``, ``set_paused``,
                    ``set_next_dagrun``, ``mark_inactive``,
-                   ``save_dag_version``, ``get_dag_version``
+                   ``save_dag_version``, ``get_dag_version``,
+                   ``list_dag_versions``
 runs               ``create_dag_run``, ``get_dag_run``, ``list_dag_runs``,
-                   ``set_dag_run_state``
+                   ``set_dag_run_state``, ``delete_dag_run``,
+                   ``dag_run_before``
+run ownership      ``claim_runs``, ``heartbeat``, ``release_runs``,
+                   ``owned_runs`` (several loops, see ``claims.py``)
+scheduling reads   ``latest_scheduled_intervals``, ``active_run_counts``,
+                   ``paused_dag_ids``, ``previous_task_instance_state``
 task instances     ``create_task_instances``, ``apply_updates``,
                    ``list_task_instances``, ``get_task_instance``,
                    ``list_attempts``, ``get_log``, ``list_xcoms``,
-                   ``task_state_counts``
+                   ``task_state_counts``, ``clear_task_instances``,
+                   ``delete_mapped_instances``
 import errors      ``set_import_errors``, ``list_import_errors``
 pools              ``set_pool``, ``get_pool``, ``list_pools``, ``delete_pool``
 =================  ==========================================================
@@ -39,15 +46,16 @@ in one transaction or not at all.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, fields
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, Row, delete, func, select, text, update
+from sqlalchemy import Connection, Engine, Row, delete, func, select, text, tuple_, update
 
-from daskflow.store import migrations
+from daskflow.store import migrations, scheduling
+from daskflow.store.claims import adopt_orphans, start_queued
 from daskflow.store.engine import WRITE_OPTION, make_engine, mask_url, parse_url, translate_errors
 from daskflow.store.errors import ConstraintError, NotFoundError, RunExistsError, StoreError
 from daskflow.store.records import (
@@ -89,7 +97,9 @@ from daskflow.store.upserts import (
 R = TypeVar("R")
 
 MIGRATION_LOCK_ID = 0x6461736B  # "dask": serialises concurrent init() on PostgreSQL
-NULL_STATE = "none"
+NULL_STATE = scheduling.NULL_STATE
+RUNNING = "running"
+NO_OWNER = {"owner_loop": None, "heartbeat": None}
 
 
 def _now() -> datetime:
@@ -108,6 +118,11 @@ def _ti_where(dag_id: str, run_id: str, task_id: str, map_index: int, table: Any
         & (table.c.task_id == task_id)
         & (table.c.map_index == map_index)
     )
+
+
+def _ti_keys_where(dag_id: str, run_id: str, keys: Sequence[tuple[str, int]], table: Any) -> Any:
+    pairs = tuple_(table.c.task_id, table.c.map_index)
+    return (table.c.dag_id == dag_id) & (table.c.run_id == run_id) & pairs.in_(list(keys))
 
 
 def _sync_defaults(record: DagRecord, now: datetime) -> dict[str, Any]:
@@ -298,6 +313,16 @@ class Store:
             row = conn.execute(query).first()
         return None if row is None else _record(DagVersionRecord, row)
 
+    def list_dag_versions(self, dag_id: str) -> list[DagVersionRecord]:
+        """The DAG's stored versions, newest first: what the UI offers to compare runs with."""
+        query = (
+            select(dag_version)
+            .where(dag_version.c.dag_id == dag_id)
+            .order_by(dag_version.c.created_at.desc(), dag_version.c.version_id)
+        )
+        with self._read() as conn:
+            return [_record(DagVersionRecord, row) for row in conn.execute(query)]
+
     # -- runs ---------------------------------------------------------------------
 
     def create_dag_run(
@@ -365,15 +390,41 @@ class Store:
             row = conn.execute(query).first()
         return None if row is None else _record(DagRunRecord, row)
 
+    def dag_run_before(self, dag_id: str, logical_date: datetime) -> DagRunRecord | None:
+        """The DAG's run with the greatest logical date before ``logical_date``, or ``None``.
+
+        ``None`` tells the loop this is the DAG's first run (``depends_on_past``
+        then passes, as in Airflow).
+        """
+        query = (
+            select(dag_run)
+            .where((dag_run.c.dag_id == dag_id) & (dag_run.c.logical_date < logical_date))
+            .order_by(dag_run.c.logical_date.desc())
+            .limit(1)
+        )
+        with self._read() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else _record(DagRunRecord, row)
+
     def list_dag_runs(
-        self, dag_id: str | None = None, state: str | None = None, limit: int | None = None
+        self,
+        dag_id: str | None = None,
+        state: str | None = None,
+        limit: int | None = None,
+        states: Collection[str] | None = None,
     ) -> list[DagRunRecord]:
-        """Runs, newest logical date first, optionally of one DAG and/or in one state."""
+        """Runs, newest logical date first, optionally of one DAG and/or in some states.
+
+        ``state`` and ``states`` both filter (a run must satisfy both when both are
+        given); ``states=("queued", "running")`` is what a restarted loop reads.
+        """
         query = select(dag_run).order_by(dag_run.c.logical_date.desc(), dag_run.c.id.desc())
         if dag_id is not None:
             query = query.where(dag_run.c.dag_id == dag_id)
         if state is not None:
             query = query.where(dag_run.c.state == state)
+        if states is not None:
+            query = query.where(dag_run.c.state.in_(list(states)))
         if limit is not None:
             query = query.limit(limit)
         with self._read() as conn:
@@ -386,13 +437,20 @@ class Store:
         state: str,
         start_date: datetime | None = None,
         end_date: datetime | None = None,
+        clear_owner: bool = False,
     ) -> None:
-        """Set a run's state (and dates, where given); :class:`NotFoundError` if unknown."""
+        """Set a run's state (and dates, where given); :class:`NotFoundError` if unknown.
+
+        ``clear_owner`` also drops ``owner_loop`` and ``heartbeat``: a loop that
+        hands a run back (or a user re-queuing it) leaves it free for any loop.
+        """
         values: dict[str, Any] = {"state": state}
         if start_date is not None:
             values["start_date"] = start_date
         if end_date is not None:
             values["end_date"] = end_date
+        if clear_owner:
+            values |= NO_OWNER
         where = (dag_run.c.dag_id == dag_id) & (dag_run.c.run_id == run_id)
         with self._write() as conn:
             result = conn.execute(update(dag_run).where(where).values(**values))
@@ -412,6 +470,102 @@ class Store:
             raise StoreError("delete_dag_run needs a run_id or a logical_date")
         with self._write() as conn:
             return conn.execute(delete(dag_run).where(where)).rowcount
+
+    # -- run ownership (several loops) ---------------------------------------------
+
+    def claim_runs(
+        self,
+        owner: str,
+        now: datetime,
+        limit: int,
+        stale_after: timedelta,
+        max_active_runs: Mapping[str, int] | None = None,
+    ) -> list[DagRunRecord]:
+        """Take up to ``limit`` runs no live loop drives; return them, orphans first.
+
+        Orphans (``running``, owned by another loop or nobody, heartbeat ``NULL`` or
+        older than ``now - stale_after``) are re-owned as they are; queued runs
+        become ``running`` with ``start_date`` (if unset), owner and heartbeat
+        ``now``, oldest first and within each DAG's ``max_active_runs`` (this
+        mapping, else the synced ``dag.max_active_runs``, else 16; running runs of
+        every owner count). One transaction; on PostgreSQL concurrent loops skip
+        each other's rows instead of waiting or double-claiming (``claims.py``).
+        """
+        caps = max_active_runs or {}
+        with self._write() as conn:
+            adopted = adopt_orphans(conn, owner, now, now - stale_after, limit)
+            started = start_queued(conn, owner, now, limit - len(adopted), caps)
+        return [_record(DagRunRecord, row) for row in adopted + started]
+
+    def heartbeat(self, owner: str, now: datetime) -> int:
+        """Mark every running run of ``owner`` alive at ``now``; return how many it has.
+
+        A smaller count than the loop expects means runs were taken from it (it
+        went stale and was adopted, or a user cleared the run): read
+        :meth:`owned_runs` and stop driving the others.
+        """
+        with self._write() as conn:
+            return conn.execute(
+                update(dag_run).where(self._owned_by(owner)).values(heartbeat=now)
+            ).rowcount
+
+    def release_runs(self, owner: str) -> int:
+        """Give up ``owner``'s running runs (clean shutdown) so any loop adopts them at once."""
+        with self._write() as conn:
+            return conn.execute(
+                update(dag_run).where(self._owned_by(owner)).values(**NO_OWNER)
+            ).rowcount
+
+    def owned_runs(self, owner: str) -> list[DagRunRecord]:
+        """The running runs ``owner`` drives, oldest logical date first."""
+        query = (
+            select(dag_run)
+            .where(self._owned_by(owner))
+            .order_by(dag_run.c.logical_date, dag_run.c.id)
+        )
+        with self._read() as conn:
+            return [_record(DagRunRecord, row) for row in conn.execute(query)]
+
+    @staticmethod
+    def _owned_by(owner: str) -> Any:
+        return (dag_run.c.state == RUNNING) & (dag_run.c.owner_loop == owner)
+
+    # -- scheduling reads (one statement each, for all DAGs) -----------------------
+
+    def latest_scheduled_intervals(self) -> dict[str, tuple[datetime, datetime]]:
+        """``{dag_id: (data_interval_start, data_interval_end)}`` of each DAG's newest
+        ``scheduled`` run, by logical date: where the timetable continues from.
+
+        Only DAGs in the ``dag`` table (synced) and runs with both interval ends
+        set are considered; a DAG with no such run is absent.
+        """
+        with self._read() as conn:
+            rows = conn.execute(scheduling.latest_scheduled_intervals_query())
+            return {dag_id: (start, end) for dag_id, start, end in rows}
+
+    def active_run_counts(self) -> dict[str, int]:
+        """``{dag_id: queued + running runs}``; DAGs without active runs are absent."""
+        with self._read() as conn:
+            return scheduling.active_run_counts(conn)
+
+    def paused_dag_ids(self) -> set[str]:
+        """The DAGs a user paused: the loop neither creates nor starts their runs."""
+        with self._read() as conn:
+            return set(conn.execute(select(dag.c.dag_id).where(dag.c.is_paused)).scalars())
+
+    def previous_task_instance_state(
+        self, dag_id: str, task_id: str, before_logical_date: datetime
+    ) -> str | None:
+        """The state of ``task_id`` in the DAG's newest run before ``before_logical_date``.
+
+        For ``depends_on_past``. A mapped task gives the worst state over its
+        instances (``scheduling.worst_state``; ``removed`` ones ignored). An
+        instance with no state gives ``"none"``; ``None`` means there is nothing
+        to wait for: no earlier run, or the task had no instance in it.
+        """
+        query = scheduling.previous_states_query(dag_id, task_id, before_logical_date)
+        with self._read() as conn:
+            return scheduling.worst_state(conn.execute(query).scalars())
 
     # -- task instances -----------------------------------------------------------
 
@@ -512,6 +666,49 @@ class Store:
         )
         with self._read() as conn:
             return {state or NULL_STATE: count for state, count in conn.execute(query)}
+
+    def clear_task_instances(
+        self, dag_id: str, run_id: str, keys: Sequence[tuple[str, int]]
+    ) -> int:
+        """Make task instances run again (Airflow's ``tasks clear``); return how many.
+
+        The instances ``(task_id, map_index)`` lose state, ``end_date``,
+        ``duration`` and ``next_try_at`` and their XComs; ``try_number``,
+        ``max_tries``, attempts and logs stay, so the next try is numbered after
+        the last. The run goes back to ``queued`` with no end date and no owner,
+        so whichever loop claims it next resumes it. One transaction.
+        """
+        now = _now()
+        cleared = {"state": None, "end_date": None, "duration": None, "next_try_at": None}
+        run = (dag_run.c.dag_id == dag_id) & (dag_run.c.run_id == run_id)
+        count = 0
+        with self._write() as conn:
+            for chunk in chunks(list(dict.fromkeys(keys)), 500):
+                where = _ti_keys_where(dag_id, run_id, chunk, task_instance)
+                conn.execute(delete(xcom).where(_ti_keys_where(dag_id, run_id, chunk, xcom)))
+                result = conn.execute(
+                    update(task_instance).where(where).values(**cleared, updated_at=now)
+                )
+                count += result.rowcount
+            requeue = {"state": "queued", "end_date": None, "queued_at": now} | NO_OWNER
+            if conn.execute(update(dag_run).where(run).values(**requeue)).rowcount == 0:
+                raise NotFoundError(f"DAG {dag_id!r} has no run {run_id!r} in the metadata store")
+        return count
+
+    def delete_mapped_instances(self, dag_id: str, run_id: str, task_id: str) -> int:
+        """Delete a mapped task's expanded instances (``map_index >= 0``) before re-expanding.
+
+        Their attempts, logs and XComs go with them (``ON DELETE CASCADE``); an
+        unmapped row (``map_index -1``) is kept. Returns how many were deleted.
+        """
+        where = (
+            (task_instance.c.dag_id == dag_id)
+            & (task_instance.c.run_id == run_id)
+            & (task_instance.c.task_id == task_id)
+            & (task_instance.c.map_index >= 0)
+        )
+        with self._write() as conn:
+            return conn.execute(delete(task_instance).where(where)).rowcount
 
     # -- import errors ------------------------------------------------------------
 

@@ -31,7 +31,7 @@ from daskflow.models.xcom_arg import ParamArg, walk
 
 
 @dataclass(frozen=True)
-class TaskTestResult:
+class TaskRunResult:
     """How the task ended: ``success``, ``skipped`` or ``failed`` (with the traceback)."""
 
     dag_id: str
@@ -61,10 +61,9 @@ def run_info(dag: Any, logical_date: datetime | None, conf: dict[str, Any]) -> D
                       start_date=datetime.now(timezone.utc))
 
 
-def test_task(dag: Any, task_id: str, run: DagRunInfo, map_index: int | None = None
-              ) -> TaskTestResult:
-    """Render and execute one task of ``dag`` in this process and report how it ended."""
-    task = concrete_task(dag, dag.get_task(task_id), run.conf, map_index)
+def run_task(dag: Any, task: Any, run: DagRunInfo) -> TaskRunResult:
+    """Render and execute ``task`` (from :func:`concrete_task`) here; report how it ended."""
+    task_id = task.task_id
     index = getattr(task, "map_index", -1)
     ti = RuntimeTaskInstance(task=task, run=run, try_number=1, max_tries=task.retries,
                              map_index=index, hostname=socket.gethostname(),
@@ -76,17 +75,18 @@ def test_task(dag: Any, task_id: str, run: DagRunInfo, map_index: int | None = N
         task.render_template_fields(context)
         value = task.execute(context)
     except TaskSkipped as exc:
-        return TaskTestResult(dag.dag_id, task_id, index, "skipped", error=str(exc) or None)
+        return TaskRunResult(dag.dag_id, task_id, index, "skipped", error=str(exc) or None)
     except Exception:  # the task's own failure: shown to the user with its traceback
-        return TaskTestResult(dag.dag_id, task_id, index, "failed",
+        return TaskRunResult(dag.dag_id, task_id, index, "failed",
                               error=traceback.format_exc())
     finally:
         reset_current_context(token)
-    return TaskTestResult(dag.dag_id, task_id, index, "success", value=value)
+    return TaskRunResult(dag.dag_id, task_id, index, "success", value=value)
 
 
-def concrete_task(dag: Any, task: Any, conf: dict[str, Any], map_index: int | None) -> Any:
-    """A private copy of ``task`` with upstream values as ``None`` and params filled in."""
+def concrete_task(dag: Any, task_id: str, conf: dict[str, Any], map_index: int | None) -> Any:
+    """A private copy of the task with upstream values as ``None`` and params filled in."""
+    task = dag.get_task(task_id)
     params = {**(dag.params or {}), **(conf or {})}
 
     def resolve(ref: Any) -> Any:

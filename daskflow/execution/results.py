@@ -1,0 +1,81 @@
+"""The result store: outcomes kept outside Dask so a restarted loop can go on.
+
+Task values live in Dask memory while a run executes (DESIGN.md decision 5).
+A node also writes its outcome, pickled, to an fsspec location
+(``daskflow.results-url``, default ``$DASKFLOW_HOME/results``; on a remote
+cluster use a path every worker and the loop can reach, e.g. ``s3://...``).
+Two things use it:
+
+- a loop that restarts, or re-runs cleared tasks, builds a graph node that
+  loads each finished upstream outcome instead of running that task again;
+- a node that Dask recomputes after a worker died (its result was lost with
+  the worker) returns the stored outcome instead of running the user's code a
+  second time: the loop marks recorded successes in the key's annotations.
+
+An outcome with nothing to keep (no value, no XComs, no branch decision) is
+not written; its reference is the word ``trivial``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import cloudpickle
+
+from daskflow.execution.outcome import Outcome
+from daskflow.models.state import TaskInstanceState
+
+TRIVIAL = "trivial"
+
+
+def outcome_path(results_url: str, dag_id: str, run_id: str, task_id: str, map_index: int
+                 ) -> str:
+    """Where the outcome of one task instance is kept."""
+    parts = [quote(p, safe="") for p in (dag_id, run_id, task_id)]
+    return f"{results_url.rstrip('/')}/{'/'.join(parts)}/{map_index}.pkl"
+
+
+def is_trivial(outcome: Outcome) -> bool:
+    return (outcome.value is None and not outcome.xcoms and outcome.followed is None
+            and not outcome.skip_descendants and not outcome.skip_direct)
+
+
+def save_outcome(results_url: str, dag_id: str, run_id: str, outcome: Outcome) -> str:
+    """Write ``outcome`` and return its reference (a path, or ``trivial``)."""
+    if is_trivial(outcome):
+        return TRIVIAL
+    import fsspec
+
+    path = outcome_path(results_url, dag_id, run_id, outcome.task_id, outcome.map_index)
+    fs, local = fsspec.core.url_to_fs(path)
+    fs.makedirs(local.rsplit("/", 1)[0], exist_ok=True)
+    with fs.open(local, "wb") as f:
+        f.write(cloudpickle.dumps(outcome))
+    return path
+
+
+def load_outcome(ref: str, task_id: str, map_index: int, state: str = "success") -> Outcome:
+    """The outcome behind ``ref``; a trivial one is rebuilt from its state."""
+    if ref == TRIVIAL or state != TaskInstanceState.SUCCESS.value:
+        return Outcome(task_id=task_id, map_index=map_index, state=TaskInstanceState(state))
+    import fsspec
+
+    with fsspec.open(ref, "rb") as f:
+        return cloudpickle.loads(f.read())
+
+
+def outcome_exists(ref: str | None) -> bool:
+    if ref is None:
+        return False
+    if ref == TRIVIAL:
+        return True
+    import fsspec
+
+    fs, local = fsspec.core.url_to_fs(ref)
+    return fs.exists(local)
+
+
+def stored_outcome_node(ref: str, task_id: str, map_index: int, state: str) -> Any:
+    """Callable and arguments of a graph node that returns a stored outcome."""
+    return load_outcome, (ref, task_id, map_index, state)

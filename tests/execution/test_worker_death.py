@@ -1,0 +1,148 @@
+"""Worker deaths on a separately started cluster (`dask scheduler` + `dask worker`).
+
+Two workers with different Dask resources pin tasks to them, so a test can
+kill exactly the worker that holds a result or runs a task.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cloudpickle
+import pytest
+from distributed import Client
+
+from daskflow import DAG
+from daskflow.operators import PythonOperator
+
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+@pytest.fixture(scope="module")
+def two_worker_cluster(tmp_path_factory):
+    """A scheduler and two nanny-managed workers: one offers resource A, one B.
+
+    A killed worker is restarted by its nanny with the same resources.
+    """
+    scheduler_file = tmp_path_factory.mktemp("cluster") / "scheduler.json"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    procs = [subprocess.Popen(
+        [sys.executable, "-m", "distributed.cli.dask_scheduler", "--port", "0",
+         "--dashboard-address", ":0", "--scheduler-file", str(scheduler_file)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    _wait_for(scheduler_file.exists)
+    for resource in ("A", "B"):
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "distributed.cli.dask_worker", "--scheduler-file",
+             str(scheduler_file), "--nthreads", "1", "--resources", f"{resource}=1",
+             "--name", resource, "--dashboard-address", ":0"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    client = Client(scheduler_file=str(scheduler_file), timeout=30)
+    client.wait_for_workers(2, timeout=60)
+    yield client
+    client.close()
+    for proc in reversed(procs):
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _wait_for(condition, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not met in time")
+        time.sleep(0.1)
+
+
+def _count_and_return(counter: str) -> list[int]:
+    with open(counter, "a") as f:
+        f.write("x")
+    return list(range(1000))
+
+
+def _kill_worker_a(pid_file: str) -> str:
+    # Runs on worker B once `produce` finished on A: give the loop time to record
+    # that success (it marks recorded successes twice a second), then kill A.
+    time.sleep(1.5)
+    os.kill(int(Path(pid_file).read_text()), signal.SIGKILL)
+    return "killed"
+
+
+def _length(values) -> int:
+    return len(values)
+
+
+def test_a_recorded_success_is_not_run_again_when_dask_recomputes_it(
+        two_worker_cluster, tmp_path, monkeypatch):
+    monkeypatch.setenv("DASKFLOW_RESULTS_URL", str(tmp_path / "results"))
+    client = two_worker_cluster
+    pid_file, counter = str(tmp_path / "pid_a"), str(tmp_path / "counter")
+    workers = client.scheduler_info()["workers"]
+    by_name = {info["name"]: addr for addr, info in workers.items()}
+    Path(pid_file).write_text(str(client.run(os.getpid, workers=[by_name["A"]])[by_name["A"]]))
+
+    with DAG("lost_result") as dag:
+        produce = PythonOperator(task_id="produce", python_callable=_count_and_return,
+                                 op_args=[counter], resources={"A": 1})
+        killer = PythonOperator(task_id="killer", python_callable=_kill_worker_a,
+                                op_args=[pid_file], resources={"B": 1})
+        consume = PythonOperator(task_id="consume", python_callable=_length,
+                                 op_args=[produce.output], resources={"B": 1})
+        produce >> killer >> consume
+
+    result = dag.test(cluster=client, db=f"sqlite:///{tmp_path / 'db.sqlite'}")
+
+    assert result.state == "success"
+    assert {n: t.state for n, t in result.tasks.items()} == {
+        "produce": "success", "killer": "success", "consume": "success"}
+    # Dask had to compute `produce` again (its result died with worker A), but the
+    # node replayed the stored outcome instead of running the user's code twice.
+    assert Path(counter).read_text() == "x"
+
+
+def _slow_on_a(marker: str) -> str:
+    with open(marker, "a") as f:
+        f.write("started\n")
+    time.sleep(3)
+    return "done"
+
+
+def _kill_a_soon(pid_file: str, marker: str) -> str:
+    while not os.path.exists(marker):
+        time.sleep(0.05)
+    os.kill(int(Path(pid_file).read_text()), signal.SIGKILL)
+    return "killed"
+
+
+def test_a_task_on_a_killed_worker_runs_again_and_the_run_completes(two_worker_cluster,
+                                                                     tmp_path):
+    client = two_worker_cluster
+    client.wait_for_workers(2, timeout=60)
+    workers = client.scheduler_info()["workers"]
+    by_name = {info["name"]: addr for addr, info in workers.items()}
+    pid_file, marker = str(tmp_path / "pid_a"), str(tmp_path / "marker")
+    Path(pid_file).write_text(str(client.run(os.getpid, workers=[by_name["A"]])[by_name["A"]]))
+
+    with DAG("killed_mid_task") as dag:
+        slow = PythonOperator(task_id="slow", python_callable=_slow_on_a, op_args=[marker],
+                              resources={"A": 1})
+        PythonOperator(task_id="killer", python_callable=_kill_a_soon,
+                       op_args=[pid_file, marker], resources={"B": 1})
+        slow >> PythonOperator(task_id="after", python_callable=_length, op_args=["ab"])
+
+    result = dag.test(cluster=client, db=f"sqlite:///{tmp_path / 'db.sqlite'}")
+
+    assert result.state == "success"
+    assert result.tasks["slow"].state == "success" and result.tasks["after"].state == "success"
+    # The attempt on the killed worker started, then the task ran again on A's successor.
+    assert Path(marker).read_text().count("started") == 2
