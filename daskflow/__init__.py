@@ -2,7 +2,7 @@
 
 The public API, and nothing else::
 
-    from daskflow import DAG, dag, task, TaskGroup, TriggerRule, chain, cross_downstream
+    from daskflow import DAG, dag, task, task_group, TaskGroup, TriggerRule, chain
 """
 
 from daskflow.models.context import get_current_context
@@ -10,7 +10,7 @@ from daskflow.models.dag import DAG, dag
 from daskflow.models.dependencies import chain, cross_downstream
 from daskflow.models.state import DagRunState, TaskInstanceState
 from daskflow.models.taskflow import task
-from daskflow.models.taskgroup import TaskGroup
+from daskflow.models.taskgroup import TaskGroup, task_group
 from daskflow.models.trigger_rules import TriggerRule
 
 __version__ = "0.1.0"
@@ -26,4 +26,5 @@ __all__ = [
     "dag",
     "get_current_context",
     "task",
+    "task_group",
 ]

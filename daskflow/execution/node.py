@@ -190,6 +190,7 @@ def _run_code(spec: NodeSpec, outcomes: dict[str, Any], try_number: int) -> _Att
             attempt.value = _execute(task, context)
         finally:
             reset_current_context(token)
+        _check_multiple_outputs(task, attempt.value)
         if task.is_branch:
             attempt.followed = _branch_ids(task, attempt.value)
     except TaskSkipped as exc:
@@ -303,6 +304,19 @@ def _fill_success(outcome: Outcome, task: Any, attempt: _Attempt) -> None:
             outcome.xcoms.update({str(k): v for k, v in attempt.value.items()})
     if attempt.ti is not None:
         outcome.xcoms.update(attempt.ti.pushed)
+
+
+def _check_multiple_outputs(task: Any, value: Any) -> None:
+    """As in Airflow, ``multiple_outputs`` needs a dict with string keys (or None)."""
+    if not task.multiple_outputs or value is None:
+        return
+    if not isinstance(value, dict):
+        raise TypeError(f"task {task.task_id!r} has multiple_outputs=True but returned "
+                        f"{type(value).__name__}, not a dict")
+    bad = [k for k in value if not isinstance(k, str)]
+    if bad:
+        raise TypeError(f"task {task.task_id!r} returned a dict with non-string keys {bad!r}; "
+                        "multiple_outputs needs string keys")
 
 
 def _branch_ids(task: Any, value: Any) -> frozenset[str]:

@@ -37,9 +37,16 @@ class Outcome:
     skip_direct: bool = False
 
     def xcom(self, key: str) -> Any:
+        """The XCom ``key``: the return value, a pushed value, or a key of a dict returned.
+
+        The last is more lenient than Airflow, which needs ``multiple_outputs``
+        for ``task.output["key"]`` (docs/airflow-differences.md).
+        """
         if key == "return_value":
             return self.value
-        return self.xcoms.get(key, self.value[key] if isinstance(self.value, dict) else None)
+        if key in self.xcoms:
+            return self.xcoms[key]
+        return self.value.get(key) if isinstance(self.value, dict) else None
 
 
 class RetryAttempt(Exception):

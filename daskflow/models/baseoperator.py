@@ -160,6 +160,11 @@ class BaseOperator(DependencyMixin):
         do_xcom_push: bool = True,
         multiple_outputs: bool = False,
         doc_md: str | None = None,
+        doc: str | None = None,
+        task_display_name: str | None = None,
+        executor_config: dict | None = None,
+        inlets: Any = None,
+        outlets: Any = None,
         on_execute_callback: Callable | Sequence[Callable] | None = None,
         on_failure_callback: Callable | Sequence[Callable] | None = None,
         on_success_callback: Callable | Sequence[Callable] | None = None,
@@ -205,6 +210,12 @@ class BaseOperator(DependencyMixin):
         self.do_xcom_push = do_xcom_push
         self.multiple_outputs = multiple_outputs
         self.doc_md = doc_md
+        self.doc = doc
+        self.task_display_name = task_display_name or task_id
+        # Accepted so Airflow DAG files load; Dask runs every task, so an Airflow
+        # executor's settings do not apply (use `resources` to place tasks).
+        self.executor_config = dict(executor_config or {})
+        self.inlets, self.outlets = inlets, outlets
         self.on_execute_callback = self._check_callbacks("on_execute_callback", on_execute_callback)
         self.on_failure_callback = self._check_callbacks("on_failure_callback", on_failure_callback)
         self.on_success_callback = self._check_callbacks("on_success_callback", on_success_callback)

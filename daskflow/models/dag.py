@@ -82,6 +82,8 @@ class DAG:
         jinja_environment_kwargs: dict[str, Any] | None = None,
         is_paused_upon_creation: bool | None = None,
         owner_links: dict[str, str] | None = None,
+        dag_display_name: str | None = None,
+        schedule_interval: Any = None,
         fileloc: str | None = None,
     ) -> None:
         if not isinstance(dag_id, str) or not _DAG_ID.match(dag_id) or len(dag_id) > 250:
@@ -90,7 +92,9 @@ class DAG:
             )
         self.dag_id = dag_id
         self.description = description
-        self.schedule = schedule
+        # Airflow 2 DAG files say schedule_interval; Airflow 3 removed it for schedule.
+        self.schedule = schedule if schedule is not None else schedule_interval
+        self.dag_display_name = dag_display_name or dag_id
         self.default_args = self._check_dict("default_args", default_args)
         # As in Airflow, the DAG's dates fall back to the ones in default_args.
         self.start_date = _aware(start_date or self.default_args.get("start_date"), dag_id,

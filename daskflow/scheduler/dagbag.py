@@ -56,6 +56,12 @@ class DagBag:
             self.import_errors[str(path)] = traceback.format_exc()
             return []
         found = [v for v in vars(module).values() if isinstance(v, DAG)]
+        try:
+            for dag in found:
+                dag.validate()
+        except DagDefinitionError as exc:
+            self.import_errors[str(path)] = f"DagDefinitionError: {path}: {exc}\n"
+            return []
         for dag in found:
             if dag.dag_id in self.dags and self.dags[dag.dag_id].fileloc != dag.fileloc:
                 self.import_errors[str(path)] = (
