@@ -27,8 +27,9 @@ which is ``skipped``. The first run ships; a second run on the same data keeps
 the current model (equal score). The run succeeds.
 
 Paths: params ``base_dir`` and ``production_dir`` (default
-``$DASKFLOW_HOME/examples/ml_pipeline`` and ``$DASKFLOW_HOME/production/ml_pipeline``,
-read on the worker, so on a multi-machine cluster point them at shared storage).
+``<home>/examples/ml_pipeline`` and ``<home>/production/ml_pipeline``, where
+``<home>`` is ``$DASKFLOW_HOME`` or ``~/daskflow`` as the *worker* sees it; on a
+multi-machine cluster point them at storage every worker shares).
 
     daskflow dags test ml_pipeline --dags-folder examples/
     daskflow dags test ml_pipeline --dags-folder examples/ --conf '{"source_failures": 1}'
@@ -38,6 +39,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -45,7 +47,7 @@ from typing import Any
 
 import numpy as np
 
-from daskflow import DAG, TaskGroup, TriggerRule, get_current_context, task
+from daskflow import DAG, TaskGroup, TriggerRule, config, get_current_context, task
 from daskflow.operators import BashOperator
 
 MONTHS = ["2025-01", "2025-02", "2025-03", "2025-04", "2025-05", "2025-06"]
@@ -53,22 +55,18 @@ PLANS = ["basic", "plus", "pro"]
 
 
 # -- where things live -----------------------------------------------------------------
-def _home() -> Path:
-    return Path(os.environ.get("DASKFLOW_HOME") or "~/daskflow").expanduser()
-
-
 def _base_dir(params: dict[str, Any]) -> Path:
-    return Path(params.get("base_dir") or _home() / "examples" / "ml_pipeline")
+    return Path(params.get("base_dir") or config.home() / "examples" / "ml_pipeline")
 
 
 def _production_dir(params: dict[str, Any]) -> Path:
-    return Path(params.get("production_dir") or _home() / "production" / "ml_pipeline")
+    return Path(params.get("production_dir") or config.home() / "production" / "ml_pipeline")
 
 
 def _write_json(path: Path, value: Any) -> None:
     """Write then rename, so a reader never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     tmp.write_text(json.dumps(value, indent=2, sort_keys=True))
     os.replace(tmp, path)
 
@@ -94,7 +92,7 @@ def _generate_source(folder: Path, customers: int, seed: int) -> dict[str, int]:
     rows = {"customers.csv": customers}
     spend = pd.Series(plan).map({"basic": 3.0, "plus": 3.5, "pro": 4.2}).to_numpy()
     for month_number, month in enumerate(MONTHS, start=1):
-        fading = np.where(churned, 0.45 ** max(0, month_number - 3), 1.0)
+        fading = np.where(churned, 0.75 ** max(0, month_number - 3), 1.0)
         counts = rng.poisson(3.0 * activity * fading)
         who = np.repeat(np.arange(customers), counts)
         frame = pd.DataFrame({
@@ -116,8 +114,7 @@ def prepare_source(params=None) -> str:
     if (source / "_manifest.json").exists():
         print(f"Source already present at {source}")
         return str(source)
-    staging = source.with_name(f"source.{os.getpid()}.tmp")
-    shutil.rmtree(staging, ignore_errors=True)
+    staging = source.with_name(f"source.{secrets.token_hex(4)}.tmp")
     rows = _generate_source(staging, int(params["customers"]), int(params["seed"]))
     _write_json(staging / "_manifest.json", rows)
     try:
@@ -148,8 +145,8 @@ def extract(source: str, run_day: str, params=None, ti=None) -> dict[str, Any]:
 
 
 # -- features --------------------------------------------------------------------------
-def _aggregate_transactions(pattern: str, compute: Any) -> Any:
-    """Per-customer aggregates of every transaction file, as a dask.dataframe graph."""
+def _per_customer(pattern: str) -> Any:
+    """Per-customer aggregates of every transaction file: a lazy dask.dataframe."""
     import dask.dataframe as dd
 
     tx = dd.read_csv(pattern, dtype={"customer_id": "int64", "amount": "float64",
@@ -157,29 +154,24 @@ def _aggregate_transactions(pattern: str, compute: Any) -> Any:
     tx["month"] = tx["day"].str.slice(5, 7).astype("int64")
     tx["recent"] = (tx["month"] >= 5).astype("int64")
     tx["net_amount"] = tx["amount"].where(tx["is_return"] == 0, -tx["amount"])
-    per_customer = tx.groupby("customer_id").agg({
+    return tx.groupby("customer_id").agg({
         "amount": ["count", "sum", "mean", "max"], "net_amount": "sum",
         "is_return": "sum", "recent": "sum", "month": "max",
     })
-    frame = compute(per_customer)
-    frame.columns = ["n_tx", "spend", "mean_amount", "max_amount", "net_spend", "returns",
-                     "recent_tx", "last_month"]
-    return frame.sort_index()
 
 
 @task
 def aggregate(raw: dict[str, Any]) -> Any:
     """Group-by on the cluster itself; returns a small pandas DataFrame (one row per customer)."""
-    pattern = str(Path(raw["raw_dir"]) / "transactions_*.csv")
-    try:
-        from distributed import worker_client
+    from distributed import worker_client
 
-        with worker_client() as client:  # secedes: this thread's slot is free meanwhile
-            frame = _aggregate_transactions(pattern, lambda df: client.compute(df).result())
-    except ValueError:  # not on a Dask worker (e.g. debugging in a plain process)
-        frame = _aggregate_transactions(pattern, lambda df: df.compute(scheduler="threads"))
+    pattern = str(Path(raw["raw_dir"]) / "transactions_*.csv")
+    with worker_client() as client:  # secedes: this thread's slot is free meanwhile
+        frame = client.compute(_per_customer(pattern)).result()
+    frame.columns = ["n_tx", "spend", "mean_amount", "max_amount", "net_spend", "returns",
+                     "recent_tx", "last_month"]
     print(f"Aggregated transactions of {len(frame)} customers")
-    return frame
+    return frame.sort_index()
 
 
 @task
@@ -302,8 +294,8 @@ with DAG(
     catchup=False,
     tags=["example", "ml"],
     params={
-        "base_dir": None,          # default $DASKFLOW_HOME/examples/ml_pipeline
-        "production_dir": None,    # default $DASKFLOW_HOME/production/ml_pipeline
+        "base_dir": None,          # default <home>/examples/ml_pipeline
+        "production_dir": None,    # default <home>/production/ml_pipeline
         "customers": 2000,
         "seed": 7,
         "min_improvement": 0.001,  # AUC the new model must gain to replace production

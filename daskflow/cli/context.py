@@ -45,7 +45,10 @@ class CliContext:
     def dagbag(self) -> DagBag:
         """The parsed DAG folder (``--dags-folder``, else the configured one)."""
         if self._bag is None:
-            folder = self.dags_folder or config.dags_folder()
+            folder = Path(self.dags_folder or config.dags_folder()).expanduser()
+            if not folder.exists():
+                raise DagImportError(f"DAG folder {str(folder)!r} does not exist; pass "
+                                     "--dags-folder or set DASKFLOW_DAGS_FOLDER")
             with contextlib.redirect_stdout(sys.stderr):
                 self._bag = DagBag.load(folder)
         return self._bag

@@ -9,7 +9,7 @@ import click
 from daskflow import config
 from daskflow.cli.context import CliContext, dags_folder_option, db_option, pass_context
 from daskflow.cli.errors import last_line
-from daskflow.cli.options import conf_option, logical_date_option
+from daskflow.cli.options import cluster_option, conf_option, logical_date_option
 from daskflow.cli.output import emit_json, output_option, render
 from daskflow.cli.run_dag import ClusterOptions, run_dag, show_result
 from daskflow.models.dag import DAG
@@ -83,8 +83,7 @@ def task_rows(dag: DAG) -> list[dict[str, Any]]:
 @dags_folder_option
 @logical_date_option
 @conf_option
-@click.option("--cluster", metavar="ADDRESS", default=lambda: config.get("cluster"),
-              help="Address of a running Dask scheduler. [default: start a LocalCluster]")
+@cluster_option
 @click.option("--cluster-timeout", type=click.FloatRange(min=0, min_open=True), default=10.0,
               show_default=True, metavar="SECONDS",
               help="How long to try reaching the --cluster scheduler.")
@@ -111,7 +110,7 @@ def test(ctx: click.Context, obj: CliContext, dag_id: str, logical_date: Any,
     states` and `daskflow tasks logs`); testing the same logical date again
     replaces it.
     """
-    options = ClusterOptions(cluster or None, workers, threads_per_worker, processes,
+    options = ClusterOptions(cluster, workers, threads_per_worker, processes,
                              cluster_timeout)
     result = run_dag(obj, dag_id, logical_date, conf, options)
     show_result(result, output)

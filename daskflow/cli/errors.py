@@ -26,14 +26,16 @@ from daskflow.store.errors import StoreError
 #: Exit code of every error in the user's input or environment.
 BAD_INPUT = 2
 
-#: (error type, word that shows the message already says how to fix it, hint).
-_HINTS: tuple[tuple[type[DaskflowError], str, str], ...] = (
-    (StoreError, "--db", "check --db or DASKFLOW_DB"),
-    (ClusterError, "scheduler", "pass a running scheduler's address with --cluster, or omit it"),
-    (DagNotFound, "--dags-folder",
+#: (error type, words that show the message already says how to fix it, hint).
+_HINTS: tuple[tuple[type[DaskflowError], tuple[str, ...], str], ...] = (
+    (StoreError, ("--db",), "check --db or DASKFLOW_DB"),
+    (ClusterError, ("scheduler",),
+     "pass a running scheduler's address with --cluster, or omit it"),
+    (DagNotFound, ("--dags-folder",),
      "check the DAG id, or point --dags-folder at the folder that defines it"),
-    (DagImportError, "fix the", "fix the file(s) named above, or check the DAG id"),
-    (TaskNotFound, "tasks list", "see the task ids with `daskflow tasks list DAG_ID`"),
+    (DagImportError, ("fix the", "--dags-folder"),
+     "fix the file(s) named above, or check the DAG id"),
+    (TaskNotFound, ("tasks list",), "see the task ids with `daskflow tasks list DAG_ID`"),
 )
 
 
@@ -49,8 +51,8 @@ class CliError(click.ClickException):
 def from_exception(exc: DaskflowError) -> CliError:
     """The :class:`CliError` for ``exc``: its message, then a hint if it has none."""
     message = str(exc).strip() or type(exc).__name__
-    for error_type, token, hint in _HINTS:
-        if isinstance(exc, error_type) and token not in message:
+    for error_type, tokens, hint in _HINTS:
+        if isinstance(exc, error_type) and not any(t in message for t in tokens):
             message += f"\n{hint}" if "\n" in message else f" ({hint})"
             break
     return CliError(message)

@@ -1,4 +1,4 @@
-"""Options that carry run input: ``--logical-date`` and ``--conf``, checked as they are parsed.
+"""Options that carry run input (``--logical-date``, ``--conf``, ``--cluster``), checked early.
 
 They are validated by click callbacks, so a bad value stops the command
 before any DAG file is imported, any store is opened or any cluster is
@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import click
 
+from daskflow import config
 from daskflow.cli.errors import CliError
 from daskflow.exceptions import DaskflowError
 from daskflow.execution.single_run import parse_logical_date
@@ -58,6 +59,28 @@ def parse_date(value: str | None) -> datetime | None:
         return parse_logical_date(value, datetime.now(timezone.utc))
     except DaskflowError as exc:
         raise CliError(str(exc)) from None
+
+
+def parse_cluster(value: str | None) -> str | None:
+    """``--cluster`` checked to be a Dask scheduler address such as ``tcp://host:8786``."""
+    if not value:
+        return None
+    from distributed.comm.addressing import get_address_host_port
+
+    try:
+        get_address_host_port(value)
+    except ValueError as exc:
+        raise CliError(f"--cluster {value!r} is not a Dask scheduler address ({exc}); "
+                       "use tcp://HOST:PORT as printed by `dask scheduler`") from None
+    return value
+
+
+def cluster_option(fn: F) -> F:
+    return click.option(
+        "--cluster", metavar="ADDRESS", default=lambda: config.get("cluster"),
+        callback=lambda ctx, param, value: parse_cluster(value),
+        help="Address of a running Dask scheduler. [default: start a LocalCluster]",
+    )(fn)
 
 
 def logical_date_option(fn: F) -> F:

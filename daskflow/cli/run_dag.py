@@ -2,10 +2,10 @@
 
 A thin layer over :func:`daskflow.execution.single_run.run_once`. Its one
 addition is the order of the checks: the DAG is found and validated, the
-cluster is reached and the store opened *before* ``run_once`` creates the
-run, so an unreachable ``--cluster`` or ``--db`` fails with nothing written
-(``run_once`` records the run before it connects). The cluster comes first
-because opening a SQLite store creates its file.
+cluster is reached (and checked to have daskflow) and the store opened
+before ``run_once`` creates the run, so an unreachable ``--cluster`` or
+``--db`` fails with nothing written. The cluster comes first because opening
+a SQLite store creates its file.
 
 Everything but the result goes to stderr: the dashboard URL, the progress
 line, and anything printed outside a task while the run goes on. Output of
@@ -18,7 +18,6 @@ import contextlib
 import sys
 from dataclasses import dataclass
 from datetime import datetime
-from importlib.util import find_spec
 from typing import IO, Any
 
 import click
@@ -26,7 +25,6 @@ import click
 from daskflow.cli.context import CliContext
 from daskflow.cli.output import emit_json, table_lines
 from daskflow.cli.progress import ProgressLine
-from daskflow.exceptions import ClusterError
 from daskflow.execution.cluster import connect, dashboard_url
 from daskflow.execution.single_run import RunResult, run_once
 
@@ -52,8 +50,6 @@ def run_dag(obj: CliContext, dag_id: str, logical_date: datetime | None,
     with connect(cluster.address, workers=cluster.workers,
                  threads_per_worker=cluster.threads_per_worker,
                  processes=cluster.processes, timeout=cluster.timeout) as client:
-        if cluster.address:
-            require_daskflow_on(client, cluster.address)
         obj.store(require_schema=False)
         try:
             with contextlib.redirect_stdout(err):
@@ -61,27 +57,6 @@ def run_dag(obj: CliContext, dag_id: str, logical_date: datetime | None,
                                 progress=progress, on_cluster=_show_dashboard(err))
         finally:
             progress.close()
-
-
-def require_daskflow_on(client: Any, address: str) -> None:
-    """Fail with a :class:`ClusterError` unless the scheduler and every worker have daskflow.
-
-    Tasks run daskflow's node code and the loop runs functions on the
-    scheduler; without daskflow there a run would crash half-way or wait
-    forever, so an existing cluster is checked before anything is recorded.
-    """
-    missing = []
-    if client.run_on_scheduler(find_spec, "daskflow") is None:
-        missing.append("the scheduler")
-    workers = client.run(find_spec, "daskflow")
-    without = sorted(worker for worker, spec in workers.items() if spec is None)
-    if without:
-        missing.append(f"{len(without)} of {len(workers)} workers ({', '.join(without)})")
-    if missing:
-        raise ClusterError(
-            f"daskflow cannot be imported on {' and '.join(missing)} of the Dask cluster at "
-            f"{address!r}; install daskflow (this version) in the cluster's Python environment"
-        )
 
 
 def _show_dashboard(err: IO[str]) -> Any:

@@ -88,13 +88,17 @@ class _BelowLevelFilter(logging.Filter):
 
 
 def install() -> None:
-    """Route this process's streams and root logging through the capture (once)."""
+    """Route this process's streams (again if replaced) and root logging through the capture."""
     global _installed
     with _install_lock:
+        # Someone (pytest, click's runner, redirect_stdout) may have swapped the
+        # streams since: route the new ones too.
+        if not isinstance(sys.stdout, _RoutedStream):
+            sys.stdout = _RoutedStream(sys.stdout)
+        if not isinstance(sys.stderr, _RoutedStream):
+            sys.stderr = _RoutedStream(sys.stderr)
         if _installed:
             return
-        sys.stdout = _RoutedStream(sys.stdout)
-        sys.stderr = _RoutedStream(sys.stderr)
         root = logging.getLogger()
         previous = root.level
         if previous > logging.INFO or previous == logging.NOTSET:

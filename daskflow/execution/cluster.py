@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib.util import find_spec
 from typing import Any
 
 from daskflow.exceptions import ClusterError
@@ -49,12 +50,39 @@ def _connect_address(address: str, timeout: float) -> Any:
     from distributed import Client
 
     try:
-        return Client(address, timeout=timeout)
-    except (OSError, TimeoutError) as exc:
+        client = Client(address, timeout=timeout)
+    except (OSError, TimeoutError, ValueError) as exc:
         raise ClusterError(
             f"cannot reach the Dask scheduler at {address!r} ({type(exc).__name__}: {exc}); "
-            "check the address and that `dask scheduler` is running there"
+            "check the address (e.g. tcp://HOST:8786) and that `dask scheduler` runs there"
         ) from None
+    try:
+        require_daskflow_on(client, address)
+    except BaseException:
+        client.close()
+        raise
+    return client
+
+
+def require_daskflow_on(client: Any, address: str) -> None:
+    """Fail with a :class:`ClusterError` unless the scheduler and every worker have daskflow.
+
+    Tasks run daskflow's node code and the loop runs functions on the
+    scheduler; without daskflow there a run would crash half-way or wait
+    forever, so an existing cluster is checked before anything is recorded.
+    """
+    missing = []
+    if client.run_on_scheduler(find_spec, "daskflow") is None:
+        missing.append("the scheduler")
+    workers = client.run(find_spec, "daskflow")
+    without = sorted(worker for worker, spec in workers.items() if spec is None)
+    if without:
+        missing.append(f"{len(without)} of {len(workers)} workers ({', '.join(without)})")
+    if missing:
+        raise ClusterError(
+            f"daskflow cannot be imported on {' and '.join(missing)} of the Dask cluster at "
+            f"{address!r}; install daskflow (this version) in the cluster's Python environment"
+        )
 
 
 def dashboard_url(client: Any) -> str | None:

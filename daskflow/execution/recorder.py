@@ -48,7 +48,8 @@ class Recorder:
         self.task(*ids, state=report["state"], try_number=try_number, start_date=start,
                   end_date=end, duration=duration, hostname=report.get("host"),
                   worker=report.get("worker"), rendered_fields=report.get("rendered") or None,
-                  operator=operator)
+                  operator=operator, result_ref=report.get("result"),
+                  map_lengths=report.get("lens") or None)
         if report["kind"] == "end" and report.get("try"):
             self._attempts.append(AttemptUpdate(
                 *ids, try_number=report["try"], state=report["state"], start_date=start,

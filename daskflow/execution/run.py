@@ -54,6 +54,7 @@ class StoredInstance:
     state: str | None
     try_number: int = 0
     result_ref: str | None = None
+    map_lengths: dict[str, int | None] | None = None
 
     @property
     def finished(self) -> bool:
@@ -252,7 +253,7 @@ class RunExecution:
     def _track_finished(self, task: Any, key: str, map_index: int, stored: StoredInstance
                         ) -> None:
         instance = Instance(task.task_id, map_index, key, state=TI(stored.state),
-                            try_number=stored.try_number)
+                            try_number=stored.try_number, lengths=dict(stored.map_lengths or {}))
         self.instances[(task.task_id, map_index)] = instance
         self.keys[key] = (task.task_id, map_index)
 

@@ -9,6 +9,8 @@ does.
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sys
 import threading
 import time
@@ -27,6 +29,9 @@ from daskflow.models.context import DagRunInfo
 from daskflow.models.state import DagRunState
 from daskflow.scheduler.dag_sync import dag_record, save_version
 from daskflow.store import RunExistsError, Store
+
+_OWNER = f"dag-test-{socket.gethostname()}-{os.getpid()}"
+HEARTBEAT_INTERVAL = 2.0
 
 
 @dataclass(frozen=True)
@@ -103,18 +108,24 @@ def run_once(dag: Any, logical_date: Any = None, conf: dict | None = None, clust
     now = datetime.now(timezone.utc)
     logical = parse_logical_date(logical_date, now)
     dag.validate()
-    store = Store(db or config.db_url())
-    try:
-        store.init()
-        run = _create_run(store, dag, logical, conf, now)
-        with connect(cluster, workers=workers, threads_per_worker=threads_per_worker,
-                     processes=processes) as client:
-            if on_cluster is not None:
-                on_cluster(client)
-            state, execution = _execute(dag, run, client, store, progress)
-        return _result(dag, run, state, execution)
-    finally:
-        store.dispose()
+    with connect(cluster, workers=workers, threads_per_worker=threads_per_worker,
+                 processes=processes) as client:
+        if on_cluster is not None:
+            on_cluster(client)
+        store = Store(db or config.db_url())
+        try:
+            store.init()
+            run = _create_run(store, dag, logical, conf, now)
+            try:
+                state, execution = _execute(dag, run, client, store, progress)
+            except BaseException:
+                # Ctrl-C or a crash: the run must not stay "running" with nobody on it.
+                store.set_dag_run_state(dag.dag_id, run.run_id, DagRunState.FAILED.value,
+                                        end_date=datetime.now(timezone.utc), clear_owner=True)
+                raise
+            return _result(dag, run, state, execution)
+        finally:
+            store.dispose()
 
 
 def _create_run(store: Store, dag: Any, logical: datetime, conf: dict, now: datetime
@@ -132,7 +143,9 @@ def _create_run(store: Store, dag: Any, logical: datetime, conf: dict, now: date
     except RunExistsError:
         store.delete_dag_run(dag.dag_id, logical_date=logical)
         store.create_dag_run(**kwargs)
-    store.set_dag_run_state(dag.dag_id, run_id, "running", start_date=now)
+    # Owned by this process (and kept alive by its heartbeat) so that a scheduler
+    # loop on the same store does not adopt the run as an orphan.
+    store.assign_run(dag.dag_id, run_id, owner=_OWNER, now=now)
     return DagRunInfo(dag_id=dag.dag_id, run_id=run_id, logical_date=logical,
                       data_interval_start=interval.start, data_interval_end=interval.end,
                       run_type="manual", conf=conf, start_date=now)
@@ -148,8 +161,12 @@ def _execute(dag: Any, run: DagRunInfo, client: Any, store: Store,
     try:
         driver.add(execution)
         last = [0.0]
+        beat = [time.monotonic()]
 
         def tick() -> None:
+            if time.monotonic() - beat[0] > HEARTBEAT_INTERVAL:
+                beat[0] = time.monotonic()
+                store.heartbeat(_OWNER, datetime.now(timezone.utc))
             if progress is not None and time.monotonic() - last[0] > 0.2:
                 last[0] = time.monotonic()
                 progress(execution.counts())
@@ -157,7 +174,7 @@ def _execute(dag: Any, run: DagRunInfo, client: Any, store: Store,
         driver.run_until(lambda: execution.finished, tick)
         state = execution.final_state()
         store.set_dag_run_state(dag.dag_id, run.run_id, state.value,
-                                end_date=datetime.now(timezone.utc))
+                                end_date=datetime.now(timezone.utc), clear_owner=True)
         if progress is not None:
             progress(execution.counts())
         _dag_callbacks(dag, run, state)

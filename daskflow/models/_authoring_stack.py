@@ -8,14 +8,30 @@ while a run executes.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 _dags: list[Any] = []
 _groups: list[Any] = []
+_recorders: list[list[Any]] = []
 
 
 def push_dag(dag: Any) -> None:
     _dags.append(dag)
+    for created in _recorders:
+        created.append(dag)
+
+
+@contextmanager
+def recording_dags() -> Iterator[list[Any]]:
+    """Collect every DAG opened as a context manager while the block runs."""
+    created: list[Any] = []
+    _recorders.append(created)
+    try:
+        yield created
+    finally:
+        _recorders.remove(created)
 
 
 def pop_dag() -> None:

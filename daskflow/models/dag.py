@@ -338,6 +338,8 @@ class DAG:
         conf: dict[str, Any] | None = None,
         cluster: Any = None,
         db: str | None = None,
+        run_conf: dict[str, Any] | None = None,
+        execution_date: datetime | str | None = None,
         **options: Any,
     ) -> Any:
         """Run one DAG run to completion here and now; return its result.
@@ -351,6 +353,9 @@ class DAG:
         # without Dask.
         from daskflow.execution.single_run import run_once
 
+        # Airflow's dag.test() names: run_conf (2.x and 3.x), execution_date (2.x).
+        conf = conf if conf is not None else run_conf
+        logical_date = logical_date if logical_date is not None else execution_date
         return run_once(self, logical_date=logical_date, conf=conf, cluster=cluster, db=db,
                         **options)
 

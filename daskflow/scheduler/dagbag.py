@@ -14,13 +14,13 @@ import hashlib
 import importlib.util
 import sys
 import traceback
+import types
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cloudpickle
-
 from daskflow.exceptions import DagDefinitionError, DagImportError, DagNotFound
+from daskflow.models import _authoring_stack
 from daskflow.models.dag import DAG
 
 
@@ -51,11 +51,14 @@ class DagBag:
         if safe_mode and not ("dag" in lowered and ("daskflow" in lowered or "airflow" in lowered)):
             return []
         try:
-            module = _import(path)
+            module, created = _import(path)
         except Exception:  # any error in user code becomes this file's import error
             self.import_errors[str(path)] = traceback.format_exc()
             return []
-        found = [v for v in vars(module).values() if isinstance(v, DAG)]
+        # As in Airflow 2.4+, a DAG used as a context manager (or built by a @dag
+        # function) is found even when no module-level name holds it.
+        found = list({id(d): d for d in [*vars(module).values(), *created]
+                      if isinstance(d, DAG)}.values())
         try:
             for dag in found:
                 dag.validate()
@@ -85,7 +88,14 @@ class DagBag:
         )
 
 
-def _import(path: Path) -> Any:
+def _import(path: Path) -> tuple[Any, list[DAG]]:
+    """Execute a DAG file as a private module; return it and the DAGs it opened.
+
+    The module leaves ``sys.modules`` once executed: Dask serializes with plain
+    pickle first, which would pickle the file's functions and classes by a
+    module name no worker can import. Outside ``sys.modules`` they go by value
+    (cloudpickle), so workers need neither the DAG folder nor the module.
+    """
     digest = hashlib.sha1(str(path).encode()).hexdigest()[:8]
     name = f"daskflow_dag_{digest}_{path.stem}"
     spec = importlib.util.spec_from_file_location(name, path)
@@ -95,14 +105,40 @@ def _import(path: Path) -> Any:
     sys.modules[name] = module
     sys.path.insert(0, str(path.parent))
     try:
-        spec.loader.exec_module(module)
+        with _authoring_stack.recording_dags() as created:
+            spec.loader.exec_module(module)
     except DagDefinitionError as exc:
-        sys.modules.pop(name, None)
         raise DagDefinitionError(f"{path}: {exc}") from None
-    except BaseException:
-        sys.modules.pop(name, None)
-        raise
     finally:
         sys.path.remove(str(path.parent))
-    cloudpickle.register_pickle_by_value(module)
-    return module
+        sys.modules.pop(name, None)
+    return module, created
+
+
+def load_dag_source(source: str, dag_id: str, fileloc: str) -> DAG | None:
+    """Build DAG ``dag_id`` from a stored version of its file's source."""
+    name = f"daskflow_version_{hashlib.sha1(source.encode()).hexdigest()[:12]}"
+    module = types.ModuleType(name)
+    module.__file__ = fileloc
+    sys.modules[name] = module
+    try:
+        with _authoring_stack.recording_dags() as created:
+            exec(compile(source, fileloc, "exec"), module.__dict__)
+    finally:
+        sys.modules.pop(name, None)
+    for dag in [*vars(module).values(), *created]:
+        if isinstance(dag, DAG) and dag.dag_id == dag_id:
+            dag.fileloc = fileloc
+            return dag
+    return None
+
+
+def load_dag_version(store: Any, version_id: str, dag_id: str) -> DAG | None:
+    """The DAG as stored under ``version_id`` (None if the version or DAG is gone)."""
+    version = store.get_dag_version(version_id)
+    if version is None or not version.source:
+        return None
+    try:
+        return load_dag_source(version.source, dag_id, version.fileloc)
+    except Exception:  # an old version that no longer imports: the caller falls back
+        return None

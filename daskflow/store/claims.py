@@ -12,8 +12,10 @@ hands a loop the runs that no live loop drives, in one transaction:
    ``start_date`` stay, the new owner resumes them from the store.
 2. **queued runs** - moved to ``running``. Within a DAG the oldest logical dates
    go first and only while the DAG's ``running`` runs (of every owner, orphans
-   included) stay within its ``max_active_runs``; across DAGs the ``limit`` is
-   filled oldest ``queued_at`` first. Orphans count against ``limit`` first.
+   included) stay within its ``max_active_runs``. Across DAGs the ``limit`` is
+   shared round-robin: every waiting DAG gets its first run before any gets a
+   second, the DAG whose oldest queued run waited longest first - a backfill of
+   one DAG cannot starve the others. Orphans count against ``limit`` first.
 
 How a run is never claimed twice:
 
@@ -101,7 +103,7 @@ def start_queued(
     if conn.dialect.name == "postgresql" and candidates:
         locked = lock_dags(conn, [b.dag_id for b in candidates])
         candidates = [b for b in backlog(conn, caps, locked) if b.free > 0]
-    ids = pick_queued(conn, {b.dag_id: b.free for b in candidates}, limit)
+    ids = pick_queued(conn, candidates, limit)
     start_date = func.coalesce(dag_run.c.start_date, literal(now, dag_run.c.start_date.type))
     values = {"state": RUNNING, "start_date": start_date, "owner_loop": owner, "heartbeat": now}
     return _take(conn, ids, values, dag_run.c.state == QUEUED)
@@ -138,15 +140,17 @@ def backlog(
 def lock_dags(conn: Connection, dag_ids: Sequence[str]) -> list[str]:
     """Those of ``dag_ids`` whose claim lock this transaction got (PostgreSQL only)."""
     names = func.unnest(bindparam("dag_ids", list(dag_ids), type_=ARRAY(String)))
-    table = names.table_valued("dag_id")
+    table = names.table_valued("dag_id").render_derived(name="names")
     got = func.pg_try_advisory_xact_lock(DAG_LOCK_CLASS, func.hashtext(table.c.dag_id))
     return list(conn.execute(select(table.c.dag_id).where(got)).scalars())
 
 
-def pick_queued(conn: Connection, free: Mapping[str, int], limit: int) -> list[int]:
-    """Ids of the queued runs to start: per DAG its ``free`` oldest logical dates."""
-    if not free:
+def pick_queued(conn: Connection, candidates: Sequence[Backlog], limit: int) -> list[int]:
+    """Ids of the queued runs to start: per DAG its ``free`` oldest, DAGs taking turns."""
+    if not candidates:
         return []
+    free = {b.dag_id: b.free for b in candidates}
+    turn = {b.dag_id: position for position, b in enumerate(candidates)}
     order = (dag_run.c.logical_date, dag_run.c.id)
     rank = func.row_number().over(partition_by=dag_run.c.dag_id, order_by=order)
     ranked = (
@@ -154,15 +158,14 @@ def pick_queued(conn: Connection, free: Mapping[str, int], limit: int) -> list[i
         .where((dag_run.c.state == QUEUED) & dag_run.c.dag_id.in_(list(free)))
         .subquery()
     )
-    columns = [dag_run.c[name] for name in ("id", "dag_id", "queued_at", "logical_date")]
     query = (
-        select(*columns, ranked.c.rank)
+        select(dag_run.c.id, dag_run.c.dag_id, ranked.c.rank)
         .join(ranked, ranked.c.id == dag_run.c.id)
         .where(ranked.c.rank <= max(free.values()))
         .with_for_update(of=dag_run, skip_locked=True)
     )
     rows = [row for row in conn.execute(query) if row.rank <= free[row.dag_id]]
-    rows.sort(key=lambda r: (r.queued_at is not None, r.queued_at, r.logical_date, r.id))
+    rows.sort(key=lambda row: (row.rank, turn[row.dag_id]))
     return [row.id for row in rows[:limit]]
 
 

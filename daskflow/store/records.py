@@ -106,6 +106,10 @@ class TaskInstanceRecord:
     rendered_fields: Mapping[str, Any] | None = None
     updated_at: datetime | None = None
     next_try_at: datetime | None = None
+    #: Where the outcome is kept for recovery (``execution/results.py``).
+    result_ref: str | None = None
+    #: Lengths of XComs that mapped tasks downstream expand over.
+    map_lengths: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -135,6 +139,8 @@ class TaskUpdate:
     queued_at: datetime | None = None
     rendered_fields: Mapping[str, Any] | None = None
     next_try_at: datetime | None = None
+    result_ref: str | None = None
+    map_lengths: Mapping[str, Any] | None = None
     clear: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
@@ -171,6 +177,8 @@ CLEARABLE = frozenset(
         "queued_at",
         "rendered_fields",
         "next_try_at",
+        "result_ref",
+        "map_lengths",
     }
 )
 

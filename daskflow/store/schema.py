@@ -17,6 +17,8 @@ Decisions worth knowing:
   (foreign keys, ``ON DELETE CASCADE``). DAG runs do not reference ``dag`` so a run
   can be recorded for a DAG that was never synced (``dags test``, tests).
 * JSON columns store SQL ``NULL`` for ``None`` (``none_as_null``).
+* ``dag_run.owner_loop`` and ``dag_run.heartbeat`` say which scheduler loop
+  drives a running run and when it last proved alive (``claims.py``).
 """
 
 from __future__ import annotations
@@ -161,6 +163,8 @@ task_instance = Table(
     Column("rendered_fields", _json()),
     Column("updated_at", UTCDateTime),
     Column("next_try_at", UTCDateTime),
+    Column("result_ref", String),
+    Column("map_lengths", _json()),
     ForeignKeyConstraint(
         ["dag_id", "run_id"], ["dag_run.dag_id", "dag_run.run_id"], ondelete="CASCADE"
     ),

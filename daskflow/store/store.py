@@ -486,16 +486,26 @@ class Store:
         Orphans (``running``, owned by another loop or nobody, heartbeat ``NULL`` or
         older than ``now - stale_after``) are re-owned as they are; queued runs
         become ``running`` with ``start_date`` (if unset), owner and heartbeat
-        ``now``, oldest first and within each DAG's ``max_active_runs`` (this
-        mapping, else the synced ``dag.max_active_runs``, else 16; running runs of
-        every owner count). One transaction; on PostgreSQL concurrent loops skip
-        each other's rows instead of waiting or double-claiming (``claims.py``).
+        ``now``: oldest logical date first within a DAG, DAGs taking turns, and
+        within each DAG's ``max_active_runs`` (this mapping, else the synced
+        ``dag.max_active_runs``, else 16; running runs of every owner count).
+        One transaction; on PostgreSQL concurrent loops skip each other's rows
+        instead of waiting or double-claiming (``claims.py``).
         """
         caps = max_active_runs or {}
         with self._write() as conn:
             adopted = adopt_orphans(conn, owner, now, now - stale_after, limit)
             started = start_queued(conn, owner, now, limit - len(adopted), caps)
         return [_record(DagRunRecord, row) for row in adopted + started]
+
+    def assign_run(self, dag_id: str, run_id: str, owner: str, now: datetime) -> None:
+        """Make ``owner`` drive a run it created itself (``dag.test()``): running, alive."""
+        where = (dag_run.c.dag_id == dag_id) & (dag_run.c.run_id == run_id)
+        values = {"state": "running", "owner_loop": owner, "heartbeat": now,
+                  "start_date": func.coalesce(dag_run.c.start_date, now)}
+        with self._write() as conn:
+            if conn.execute(update(dag_run).where(where).values(**values)).rowcount == 0:
+                raise NotFoundError(f"DAG {dag_id!r} has no run {run_id!r} in the metadata store")
 
     def heartbeat(self, owner: str, now: datetime) -> int:
         """Mark every running run of ``owner`` alive at ``now``; return how many it has.
@@ -675,8 +685,9 @@ class Store:
         The instances ``(task_id, map_index)`` lose state, ``end_date``,
         ``duration`` and ``next_try_at`` and their XComs; ``try_number``,
         ``max_tries``, attempts and logs stay, so the next try is numbered after
-        the last. The run goes back to ``queued`` with no end date and no owner,
-        so whichever loop claims it next resumes it. One transaction.
+        the last. The run goes back to ``queued`` (``queued_at`` now) with no end
+        date and no owner, so whichever loop claims it next resumes it; its
+        ``start_date`` stays. One transaction.
         """
         now = _now()
         cleared = {"state": None, "end_date": None, "duration": None, "next_try_at": None}

@@ -1,0 +1,333 @@
+"""The scheduler loop: keeps every DAG of a folder running on time.
+
+One loop drives any number of runs on one Dask client. Each ``tick(now)``:
+
+1. re-parses changed DAG files (``dag_folder.py``);
+2. creates the scheduled runs that are due (``planning.py``); the unique
+   (dag_id, logical_date) constraint makes a second loop's attempt harmless;
+3. claims runs nobody drives (new queued runs, manual triggers, cleared runs,
+   and the orphans of a dead loop) and resumes each from the store, so tasks
+   that succeeded are not run again (DESIGN.md decision 4);
+4. finishes runs whose task instances all finished, fails runs past their
+   ``dagrun_timeout``, and sends callbacks and notifications from threads of
+   its own, never its own thread;
+5. proves it is alive (heartbeat) and lets go of runs another loop took.
+
+Between ticks the Driver waits for what the cluster reports. The loop holds
+no state the store does not have: killed at any instant, a new loop (or a
+second one on the same PostgreSQL) carries on.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from daskflow.execution.driver import Driver
+from daskflow.execution.recorder import Recorder
+from daskflow.execution.run import RunExecution, StoredInstance
+from daskflow.models.context import DagRunInfo
+from daskflow.models.state import DagRunState, TaskInstanceState
+from daskflow.schedule import DataInterval
+from daskflow.scheduler.dag_folder import DagFolder
+from daskflow.scheduler.dagbag import load_dag_version
+from daskflow.scheduler.planning import (
+    DagScheduleState,
+    next_due,
+    runs_to_create,
+    scheduled_run_id,
+)
+from daskflow.store import RunExistsError
+
+logger = logging.getLogger("daskflow.scheduler")
+TI = TaskInstanceState
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class SchedulerLoop:
+    """Creates, claims, drives and finishes runs for the DAGs of one folder."""
+
+    def __init__(self, folder: DagFolder, store: Any, client: Any, *,
+                 results_url: str | None = None, notifier: Any = None,
+                 loop_id: str | None = None, heartbeat_interval: float = 2.0,
+                 stale_after: timedelta = timedelta(seconds=10), parse_interval: float = 1.0,
+                 create_scheduled: bool = True, max_runs: int = 64) -> None:
+        self.folder = folder
+        self.store = store
+        self.client = client
+        self.results_url = results_url
+        self.notifier = notifier
+        self.loop_id = loop_id or f"{socket.gethostname()}-{secrets.token_hex(4)}"
+        self.heartbeat_interval = heartbeat_interval
+        self.stale_after = stale_after
+        self.parse_interval = parse_interval
+        self.create_scheduled = create_scheduled
+        self.max_runs = max_runs
+        self.recorder = Recorder(store)
+        self.driver = Driver(client, self.recorder)
+        self.executions: dict[tuple[str, str], RunExecution] = {}
+        self.callbacks = ThreadPoolExecutor(2, thread_name_prefix="daskflow-callbacks")
+        self._look_again: dict[str, datetime] = {}
+        self._next_parse = 0.0
+        self._next_heartbeat = 0.0
+        self._scheduler_id = self._current_scheduler_id()
+        self.stopping = False
+
+    # -- the tick -------------------------------------------------------------------
+    def tick(self, now: datetime) -> None:
+        """One pass of the loop at time ``now`` (see the module docstring)."""
+        mono = time.monotonic()
+        if mono >= self._next_parse:
+            self._next_parse = mono + self.parse_interval
+            if self.folder.refresh().changed:
+                self._look_again.clear()
+        if self.create_scheduled:
+            self.create_due_runs(now)
+        if not self.stopping:
+            self.claim(now)
+        self._time_out_runs(now)
+        self._finish_runs(now)
+        self._notify_task_ends()
+        if mono >= self._next_heartbeat:
+            self._next_heartbeat = mono + self.heartbeat_interval
+            self._heartbeat(now)
+
+    def serve(self, stop: threading.Event, max_wait: float = 0.2) -> None:
+        """Tick until ``stop`` is set; then leave running runs for another loop."""
+        try:
+            while not stop.is_set():
+                self.tick(utcnow())
+                self.driver.step(max_wait)
+        finally:
+            self.shutdown()
+
+    def shutdown(self) -> None:
+        """Stop driving: flush what was recorded and let the runs be adopted at once."""
+        self.stopping = True
+        self.recorder.flush()
+        for execution in list(self.executions.values()):
+            self.driver.remove(execution)
+        self.executions.clear()
+        self.store.release_runs(self.loop_id)
+        self.driver.close()
+        self.callbacks.shutdown(wait=True)
+
+    # -- creating scheduled runs ----------------------------------------------------
+    def create_due_runs(self, now: datetime) -> int:
+        """Create every scheduled run that is due; return how many were created."""
+        due = [d for d in self.folder.dags.values()
+               if self._look_again.get(d.dag_id, now) <= now]
+        if not due:
+            return 0
+        paused = self.store.paused_dag_ids()
+        latest = self.store.latest_scheduled_intervals()
+        active = self.store.active_run_counts()
+        created = 0
+        for dag in due:
+            state = DagScheduleState(
+                dag_id=dag.dag_id, timetable=dag.timetable, start_date=dag.start_date,
+                end_date=dag.end_date, catchup=dag.catchup, max_active_runs=dag.max_active_runs,
+                is_paused=dag.dag_id in paused,
+                last_scheduled=DataInterval(*latest[dag.dag_id]) if dag.dag_id in latest else None,
+                active_runs=active.get(dag.dag_id, 0))
+            infos = runs_to_create(state, now)
+            created += sum(self._create_run(dag, info) for info in infos)
+            self._look_again[dag.dag_id] = self._when_to_look(state, infos, now)
+        return created
+
+    def _create_run(self, dag: Any, info: Any) -> bool:
+        try:
+            self.store.create_dag_run(
+                dag.dag_id, scheduled_run_id(info.logical_date), info.logical_date,
+                info.data_interval.start, info.data_interval.end, "scheduled", {},
+                state="queued", external_trigger=False,
+                dag_version=self.folder.versions.get(dag.dag_id))
+        except RunExistsError:
+            return False  # another loop created it first: exactly one run per interval
+        return True
+
+    def _when_to_look(self, state: DagScheduleState, infos: list, now: datetime) -> datetime:
+        soon = now + timedelta(seconds=1)
+        if state.is_paused or state.active_runs + len(infos) >= state.max_active_runs:
+            return soon  # paused or full: check again shortly
+        last = infos[-1].data_interval if infos else state.last_scheduled
+        due = next_due(DagScheduleState(**{**state.__dict__, "last_scheduled": last}), now)
+        return datetime.max.replace(tzinfo=timezone.utc) if due is None else max(due, now)
+
+    # -- claiming and resuming runs -------------------------------------------------
+    def claim(self, now: datetime) -> list[RunExecution]:
+        room = self.max_runs - len(self.executions)
+        if room <= 0:
+            return []
+        caps = {d.dag_id: d.max_active_runs for d in self.folder.dags.values()}
+        started = []
+        for run in self.store.claim_runs(self.loop_id, now, room, self.stale_after, caps):
+            execution = self._resume(run, now)
+            if execution is not None:
+                started.append(execution)
+        return started
+
+    def _resume(self, run: Any, now: datetime) -> RunExecution | None:
+        dag = self._dag_for(run)
+        if dag is None:
+            self.store.set_dag_run_state(run.dag_id, run.run_id, DagRunState.FAILED.value,
+                                         end_date=now, clear_owner=True)
+            logger.error("run %s of DAG %r failed: the DAG is no longer in %s",
+                         run.run_id, run.dag_id, self.folder.folder)
+            return None
+        stored = {(t.task_id, t.map_index): StoredInstance(t.state, t.try_number, t.result_ref,
+                                                           dict(t.map_lengths or {}))
+                  for t in self.store.list_task_instances(run.dag_id, run.run_id)}
+        info = DagRunInfo(
+            dag_id=run.dag_id, run_id=run.run_id, logical_date=run.logical_date,
+            data_interval_start=run.data_interval_start or run.logical_date,
+            data_interval_end=run.data_interval_end or run.logical_date,
+            run_type=run.run_type, conf=dict(run.conf or {}), start_date=run.start_date,
+            external_trigger=run.external_trigger)
+        execution = RunExecution(dag, info, self.client, self.recorder, self.driver.topic,
+                                 results_url=self.results_url, stored=stored)
+        execution.hold = self._held_tasks(dag, run)
+        self.executions[(run.dag_id, run.run_id)] = execution
+        self.driver.add(execution)
+        return execution
+
+    def _dag_for(self, run: Any) -> Any:
+        """The DAG as the run was created: its version, even if the file changed since."""
+        current = self.folder.dags.get(run.dag_id)
+        if run.dag_version is None or self.folder.versions.get(run.dag_id) == run.dag_version:
+            return current
+        return load_dag_version(self.store, run.dag_version, run.dag_id) or current
+
+    def _held_tasks(self, dag: Any, run: Any) -> set[str]:
+        """``depends_on_past`` tasks whose previous instance did not succeed or skip."""
+        held = set()
+        for task in dag.tasks:
+            if task.depends_on_past:
+                previous = self.store.previous_task_instance_state(
+                    dag.dag_id, task.task_id, run.logical_date)
+                if previous not in (None, TI.SUCCESS.value, TI.SKIPPED.value):
+                    held.add(task.task_id)
+        return held
+
+    # -- finishing ------------------------------------------------------------------
+    def _finish_runs(self, now: datetime) -> None:
+        done = [e for e in self.executions.values() if e.finished]
+        if not done:
+            return
+        self.recorder.flush()
+        for execution in done:
+            state = execution.final_state()
+            self._close(execution, state, now)
+
+    def _close(self, execution: RunExecution, state: DagRunState, now: datetime,
+               reason: str | None = None) -> None:
+        run = execution.run
+        self.store.set_dag_run_state(run.dag_id, run.run_id, state.value, end_date=now,
+                                     clear_owner=True)
+        self.driver.remove(execution)
+        del self.executions[(run.dag_id, run.run_id)]
+        self._look_again.pop(run.dag_id, None)
+        self.callbacks.submit(_run_dag_callbacks, execution.dag, run, state, reason)
+        if self.notifier is not None:
+            self._notify_run(execution, state, reason)
+
+    def _time_out_runs(self, now: datetime) -> None:
+        for execution in list(self.executions.values()):
+            timeout = execution.dag.dagrun_timeout
+            start = execution.run.start_date
+            if timeout is None or start is None or now - start <= timeout:
+                continue
+            execution.stop(reason="dagrun_timeout")
+            self.recorder.flush()
+            self._close(execution, DagRunState.FAILED, now,
+                        reason=f"the run exceeded dagrun_timeout ({timeout})")
+
+    # -- liveness -------------------------------------------------------------------
+    def _heartbeat(self, now: datetime) -> None:
+        self.store.heartbeat(self.loop_id, now)
+        owned = {(r.dag_id, r.run_id) for r in self.store.owned_runs(self.loop_id)}
+        for key, execution in list(self.executions.items()):
+            if key not in owned:
+                # Another loop adopted it, or a user cleared it: stop driving it here.
+                self.driver.remove(execution)
+                del self.executions[key]
+        for execution in self.executions.values():
+            if execution.hold:
+                execution.hold = self._held_tasks(execution.dag, self._record(execution))
+                execution.submit_ready()
+        scheduler_id = self._current_scheduler_id()
+        if scheduler_id != self._scheduler_id:
+            self._scheduler_id = scheduler_id
+            self._resubmit_all(now)
+
+    def _record(self, execution: RunExecution) -> Any:
+        return self.store.get_dag_run(execution.run.dag_id, execution.run.run_id)
+
+    def _current_scheduler_id(self) -> str | None:
+        try:
+            return self.client.scheduler_info(n_workers=0).get("id")
+        except Exception:  # the scheduler is away; the next heartbeat asks again
+            return self._scheduler_id if hasattr(self, "_scheduler_id") else None
+
+    def _resubmit_all(self, now: datetime) -> None:
+        """The Dask scheduler restarted and forgot every key: resume each run from the store."""
+        logger.warning("the Dask scheduler restarted; resubmitting %d runs", len(self.executions))
+        self.recorder.flush()
+        for key, execution in list(self.executions.items()):
+            self.driver.remove(execution)
+            del self.executions[key]
+            record = self._record(execution)
+            if record is not None:
+                self._resume(record, now)
+
+    # -- notifications --------------------------------------------------------------
+    def _notify_task_ends(self) -> None:
+        for execution in self.executions.values():
+            ended, execution.ended = execution.ended, []
+            if self.notifier is None:
+                continue
+            for task, report in ended:
+                self._notify_task(execution, task, report)
+
+    def _notify_task(self, execution: RunExecution, task: Any, report: dict) -> None:
+        from daskflow.notifications import notices_for_task
+
+        notices = notices_for_task(
+            task, report["state"], run_id=execution.run.run_id,
+            logical_date=execution.run.logical_date, map_index=report["map_index"],
+            try_number=report.get("try") or 1, error=report.get("error"),
+            log=report.get("log") or "")
+        for notice in notices:
+            self.notifier.notify(task, notice)
+
+    def _notify_run(self, execution: RunExecution, state: DagRunState, reason: str | None
+                    ) -> None:
+        from daskflow.notifications import notices_for_run
+
+        for notice in notices_for_run(execution.dag, state.value, run_id=execution.run.run_id,
+                                      logical_date=execution.run.logical_date, error=reason):
+            self.notifier.notify(execution.dag, notice)
+
+
+def _run_dag_callbacks(dag: Any, run: DagRunInfo, state: DagRunState, reason: str | None
+                       ) -> None:
+    """A DAG's on_success/on_failure callbacks; runs in the loop's callback threads."""
+    callbacks = dag.on_success_callback if state is DagRunState.SUCCESS \
+        else dag.on_failure_callback
+    context = {"dag": dag, "dag_run": run, "run_id": run.run_id, "params": dag.params,
+               "logical_date": run.logical_date,
+               "reason": reason or ("success" if state is DagRunState.SUCCESS else "task_failure")}
+    for callback in callbacks:
+        try:
+            callback(context)
+        except Exception:  # a broken callback must not stop the loop
+            logger.exception("DAG %r callback %r failed", dag.dag_id, callback)
