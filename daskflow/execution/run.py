@@ -111,6 +111,10 @@ class RunExecution:
         self.stored = self._usable(stored or {})
         self._done_marks: dict[str, dict[str, Any]] = {}
         self._marks_sent = 0.0
+        #: Tasks not to submit yet (``depends_on_past`` waiting on the previous run).
+        self.hold: set[str] = set()
+        #: (task, report) of attempts that failed or will be retried, for notifications.
+        self.ended: list[tuple[Any, dict[str, Any]]] = []
 
     # -- submitting -----------------------------------------------------------------
     def start(self) -> None:
@@ -121,6 +125,8 @@ class RunExecution:
         graph: dict[str, Any] = {}
         for task_id in list(self.pending):
             task = self.dag.task_dict[task_id]
+            if task_id in self.hold:
+                continue
             if not all(u in self.task_keys for u in task.upstream_task_ids):
                 continue
             count = self._instance_count(task)
@@ -285,6 +291,8 @@ class RunExecution:
         instance.lengths = report.get("lens") or {}
         if report.get("result") is not None:
             self._done_marks[instance.key] = {DONE_ANNOTATION: report["result"]}
+        if state in (TI.FAILED, TI.UP_FOR_RETRY):
+            self.ended.append((task, report))
         if state is TI.UP_FOR_RETRY:
             delay = task.retry_delay_for(instance.try_number)
             self.retry_due[instance.key] = now + delay.total_seconds()
@@ -375,6 +383,25 @@ class RunExecution:
     def final_state(self) -> DagRunState:
         leaves = {t.task_id for t in self.dag.leaves}
         return run_state_from([i.state for i in self.instances.values() if i.task_id in leaves])
+
+    def stop(self, reason: str) -> None:
+        """End the run now (dagrun_timeout): cancel its keys, skip what did not finish.
+
+        As in Airflow, unfinished task instances end ``skipped``. A task already
+        running on a worker cannot be interrupted by Dask; its report is ignored.
+        """
+        self.client.cancel(list(self.futures.values()), force=True)
+        for instance in self.instances.values():
+            if not instance.finished:
+                instance.state = TI.SKIPPED
+                self.recorder.task(self.run.dag_id, self.run.run_id, instance.task_id,
+                                   instance.map_index, state=TI.SKIPPED.value)
+        for task_id in self.pending:
+            self.recorder.task(self.run.dag_id, self.run.run_id, task_id, -1,
+                               state=TI.SKIPPED.value)
+        self.pending = []
+        self.retry_due.clear()
+        logger.warning("DAG %r run %r stopped: %s", self.run.dag_id, self.run.run_id, reason)
 
     def release(self) -> None:
         """Let Dask forget this run's results."""
