@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from daskflow.exceptions import TaskFailedNoRetry, TaskSkipped, TaskTimeout
-from daskflow.execution import capture, results
+from daskflow.execution import capture, limits, results
 from daskflow.execution.outcome import Outcome, Report, RetryAttempt, display
 from daskflow.models.context import (
     DagRunInfo,
@@ -71,6 +71,10 @@ class NodeSpec:
     unexpandable: bool = False
     #: Where outcomes are kept for recovery (``execution/results.py``); None: nowhere.
     results_url: str | None = None
+    #: Pool and DAG slot limits to hold while running (``execution/limits.py``).
+    limits: tuple = ()
+    #: Why this instance cannot run at all (e.g. an unknown pool): it fails with this.
+    blocked: str | None = None
 
 
 class _PlannedRetryFilter(logging.Filter):
@@ -107,7 +111,10 @@ def run_node(spec: NodeSpec, *upstream: Any) -> Outcome:
     if spec.unexpandable:
         return _unexpandable(spec, key, worker, outcomes)
     try_number = int(annotations.get(TRY_ANNOTATION, spec.first_try))
-    return _attempt(spec, key, worker, outcomes, try_number)
+    if spec.blocked is not None:
+        return _finish_without_running(spec, key, worker, TI.FAILED, spec.blocked, try_number)
+    with limits.held(spec.limits):
+        return _attempt(spec, key, worker, outcomes, try_number)
 
 
 # -- deciding -------------------------------------------------------------------------

@@ -28,6 +28,8 @@ from dask._task_spec import Task
 
 from daskflow.execution.annotations import ByKey, set_annotations
 from daskflow.execution.graph import node_task, task_key
+from daskflow.execution.limits import Limit, dag_limit, pool_limit
+from daskflow.execution.limits import register as register_limits
 from daskflow.execution.node import (
     DONE_ANNOTATION,
     FORCED_ANNOTATION,
@@ -89,7 +91,8 @@ class RunExecution:
 
     def __init__(self, dag: Any, run: DagRunInfo, client: Any, recorder: Any, topic: str,
                  token: str | None = None, *, results_url: str | None = None,
-                 stored: dict[tuple[str, int], StoredInstance] | None = None) -> None:
+                 stored: dict[tuple[str, int], StoredInstance] | None = None,
+                 pools: dict[str, int] | None = None) -> None:
         self.dag = dag
         self.run = run
         self.client = client
@@ -108,6 +111,7 @@ class RunExecution:
         self._unwatched: list[str] = []
         self.weights = dag.priority_weights()
         self.results_url = results_url
+        self.pools = pools
         self.stored = self._usable(stored or {})
         self._done_marks: dict[str, dict[str, Any]] = {}
         self._marks_sent = 0.0
@@ -118,7 +122,33 @@ class RunExecution:
 
     # -- submitting -----------------------------------------------------------------
     def start(self) -> None:
+        self._limits = self._plan_limits()
+        register_limits(self.client, [lim for found in self._limits.values()
+                                      for lim in found if isinstance(found, tuple)])
         self.submit_ready()
+
+    def _plan_limits(self) -> dict[str, tuple | str]:
+        """Per task: the slot limits that can bind on this cluster, or why it cannot run."""
+        threads = sum(self.client.nthreads().values()) or 1
+        planned: dict[str, tuple | str] = {}
+        for task in self.dag.tasks:
+            found: list[Limit] = []
+            if self.dag.max_active_tasks < threads:
+                found.append(dag_limit(self.dag.dag_id, self.dag.max_active_tasks))
+            problem = None
+            if self.pools is not None:
+                slots = self.pools.get(task.pool)
+                if slots is None:
+                    problem = (f"DAG {self.dag.dag_id!r} task {task.task_id!r}: pool "
+                               f"{task.pool!r} does not exist; create it with "
+                               f"`daskflow pools set {task.pool} SLOTS`")
+                elif task.pool_slots > slots:
+                    problem = (f"DAG {self.dag.dag_id!r} task {task.task_id!r} needs "
+                               f"{task.pool_slots} slots of pool {task.pool!r}, which has {slots}")
+                elif slots < threads or task.pool_slots > 1:
+                    found.append(pool_limit(task.pool, slots, task.pool_slots))
+            planned[task.task_id] = problem if problem else tuple(found)
+        return planned
 
     def submit_ready(self) -> int:
         """Submit every pending task whose instances and upstream keys are known."""
@@ -232,12 +262,18 @@ class RunExecution:
                             length_keys=tuple(sorted(self.length_keys.get(task.task_id, ()))),
                             unexpandable=task.is_mapped and count <= 0,
                             first_try=(stored.try_number + 1) if stored else 1,
-                            results_url=self.results_url)
+                            results_url=self.results_url, **self._limit_fields(task))
             graph[key] = node_task(key, spec, upstream)
             self._track(task, key, map_index)
             keys.append(key)
         self.task_keys[task.task_id] = keys if task.is_mapped and count > 0 else keys[0]
         return graph
+
+    def _limit_fields(self, task: Any) -> dict[str, Any]:
+        planned = getattr(self, "_limits", {}).get(task.task_id, ())
+        if isinstance(planned, str):
+            return {"blocked": planned}
+        return {"limits": planned}
 
     def _usable(self, stored: dict[tuple[str, int], StoredInstance]
                 ) -> dict[tuple[str, int], StoredInstance]:

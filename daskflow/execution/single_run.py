@@ -156,8 +156,9 @@ def _execute(dag: Any, run: DagRunInfo, client: Any, store: Store,
              ) -> tuple[DagRunState, RunExecution]:
     recorder = Recorder(store, interval=float(config.get("record-interval", 0.25)))
     driver = Driver(client, recorder)
+    pools = {p.name: p.slots for p in store.list_pools()}
     execution = RunExecution(dag, run, client, recorder, driver.topic,
-                             results_url=config.results_url())
+                             results_url=config.results_url(), pools=pools)
     try:
         driver.add(execution)
         last = [0.0]

@@ -193,8 +193,9 @@ class SchedulerLoop:
             data_interval_end=run.data_interval_end or run.logical_date,
             run_type=run.run_type, conf=dict(run.conf or {}), start_date=run.start_date,
             external_trigger=run.external_trigger)
+        pools = {p.name: p.slots for p in self.store.list_pools()}
         execution = RunExecution(dag, info, self.client, self.recorder, self.driver.topic,
-                                 results_url=self.results_url, stored=stored)
+                                 results_url=self.results_url, stored=stored, pools=pools)
         execution.hold = self._held_tasks(dag, run)
         self.executions[(run.dag_id, run.run_id)] = execution
         self.driver.add(execution)

@@ -1,0 +1,88 @@
+"""Pools and ``max_active_tasks``: slot limits that hold across the whole cluster.
+
+Each limit is a ``distributed.Semaphore`` on the Dask scheduler, so it counts
+every run, DAG and loop that uses the cluster. A node takes its slots before
+it runs (its worker slot is given up with ``secede`` while it waits, so a full
+pool never blocks other tasks) and gives them back when it ends. Limits are
+taken in one fixed order (the DAG's, then the pool's) and a multi-slot
+request takes its slots under a lock, so two tasks never deadlock each holding
+part of what the other needs.
+
+The loop registers and resizes the semaphores on the scheduler
+(``register``); it only attaches a limit to a task when the limit can bind,
+i.e. it is smaller than the cluster's thread count or asks for several slots,
+so the common case costs nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Limit:
+    """``need`` of the ``slots`` of semaphore ``name``."""
+
+    name: str
+    slots: int
+    need: int = 1
+
+
+def pool_limit(pool: str, slots: int, need: int) -> Limit:
+    return Limit(f"daskflow-pool-{pool}", slots, need)
+
+
+def dag_limit(dag_id: str, max_active_tasks: int) -> Limit:
+    return Limit(f"daskflow-dag-{dag_id}", max_active_tasks, 1)
+
+
+def _register_on_scheduler(dask_scheduler: Any, sizes: dict[str, int]) -> None:
+    extension = dask_scheduler.extensions["semaphores"]
+    for name, slots in sizes.items():
+        extension.max_leases[name] = slots
+        extension.lease_timeouts.setdefault(name, None)
+
+
+def register(client: Any, limits: list[Limit]) -> None:
+    """Create or resize the limits' semaphores on the Dask scheduler (one call)."""
+    sizes = {limit.name: limit.slots for limit in limits}
+    if sizes:
+        client.run_on_scheduler(_register_on_scheduler, sizes=sizes)
+
+
+@contextmanager
+def held(limits: tuple[Limit, ...]) -> Iterator[None]:
+    """Hold the limits' slots for the duration of the block (inside a Dask task)."""
+    if not limits:
+        yield
+        return
+    from distributed import Lock, Semaphore, rejoin, secede
+
+    taken: list[Any] = []
+    secede()
+    try:
+        for limit in limits:
+            semaphore = Semaphore(max_leases=limit.slots, name=limit.name)
+            semaphore._registered = True  # the loop registered (and sized) it: register()
+            if limit.need == 1:
+                semaphore.acquire()
+                taken.append(semaphore)
+                continue
+            with Lock(f"{limit.name}-multi"):
+                for _ in range(limit.need):
+                    semaphore.acquire()
+                    taken.append(semaphore)
+    except BaseException:
+        for semaphore in reversed(taken):
+            semaphore.release()
+        raise
+    finally:
+        rejoin()
+    try:
+        yield
+    finally:
+        for semaphore in reversed(taken):
+            semaphore.release()
