@@ -40,15 +40,21 @@ class CliContext:
     db_url: str | None = None
     _bag: DagBag | None = field(default=None, repr=False)
     _stores: dict[bool, Store] = field(default_factory=dict, repr=False)
+    _initialized: bool = field(default=False, repr=False)
 
     # -- DAGs ---------------------------------------------------------------------
+    def folder(self) -> Path:
+        """The DAG folder (``--dags-folder``, else the configured one); it must exist."""
+        folder = Path(self.dags_folder or config.dags_folder()).expanduser()
+        if not folder.exists():
+            raise DagImportError(f"DAG folder {str(folder)!r} does not exist; pass "
+                                 "--dags-folder or set DASKFLOW_DAGS_FOLDER")
+        return folder
+
     def dagbag(self) -> DagBag:
         """The parsed DAG folder (``--dags-folder``, else the configured one)."""
         if self._bag is None:
-            folder = Path(self.dags_folder or config.dags_folder()).expanduser()
-            if not folder.exists():
-                raise DagImportError(f"DAG folder {str(folder)!r} does not exist; pass "
-                                     "--dags-folder or set DASKFLOW_DAGS_FOLDER")
+            folder = self.folder()
             with contextlib.redirect_stdout(sys.stderr):
                 self._bag = DagBag.load(folder)
         return self._bag
@@ -91,6 +97,19 @@ class CliContext:
                 raise StoreError(f"metadata store {mask_url(self.url)!r} has no daskflow "
                                  "tables yet; run `daskflow db init` with the same --db")
         return self._stores[require_schema]
+
+    def writable_store(self) -> Store:
+        """The store for a command that records something: created or upgraded if needed.
+
+        Commands that start work (``scheduler``, ``dags trigger``, ``dags
+        backfill``, ...) may be the first ones run against a new store, as
+        ``dags test`` may; ``init`` is safe to repeat.
+        """
+        store = self.store(require_schema=False)
+        if not self._initialized:
+            store.init()
+            self._initialized = True
+        return store
 
     def existing_store(self) -> Store | None:
         """The store if it exists and has a schema; ``None`` if nothing was recorded yet."""

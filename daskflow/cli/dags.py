@@ -1,4 +1,8 @@
-"""``daskflow dags``: list the DAGs of the folder, show one, test-run one."""
+"""``daskflow dags``: list the DAGs of the folder, show one, test-run one.
+
+The group's other commands live in modules of their own (``trigger.py``,
+``backfill.py``, ``dag_state.py``) and are added to it in ``main.py``.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,15 @@ from typing import Any
 
 import click
 
-from daskflow import config
 from daskflow.cli.context import CliContext, dags_folder_option, db_option, pass_context
-from daskflow.cli.errors import last_line
-from daskflow.cli.options import cluster_option, conf_option, logical_date_option
+from daskflow.cli.errors import CliError, last_line
+from daskflow.cli.options import (
+    cluster_option,
+    cluster_timeout_option,
+    conf_option,
+    local_cluster_options,
+    logical_date_option,
+)
 from daskflow.cli.output import emit_json, output_option, render
 from daskflow.cli.run_dag import ClusterOptions, run_dag, show_result
 from daskflow.models.dag import DAG
@@ -22,7 +31,7 @@ RUN_FAILED = 1
 
 @click.group("dags")
 def dags_group() -> None:
-    """List, inspect and test-run the DAGs of the DAG folder."""
+    """List, inspect, test, trigger, backfill and pause DAGs."""
 
 
 @dags_group.command("list")
@@ -56,11 +65,21 @@ def _paused(obj: CliContext) -> dict[str, bool]:
 
 @dags_group.command("show")
 @click.argument("dag_id")
+@click.option("--version", "version_id", metavar="VERSION_ID", default=None,
+              help="Print the stored source of this version (see `dags versions DAG_ID`).")
 @dags_folder_option
+@db_option
 @output_option
 @pass_context
-def show(obj: CliContext, dag_id: str, output: str) -> None:
-    """Show a DAG's tasks in the order they run, with their dependencies."""
+def show(obj: CliContext, dag_id: str, version_id: str | None, output: str) -> None:
+    """Show a DAG's tasks in the order they run, with their dependencies.
+
+    With --version, print the source of the DAG as that version was stored
+    instead: what an old run ran, even if the file changed since.
+    """
+    if version_id is not None:
+        show_version(obj, dag_id, version_id, output)
+        return
     dag = obj.get_dag(dag_id)
     rows = task_rows(dag)
     if output == "json":
@@ -70,6 +89,24 @@ def show(obj: CliContext, dag_id: str, output: str) -> None:
         return
     render(rows, ["task_id", "operator", "upstream", "trigger_rule", "retries", "mapped"],
            output)
+
+
+def show_version(obj: CliContext, dag_id: str, version_id: str, output: str) -> None:
+    """Print one stored version's source (JSON: the whole version record)."""
+    store = obj.store()
+    version = store.get_dag_version(version_id)
+    if version is None or version.dag_id != dag_id:
+        known = [v.version_id for v in store.list_dag_versions(dag_id)]
+        listed = f"its versions: {', '.join(known)}" if known else "it has no stored versions"
+        raise CliError(f"DAG {dag_id!r} has no version {version_id!r} ({listed}); "
+                       f"list them with `daskflow dags versions {dag_id}`")
+    if output == "json":
+        emit_json(vars(version))
+        return
+    stored = version.created_at.isoformat(sep=" ", timespec="seconds")
+    click.echo(f"# DAG {dag_id} version {version_id}, stored {stored} from {version.fileloc}",
+               err=True)
+    click.echo(version.source, nl=not version.source.endswith("\n"))
 
 
 def task_rows(dag: DAG) -> list[dict[str, Any]]:
@@ -84,19 +121,9 @@ def task_rows(dag: DAG) -> list[dict[str, Any]]:
 @logical_date_option
 @conf_option
 @cluster_option
-@click.option("--cluster-timeout", type=click.FloatRange(min=0, min_open=True), default=10.0,
-              show_default=True, metavar="SECONDS",
-              help="How long to try reaching the --cluster scheduler.")
+@cluster_timeout_option
 @db_option
-@click.option("--workers", type=click.IntRange(min=1),
-              default=lambda: config.get("local-cluster.workers"),
-              help="LocalCluster: number of workers. [default: Dask's choice]")
-@click.option("--threads-per-worker", type=click.IntRange(min=1),
-              default=lambda: config.get("local-cluster.threads-per-worker"),
-              help="LocalCluster: threads per worker.")
-@click.option("--processes/--threads", default=lambda: bool(
-              config.get("local-cluster.processes", True)),
-              help="LocalCluster: workers in processes, or threads of this process.")
+@local_cluster_options
 @output_option
 @pass_context
 @click.pass_context

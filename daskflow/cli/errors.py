@@ -21,13 +21,17 @@ from daskflow.exceptions import (
     DaskflowError,
     TaskNotFound,
 )
-from daskflow.store.errors import StoreError
+from daskflow.store.errors import NotFoundError, RunExistsError, StoreError
 
 #: Exit code of every error in the user's input or environment.
 BAD_INPUT = 2
 
 #: (error type, words that show the message already says how to fix it, hint).
 _HINTS: tuple[tuple[type[DaskflowError], tuple[str, ...], str], ...] = (
+    (RunExistsError, ("--logical-date",),
+     "pass another --logical-date (or --run-id), or run that run again with "
+     "`daskflow tasks clear`"),
+    (NotFoundError, ("--db",), "check the name, and --db or DASKFLOW_DB"),
     (StoreError, ("--db",), "check --db or DASKFLOW_DB"),
     (ClusterError, ("scheduler",),
      "pass a running scheduler's address with --cluster, or omit it"),

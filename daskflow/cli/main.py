@@ -11,13 +11,25 @@ from importlib.metadata import PackageNotFoundError, version
 import click
 
 import daskflow
+from daskflow.cli.backfill import backfill
+from daskflow.cli.clear import clear
 from daskflow.cli.context import CliContext
+from daskflow.cli.dag_state import (
+    list_import_errors,
+    next_runs_command,
+    pause,
+    unpause,
+    versions,
+)
 from daskflow.cli.dags import dags_group
 from daskflow.cli.db import db_group
 from daskflow.cli.errors import DaskflowGroup
 from daskflow.cli.output import emit_json, output_option
+from daskflow.cli.pools import pools_group
 from daskflow.cli.runs import runs_group
+from daskflow.cli.scheduler import scheduler
 from daskflow.cli.tasks import tasks_group
+from daskflow.cli.trigger import trigger
 
 
 @click.group(cls=DaskflowGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -48,7 +60,11 @@ def _version(package: str) -> str | None:
         return None
 
 
-for _group in (db_group, dags_group, tasks_group, runs_group):
+for _command in (trigger, backfill, pause, unpause, next_runs_command, versions,
+                 list_import_errors):
+    dags_group.add_command(_command)
+tasks_group.add_command(clear)
+for _group in (db_group, dags_group, tasks_group, runs_group, pools_group, scheduler):
     cli.add_command(_group)
 
 

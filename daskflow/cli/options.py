@@ -83,6 +83,36 @@ def cluster_option(fn: F) -> F:
     )(fn)
 
 
+def cluster_timeout_option(fn: F) -> F:
+    return click.option(
+        "--cluster-timeout", type=click.FloatRange(min=0, min_open=True), default=10.0,
+        show_default=True, metavar="SECONDS",
+        help="How long to try reaching the --cluster scheduler.",
+    )(fn)
+
+
+def local_cluster_options(fn: F) -> F:
+    """``--workers``, ``--threads-per-worker``, ``--processes/--threads``: a LocalCluster's shape.
+
+    They matter only without ``--cluster``; the defaults come from the
+    ``daskflow.local-cluster.*`` settings.
+    """
+    options = (
+        click.option("--workers", type=click.IntRange(min=1),
+                     default=lambda: config.get("local-cluster.workers"),
+                     help="LocalCluster: number of workers. [default: Dask's choice]"),
+        click.option("--threads-per-worker", type=click.IntRange(min=1),
+                     default=lambda: config.get("local-cluster.threads-per-worker"),
+                     help="LocalCluster: threads per worker."),
+        click.option("--processes/--threads",
+                     default=lambda: bool(config.get("local-cluster.processes", True)),
+                     help="LocalCluster: workers in processes, or threads of this process."),
+    )
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
 def logical_date_option(fn: F) -> F:
     return click.option(
         "--logical-date", "-d", metavar="DATE",

@@ -1,4 +1,4 @@
-"""The live progress line of ``daskflow dags test``: task counts by state, on stderr.
+"""The live progress line of ``dags test`` and ``dags backfill``: counts by state, on stderr.
 
 On a terminal the line is rewritten in place (carriage return), so a long
 run shows one changing line. Anywhere else (a CI log, a file) rewriting
@@ -38,12 +38,30 @@ def describe(counts: Mapping[str, int]) -> str:
     return "tasks: " + (", ".join(parts) if parts else "none yet")
 
 
+def run_bar(counts: Mapping[str, int], total: int, width: int = 20) -> str:
+    """``[#####---------------] 1/4 runs done (1 success)``: runs of a backfill.
+
+    >>> run_bar({"success": 2, "failed": 1, "running": 1}, 4, width=8)
+    '[######--] 3/4 runs done (2 success, 1 failed)'
+    """
+    done = counts.get("success", 0) + counts.get("failed", 0)
+    filled = width * done // total if total else width
+    finished = ", ".join(f"{counts[s]} {s}" for s in ("success", "failed") if counts.get(s))
+    return (f"[{'#' * filled}{'-' * (width - filled)}] {done}/{total} runs done"
+            + (f" ({finished})" if finished else ""))
+
+
 class ProgressLine:
-    """A ``progress`` callback for ``run_once`` that writes :func:`describe` lines."""
+    """A ``progress`` callback (e.g. for ``run_once``) writing ``text(counts)`` lines.
+
+    ``text`` turns the counts into the line; :func:`describe` by default.
+    """
 
     def __init__(self, stream: IO[str], *, tty: bool | None = None, every: float = 5.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 text: Callable[[Mapping[str, int]], str] = describe) -> None:
         self.stream = stream
+        self.text = text
         self.tty = _isatty(stream) if tty is None else tty
         self.every = every
         self.clock = clock
@@ -53,7 +71,7 @@ class ProgressLine:
         self._latest = ""
 
     def __call__(self, counts: Mapping[str, int]) -> None:
-        text = self._latest = describe(counts)
+        text = self._latest = self.text(counts)
         if text == self._shown:
             return
         if self.tty:

@@ -27,7 +27,7 @@ TASK_FAILED = 1
 
 @click.group("tasks")
 def tasks_group() -> None:
-    """List tasks, test one task alone, and read task states and logs of a run."""
+    """List tasks, test one alone, read states and logs of a run, clear them."""
 
 
 @tasks_group.command("list")

@@ -94,9 +94,9 @@ class SchedulerLoop:
             self.create_due_runs(now)
         if not self.stopping:
             self.claim(now)
+        self._notify_task_ends()
         self._time_out_runs(now)
         self._finish_runs(now)
-        self._notify_task_ends()
         if mono >= self._next_heartbeat:
             self._next_heartbeat = mono + self.heartbeat_interval
             self._heartbeat(now)

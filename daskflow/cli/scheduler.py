@@ -1,0 +1,84 @@
+"""``daskflow scheduler``: run the scheduler loop until Ctrl-C or SIGTERM.
+
+With no options it is a whole deployment on one machine: a SQLite store
+under ``$DASKFLOW_HOME`` (created if needed), an in-process LocalCluster,
+and the DAG folder. ``--db`` and ``--cluster`` point it at PostgreSQL and an
+existing Dask cluster instead; several loops may share one PostgreSQL (see
+``docs/deployment.md``).
+
+On Ctrl-C or SIGTERM the loop stops claiming, flushes what it recorded and
+hands its running runs back, so another loop, or this one started again,
+resumes them at once; the command then exits 0. Tasks that succeeded are
+not run again when a run is resumed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+
+import click
+
+from daskflow.cli.context import CliContext, dags_folder_option, db_option, pass_context
+from daskflow.cli.errors import CliError
+from daskflow.cli.options import cluster_option, cluster_timeout_option, local_cluster_options
+from daskflow.cli.serving import (
+    HEARTBEAT_SECONDS,
+    STALE_AFTER_SECONDS,
+    build_loop,
+    describe_start,
+    echo_err,
+    log_to_stderr,
+    sigint_ignored,
+    stop_on_signals,
+)
+from daskflow.execution.cluster import connect
+from daskflow.notifications import Notifier
+
+SECONDS = click.FloatRange(min=0, min_open=True)
+
+
+@click.command("scheduler")
+@dags_folder_option
+@db_option
+@cluster_option
+@cluster_timeout_option
+@local_cluster_options
+@click.option("--heartbeat", type=SECONDS, default=HEARTBEAT_SECONDS, show_default=True,
+              metavar="SECONDS", help="How often the loop marks its runs as alive.")
+@click.option("--stale-after", type=SECONDS, default=STALE_AFTER_SECONDS, show_default=True,
+              metavar="SECONDS",
+              help="Adopt another loop's runs once its heartbeat is this old.")
+@click.option("--loop-id", metavar="ID", default=None,
+              help="This loop's name in the store. [default: HOST-<random>]")
+@pass_context
+def scheduler(obj: CliContext, cluster: str | None, cluster_timeout: float,
+              workers: int | None, threads_per_worker: int | None, processes: bool,
+              heartbeat: float, stale_after: float, loop_id: str | None) -> None:
+    """Create scheduled runs and run every queued run, until Ctrl-C or SIGTERM.
+
+    Runs come from the DAGs' schedules, `daskflow dags trigger`, `daskflow
+    dags backfill` and `daskflow tasks clear`. Stopping hands running runs
+    back for any loop to resume at once.
+    """
+    if stale_after <= heartbeat:
+        raise CliError(f"--stale-after ({stale_after:g}s) must be longer than --heartbeat "
+                       f"({heartbeat:g}s), or other loops would take this loop's runs")
+    obj.folder()
+    store = obj.writable_store()
+    stop = threading.Event()
+    with stop_on_signals(stop) as received, log_to_stderr(), contextlib.ExitStack() as stack:
+        with sigint_ignored():
+            client = stack.enter_context(connect(
+                cluster, workers=workers, threads_per_worker=threads_per_worker,
+                processes=processes, timeout=cluster_timeout))
+        notifier = stack.enter_context(Notifier())
+        loop = build_loop(obj, store, client, notifier, loop_id=loop_id, heartbeat=heartbeat,
+                          stale_after=stale_after)
+        for line in describe_start(loop, store, client):
+            echo_err(line)
+        echo_err("Scheduler running; press Ctrl-C to stop.")
+        loop.serve(stop)
+        why = f" on {received[0]}" if received else ""
+        echo_err(f"Scheduler {loop.loop_id} stopped{why}; its running runs are handed back "
+                 "for any loop to resume.")

@@ -1,0 +1,235 @@
+"""Loop behaviours Airflow users rely on, on a real LocalCluster and SQLite."""
+
+from __future__ import annotations
+
+import socket
+import textwrap
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import dask
+import pytest
+
+from daskflow.scheduler.dag_folder import DagFolder
+from daskflow.scheduler.loop import SchedulerLoop, utcnow
+from daskflow.store import Store
+
+
+@pytest.fixture
+def store(db_url):
+    opened = Store(db_url)
+    opened.init()
+    yield opened
+    opened.dispose()
+
+
+def _write(folder: Path, name: str, source: str) -> None:
+    folder.mkdir(exist_ok=True)
+    (folder / f"{name}.py").write_text(textwrap.dedent(source))
+
+
+def _loop(tmp_path: Path, store: Store, client, **kwargs) -> SchedulerLoop:
+    folder = DagFolder(tmp_path / "dags", store)
+    return SchedulerLoop(folder, store, client, results_url=str(tmp_path / "results"),
+                         parse_interval=0.2, **kwargs)
+
+
+def _until(loop: SchedulerLoop, condition, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the loop did not get there in time"
+        loop.tick(utcnow())
+        loop.driver.step(0.1)
+
+
+def _ticks(loop: SchedulerLoop, seconds: float) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        loop.tick(utcnow())
+        loop.driver.step(0.1)
+
+
+def test_catchup_false_creates_only_the_latest_interval(dask_client, store, tmp_path):
+    _write(tmp_path / "dags", "daily", '''
+        from datetime import datetime, timedelta, timezone
+        from daskflow import DAG
+        from daskflow.operators import EmptyOperator
+        with DAG("daily", schedule="@daily", catchup=False,
+                 start_date=datetime.now(timezone.utc) - timedelta(days=10)):
+            EmptyOperator(task_id="t")
+    ''')
+    loop = _loop(tmp_path, store, dask_client)
+    try:
+        _until(loop, lambda: store.list_dag_runs("daily", state="success"))
+        _ticks(loop, 1.0)
+    finally:
+        loop.shutdown()
+    runs = store.list_dag_runs("daily")
+    today = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
+    assert [r.logical_date for r in runs] == [today - timedelta(days=1)]
+    assert runs[0].data_interval_end == today
+
+
+def test_a_paused_dag_gets_no_runs_until_unpaused(dask_client, store, tmp_path):
+    _write(tmp_path / "dags", "paused", '''
+        from datetime import datetime, timedelta, timezone
+        from daskflow import DAG
+        from daskflow.operators import EmptyOperator
+        with DAG("paused", schedule="@hourly", catchup=False, is_paused_upon_creation=True,
+                 start_date=datetime.now(timezone.utc) - timedelta(days=1)):
+            EmptyOperator(task_id="t")
+    ''')
+    loop = _loop(tmp_path, store, dask_client)
+    try:
+        _ticks(loop, 1.5)
+        assert store.list_dag_runs("paused") == []
+        store.set_paused("paused", False)
+        _until(loop, lambda: store.list_dag_runs("paused", state="success"))
+    finally:
+        loop.shutdown()
+
+
+def test_dagrun_timeout_fails_the_run_and_skips_what_did_not_finish(dask_client, store,
+                                                                      tmp_path):
+    _write(tmp_path / "dags", "slow", '''
+        from datetime import timedelta
+        from daskflow import DAG
+        from daskflow.operators import BashOperator, EmptyOperator
+        with DAG("slow", dagrun_timeout=timedelta(seconds=2)):
+            BashOperator(task_id="sleepy", bash_command="sleep 20") >> EmptyOperator(task_id="after")
+    ''')
+    loop = _loop(tmp_path, store, dask_client)
+    try:
+        loop.folder.refresh()
+        now = utcnow()
+        store.create_dag_run("slow", "manual__1", now, now, now, "manual", {}, state="queued")
+        _until(loop, lambda: store.get_dag_run("slow", "manual__1").state == "failed")
+    finally:
+        loop.shutdown()
+    states = {t.task_id: t.state for t in store.list_task_instances("slow", "manual__1")}
+    assert states == {"sleepy": "skipped", "after": "skipped"}
+
+
+def _state(store: Store, dag_id: str, run_id: str, task_id: str) -> str | None:
+    ti = store.get_task_instance(dag_id, run_id, task_id)
+    return None if ti is None else ti.state
+
+
+def test_depends_on_past_waits_for_the_previous_run(dask_client, store, tmp_path):
+    marker = tmp_path / "fail"
+    marker.touch()
+    _write(tmp_path / "dags", "past", f'''
+        import os
+        from daskflow import DAG
+        from daskflow.operators import PythonOperator, EmptyOperator
+
+        def maybe_fail():
+            if os.path.exists({str(marker)!r}):
+                raise RuntimeError("told to fail")
+
+        with DAG("past"):
+            PythonOperator(task_id="gate", python_callable=maybe_fail, depends_on_past=True)
+            EmptyOperator(task_id="free")
+    ''')
+    loop = _loop(tmp_path, store, dask_client)
+    day = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    try:
+        loop.folder.refresh()
+        store.create_dag_run("past", "r1", day, day, day, "manual", {}, state="queued")
+        _until(loop, lambda: store.get_dag_run("past", "r1").state == "failed")
+        marker.unlink()
+        later = day + timedelta(days=1)
+        store.create_dag_run("past", "r2", later, later, later, "manual", {}, state="queued")
+        _until(loop, lambda: _state(store, "past", "r2", "free") == "success")
+        _ticks(loop, 1.0)
+    finally:
+        loop.shutdown()
+    r2 = {t.task_id: t.state for t in store.list_task_instances("past", "r2")}
+    # As in Airflow, the task waits (no state) while its previous instance failed.
+    assert r2["free"] == "success" and r2.get("gate") in (None, "queued")
+    assert store.get_dag_run("past", "r2").state == "running"
+
+
+def test_an_edited_file_does_not_change_a_running_run(dask_client, store, tmp_path):
+    original = '''
+        from daskflow import DAG
+        from daskflow.operators import BashOperator, EmptyOperator
+        with DAG("edited"):
+            BashOperator(task_id="slow", bash_command="sleep 2") >> EmptyOperator(task_id="{name}")
+    '''
+    _write(tmp_path / "dags", "edited", original.format(name="old_end"))
+    loop = _loop(tmp_path, store, dask_client)
+    now = utcnow()
+    try:
+        loop.folder.refresh()
+        first_version = loop.folder.versions["edited"]
+        store.create_dag_run("edited", "r1", now, now, now, "manual", {}, state="queued",
+                             dag_version=first_version)
+        _until(loop, lambda: ("edited", "r1") in loop.executions)
+        time.sleep(0.1)
+        edited = textwrap.dedent(original.format(name="new_end")) + "\n# v2\n"
+        _write(tmp_path / "dags", "edited", edited)
+        _until(loop, lambda: loop.folder.versions["edited"] != first_version)
+        _until(loop, lambda: store.get_dag_run("edited", "r1").state == "success")
+        later = now + timedelta(hours=1)
+        store.create_dag_run("edited", "r2", later, later, later, "manual", {}, state="queued",
+                             dag_version=loop.folder.versions["edited"])
+        _until(loop, lambda: store.get_dag_run("edited", "r2").state == "success")
+    finally:
+        loop.shutdown()
+    r1 = {t.task_id for t in store.list_task_instances("edited", "r1")}
+    r2 = {t.task_id for t in store.list_task_instances("edited", "r2")}
+    assert r1 == {"slow", "old_end"} and r2 == {"slow", "new_end"}
+    versions = store.list_dag_versions("edited")
+    assert len(versions) == 2
+    assert "old_end" in store.get_dag_version(first_version).source
+
+
+def test_a_failed_task_sends_an_email(dask_client, store, tmp_path):
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Message
+
+    received = []
+
+    class Collect(Message):
+        def handle_message(self, message):
+            received.append(message)
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    controller = Controller(Collect(), hostname="127.0.0.1", port=port,
+                            server_hostname="localhost")
+    controller.start()
+    _write(tmp_path / "dags", "mailer", '''
+        from daskflow import DAG
+        from daskflow.operators import BashOperator
+        with DAG("mailer", default_args={"email": ["oncall@example.com"]}):
+            BashOperator(task_id="broken", bash_command="echo the-log-line; exit 4")
+    ''')
+    from daskflow.notifications import Notifier
+
+    try:
+        with dask.config.set({"daskflow.notifications.smtp.host": "127.0.0.1",
+                              "daskflow.notifications.smtp.port": port,
+                              "daskflow.notifications.smtp.local-hostname": "localhost"}):
+            notifier = Notifier()
+        loop = _loop(tmp_path, store, dask_client, notifier=notifier)
+        try:
+            loop.folder.refresh()
+            now = utcnow()
+            store.create_dag_run("mailer", "r1", now, now, now, "manual", {}, state="queued")
+            _until(loop, lambda: store.get_dag_run("mailer", "r1").state == "failed")
+            deadline = time.monotonic() + 20
+            while len(received) < 1 and time.monotonic() < deadline:
+                time.sleep(0.1)
+        finally:
+            loop.shutdown()
+            notifier.close()
+    finally:
+        controller.stop()
+    subjects = [m["Subject"] for m in received]
+    assert any("mailer.broken" in s for s in subjects)
+    body = next(m for m in received if "mailer.broken" in m["Subject"]).get_payload()
+    assert "exit code 4" in body and "the-log-line" in body
