@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import textwrap
-import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -59,7 +58,7 @@ def test_scheduled_runs_are_created_and_finished(dask_client, store, tmp_path):
         loop.shutdown()
     runs = store.list_dag_runs("ticker")
     dates = sorted(r.logical_date for r in runs)
-    assert all(b - a == timedelta(seconds=1) for a, b in zip(dates, dates[1:]))
+    assert all(b - a == timedelta(seconds=1) for a, b in zip(dates, dates[1:], strict=False))
     assert len({r.logical_date for r in runs}) == len(runs)
     for run in store.list_dag_runs("ticker", state="success"):
         assert run.run_type == "scheduled" and run.run_id.startswith("scheduled__")

@@ -97,7 +97,8 @@ def test_dagrun_timeout_fails_the_run_and_skips_what_did_not_finish(dask_client,
         from daskflow import DAG
         from daskflow.operators import BashOperator, EmptyOperator
         with DAG("slow", dagrun_timeout=timedelta(seconds=2)):
-            BashOperator(task_id="sleepy", bash_command="sleep 20") >> EmptyOperator(task_id="after")
+            sleepy = BashOperator(task_id="sleepy", bash_command="sleep 20")
+            sleepy >> EmptyOperator(task_id="after")
     ''')
     loop = _loop(tmp_path, store, dask_client)
     try:
