@@ -17,13 +17,25 @@ from daskflow.exceptions import DagDefinitionError
 from daskflow.models.baseoperator import BaseOperator
 
 
-def determine_kwargs(fn: Callable, op_kwargs: Mapping[str, Any], context: Mapping[str, Any]
-                     ) -> dict[str, Any]:
-    """``op_kwargs`` plus the context entries ``fn`` can take by name."""
+def determine_kwargs(fn: Callable, op_kwargs: Mapping[str, Any], context: Mapping[str, Any],
+                     op_args: Collection[Any] = ()) -> dict[str, Any]:
+    """``op_kwargs`` plus the context entries ``fn`` can take by name.
+
+    As in Airflow, a parameter filled by a positional argument must not share
+    its name with a context entry (``run_id``, ``ds``, ...): that is an error,
+    not a silent choice between the two values.
+    """
     try:
         parameters = inspect.signature(fn).parameters
     except (TypeError, ValueError):
         return dict(op_kwargs)
+    for name in list(parameters)[:len(op_args)]:
+        if name in context:
+            raise ValueError(
+                f"the argument {name!r} of {getattr(fn, '__name__', fn)!r} is filled from "
+                f"op_args, but {name!r} is also a context variable and therefore reserved; "
+                "rename the parameter or pass the value in op_kwargs"
+            )
     if any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
         return {**context, **op_kwargs}
     wanted = {name: context[name] for name in parameters if name in context}
@@ -61,7 +73,7 @@ class PythonOperator(BaseOperator):
 
     def execute(self, context: dict[str, Any]) -> Any:
         context["templates_dict"] = self.templates_dict
-        kwargs = determine_kwargs(self.python_callable, self.op_kwargs, context)
+        kwargs = determine_kwargs(self.python_callable, self.op_kwargs, context, self.op_args)
         result = self.python_callable(*self.op_args, **kwargs)
         if self.show_return_value_in_logs:
             print(f"Done. Returned value was: {_short(result)}")

@@ -1,0 +1,152 @@
+"""Real `daskflow scheduler` processes: SIGKILL and restart, and two loops on PostgreSQL.
+
+Tasks append ``<run_id> <task_id> <pid>`` to a journal when they run, so the
+tests can count how often each task instance really executed.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from daskflow.store import Store
+
+CHAIN_DAG = '''
+from daskflow import DAG
+from daskflow.operators import PythonOperator
+
+JOURNAL = {journal!r}
+
+def step(run, name):
+    import os, time
+    time.sleep({pause})
+    with open(JOURNAL, "a") as f:
+        f.write(f"{{run}} {{name}} {{os.getpid()}}\\n")
+    return name
+
+with DAG("chain", max_active_runs={max_runs}{schedule}):
+    previous = None
+    for i in range({length}):
+        current = PythonOperator(task_id=f"t{{i:02d}}", python_callable=step,
+                                 op_args=["{{{{ run_id }}}}", f"t{{i:02d}}"])
+        if previous is not None:
+            previous >> current
+        previous = current
+'''
+
+
+def _dag_file(folder: Path, journal: Path, *, length: int, pause: float, max_runs: int = 16,
+              schedule: str = "") -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    source = CHAIN_DAG.format(journal=str(journal), length=length, pause=pause,
+                              max_runs=max_runs, schedule=schedule)
+    (folder / "chain.py").write_text(textwrap.dedent(source))
+
+
+def _start_loop(folder: Path, db: str, home: Path, *extra: str) -> subprocess.Popen:
+    env = {**os.environ, "DASKFLOW_HOME": str(home), "PYTHONPATH": os.pathsep.join(sys.path)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "daskflow.cli.main", "scheduler", "--dags-folder", str(folder),
+         "--db", db, "--workers", "1", "--threads-per-worker", "2", "--heartbeat", "1",
+         "--stale-after", "3", *extra],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+
+
+def _stop(proc: subprocess.Popen, sig: int = signal.SIGINT) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def _wait(condition, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "not reached in time"
+        time.sleep(0.2)
+
+
+def _succeeded(store: Store, dag_id: str, run_id: str) -> set[str]:
+    return {t.task_id for t in store.list_task_instances(dag_id, run_id) if t.state == "success"}
+
+
+def test_a_killed_loop_is_restarted_and_no_recorded_success_runs_again(tmp_path, db_url):
+    journal = tmp_path / "journal"
+    folder = tmp_path / "dags"
+    _dag_file(folder, journal, length=12, pause=0.4)
+    store = Store(db_url)
+    store.init()
+    now = datetime.now(timezone.utc)
+    store.create_dag_run("chain", "manual__x", now, now, now, "manual", {}, state="queued")
+
+    first = _start_loop(folder, db_url, tmp_path)
+    try:
+        _wait(lambda: len(_succeeded(store, "chain", "manual__x")) >= 4)
+        os.killpg(first.pid, signal.SIGKILL)  # the loop and its LocalCluster, mid-run
+        first.wait()
+        before_kill = _succeeded(store, "chain", "manual__x")
+    finally:
+        _stop(first, signal.SIGKILL)
+
+    second = _start_loop(folder, db_url, tmp_path)
+    try:
+        _wait(lambda: store.get_dag_run("chain", "manual__x").state == "success")
+    finally:
+        _stop(second)
+    assert second.returncode == 0, second.stderr.read().decode()[-2000:]
+
+    runs = Counter(line.split()[1] for line in journal.read_text().splitlines())
+    assert set(runs) == {f"t{i:02d}" for i in range(12)}
+    for task_id in before_kill:
+        assert runs[task_id] == 1, f"{task_id} succeeded before the kill and ran again"
+    # At most the task in flight at the kill ran twice (at-least-once for it).
+    assert sum(n - 1 for n in runs.values()) <= 1
+    assert len(store.list_dag_runs("chain")) == 1
+
+
+@pytest.mark.postgresql
+def test_two_loops_share_the_work_and_one_carries_on_when_the_other_dies(tmp_path, pg_url):
+    journal = tmp_path / "journal"
+    folder = tmp_path / "dags"
+    _dag_file(folder, journal, length=4, pause=0.2, max_runs=3)
+    store = Store(pg_url)
+    store.reset()
+    base = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    run_ids = []
+    for day in range(8):
+        logical = base.replace(day=day + 1)
+        run_ids.append(f"manual__{day}")
+        store.create_dag_run("chain", run_ids[-1], logical, logical, logical, "manual", {},
+                             state="queued")
+
+    loops = [_start_loop(folder, pg_url, tmp_path / f"home{i}", "--loop-id", f"loop{i}")
+             for i in range(2)]
+    try:
+        _wait(lambda: any(_succeeded(store, "chain", r) for r in run_ids))
+        os.killpg(loops[0].pid, signal.SIGKILL)
+        loops[0].wait()
+        _wait(lambda: all(store.get_dag_run("chain", r).state == "success" for r in run_ids),
+              timeout=180)
+    finally:
+        for proc in loops:
+            _stop(proc)
+
+    lines = [line.split() for line in journal.read_text().splitlines()]
+    executions = Counter((run_id, task_id) for run_id, task_id, _ in lines)
+    assert set(executions) == {(r, f"t{i:02d}") for r in run_ids for i in range(4)}
+    # Only tasks in flight on the killed loop's cluster may have run twice.
+    assert sum(n - 1 for n in executions.values()) <= 2
+    owners = {r.owner_loop for r in store.list_dag_runs("chain")}
+    assert owners == {None}
