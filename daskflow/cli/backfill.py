@@ -19,7 +19,7 @@ Exit code 0 means every run of the range succeeded, 1 that some did not.
 
 from __future__ import annotations
 
-import contextlib
+import logging
 import sys
 import threading
 import time
@@ -40,9 +40,15 @@ from daskflow.cli.options import (
 )
 from daskflow.cli.output import output_option, render
 from daskflow.cli.progress import ProgressLine, run_bar
-from daskflow.cli.serving import build_loop, echo_err, sigint_ignored, stop_on_signals
-from daskflow.execution.cluster import connect, dashboard_url
-from daskflow.notifications import Notifier
+from daskflow.cli.run_dag import ClusterOptions
+from daskflow.cli.serving import (
+    build_loop,
+    cluster_and_notifier,
+    echo_err,
+    log_to_stderr,
+    stop_on_signals,
+)
+from daskflow.execution.cluster import dashboard_url
 from daskflow.schedule import DataInterval
 from daskflow.scheduler.dag_sync import save_version
 from daskflow.scheduler.loop import SchedulerLoop, utcnow
@@ -181,26 +187,22 @@ def backfill(ctx: click.Context, obj: CliContext, dag_id: str, start_date: datet
                 for i in intervals]
         echo_err(f"Every interval of the range already has a finished run of DAG {dag_id}.")
     else:
-        runs = _run(obj, store, dag, intervals, cluster, cluster_timeout, workers,
-                    threads_per_worker, processes)
+        options = ClusterOptions(cluster, workers, threads_per_worker, processes,
+                                 cluster_timeout)
+        runs = _run(obj, store, dag, intervals, options)
     render([r.row for r in runs], ["logical_date", "run_id", "state", "run"], output)
     if any(r.state != "success" for r in runs):
         ctx.exit(RUNS_FAILED)
 
 
 def _run(obj: CliContext, store: Store, dag: Any, intervals: Sequence[DataInterval],
-         cluster: str | None, cluster_timeout: float, workers: int | None,
-         threads_per_worker: int | None, processes: bool) -> list[BackfillRun]:
+         cluster: ClusterOptions) -> list[BackfillRun]:
     """Connect, create the runs, and drive a loop until they have all finished."""
     stop = threading.Event()
     progress = ProgressLine(sys.stderr, every=10.0,
                             text=lambda counts: run_bar(counts, len(intervals)))
-    with stop_on_signals(stop) as received, contextlib.ExitStack() as stack:
-        with sigint_ignored():
-            client = stack.enter_context(connect(
-                cluster, workers=workers, threads_per_worker=threads_per_worker,
-                processes=processes, timeout=cluster_timeout))
-        notifier = stack.enter_context(Notifier())
+    with stop_on_signals(stop) as received, log_to_stderr(logging.WARNING), \
+            cluster_and_notifier(cluster) as (client, notifier):
         runs = create_runs(store, dag, intervals)
         created = sum(r.created for r in runs)
         echo_err(f"Backfill of DAG {dag.dag_id}: {len(runs)} intervals, {created} runs "

@@ -14,7 +14,6 @@ not run again when a run is resumed.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 
 import click
@@ -22,18 +21,17 @@ import click
 from daskflow.cli.context import CliContext, dags_folder_option, db_option, pass_context
 from daskflow.cli.errors import CliError
 from daskflow.cli.options import cluster_option, cluster_timeout_option, local_cluster_options
+from daskflow.cli.run_dag import ClusterOptions
 from daskflow.cli.serving import (
     HEARTBEAT_SECONDS,
     STALE_AFTER_SECONDS,
     build_loop,
+    cluster_and_notifier,
     describe_start,
     echo_err,
     log_to_stderr,
-    sigint_ignored,
     stop_on_signals,
 )
-from daskflow.execution.cluster import connect
-from daskflow.notifications import Notifier
 
 SECONDS = click.FloatRange(min=0, min_open=True)
 
@@ -67,12 +65,9 @@ def scheduler(obj: CliContext, cluster: str | None, cluster_timeout: float,
     obj.folder()
     store = obj.writable_store()
     stop = threading.Event()
-    with stop_on_signals(stop) as received, log_to_stderr(), contextlib.ExitStack() as stack:
-        with sigint_ignored():
-            client = stack.enter_context(connect(
-                cluster, workers=workers, threads_per_worker=threads_per_worker,
-                processes=processes, timeout=cluster_timeout))
-        notifier = stack.enter_context(Notifier())
+    options = ClusterOptions(cluster, workers, threads_per_worker, processes, cluster_timeout)
+    with stop_on_signals(stop) as received, log_to_stderr(), \
+            cluster_and_notifier(options) as (client, notifier):
         loop = build_loop(obj, store, client, notifier, loop_id=loop_id, heartbeat=heartbeat,
                           stale_after=stale_after)
         for line in describe_start(loop, store, client):

@@ -29,7 +29,9 @@ import click
 from daskflow import config
 from daskflow.cli.context import CliContext
 from daskflow.cli.errors import last_line
-from daskflow.execution.cluster import dashboard_url
+from daskflow.cli.run_dag import ClusterOptions
+from daskflow.execution.cluster import connect, dashboard_url
+from daskflow.notifications import Notifier
 from daskflow.scheduler.dag_folder import DagFolder
 from daskflow.scheduler.loop import SchedulerLoop
 from daskflow.store.engine import mask_url
@@ -84,6 +86,22 @@ def sigint_ignored() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
+def cluster_and_notifier(options: ClusterOptions) -> Iterator[tuple[Any, Notifier]]:
+    """A client of the command's cluster and a notifier from the settings, closed on exit.
+
+    A LocalCluster's worker processes start with SIGINT ignored (see
+    :func:`sigint_ignored`); an existing cluster is left running.
+    """
+    with contextlib.ExitStack() as stack:
+        with sigint_ignored():
+            client = stack.enter_context(connect(
+                options.address, workers=options.workers,
+                threads_per_worker=options.threads_per_worker, processes=options.processes,
+                timeout=options.timeout))
+        yield client, stack.enter_context(Notifier())
 
 
 def build_loop(obj: CliContext, store: Any, client: Any, notifier: Any, *,

@@ -30,6 +30,14 @@ class Driver:
         self._events: queue.SimpleQueue = queue.SimpleQueue()
         client.subscribe_topic(self.topic, self._on_event)
 
+    def resubscribe(self) -> None:
+        """Subscribe again: a restarted Dask scheduler has forgotten the subscription."""
+        try:
+            self.client.unsubscribe_topic(self.topic)
+        except Exception:  # not subscribed any more; the point is to subscribe below
+            pass
+        self.client.subscribe_topic(self.topic, self._on_event)
+
     def close(self) -> None:
         self.recorder.flush()
         try:

@@ -274,14 +274,16 @@ class SchedulerLoop:
         return self.store.get_dag_run(execution.run.dag_id, execution.run.run_id)
 
     def _current_scheduler_id(self) -> str | None:
+        """The id of the Dask scheduler now (asked, not the client's cached copy)."""
         try:
-            return self.client.scheduler_info(n_workers=0).get("id")
+            return self.client.run_on_scheduler(_scheduler_id)
         except Exception:  # the scheduler is away; the next heartbeat asks again
-            return self._scheduler_id if hasattr(self, "_scheduler_id") else None
+            return getattr(self, "_scheduler_id", None)
 
     def _resubmit_all(self, now: datetime) -> None:
         """The Dask scheduler restarted and forgot every key: resume each run from the store."""
         logger.warning("the Dask scheduler restarted; resubmitting %d runs", len(self.executions))
+        self.driver.resubscribe()
         self.recorder.flush()
         for key, execution in list(self.executions.items()):
             self.driver.remove(execution)
@@ -317,6 +319,10 @@ class SchedulerLoop:
         for notice in notices_for_run(execution.dag, state.value, run_id=execution.run.run_id,
                                       logical_date=execution.run.logical_date, error=reason):
             self.notifier.notify(execution.dag, notice)
+
+
+def _scheduler_id(dask_scheduler: Any) -> str:
+    return dask_scheduler.id
 
 
 def _run_dag_callbacks(dag: Any, run: DagRunInfo, state: DagRunState, reason: str | None
