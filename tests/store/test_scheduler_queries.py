@@ -240,13 +240,18 @@ def _in_threads(count: int, work: Callable[[int], None], timeout: float = 120) -
         raise errors[0]
 
 
-def _pg_only(store: Store) -> None:
-    if store.engine.dialect.name != "postgresql":
-        pytest.skip("row locks and SKIP LOCKED are PostgreSQL's; SQLite has one writer")
+@pytest.fixture
+def pg_store(pg_url: str):
+    """Row locks and SKIP LOCKED are PostgreSQL's (SQLite has one writer): PG only."""
+    opened = Store(pg_url)
+    opened.reset()
+    yield opened
+    opened.dispose()
 
 
-def test_two_loops_claim_each_of_50_runs_exactly_once(store: Store, store_url: str) -> None:
-    _pg_only(store)
+@pytest.mark.postgresql
+def test_two_loops_claim_each_of_50_runs_exactly_once(pg_store: Store, pg_url: str) -> None:
+    store, store_url = pg_store, pg_url
     caps = {f"d{k}": 3 for k in range(5)}
     for k in range(5):
         for n in range(10):
@@ -292,8 +297,9 @@ def _claim_at_once(stores: list[Store], cap: int) -> list[int]:
     return claimed
 
 
-def test_concurrent_claims_never_overshoot_max_active_runs(store: Store, store_url: str) -> None:
-    _pg_only(store)
+@pytest.mark.postgresql
+def test_concurrent_claims_never_overshoot_max_active_runs(pg_store: Store, pg_url: str) -> None:
+    store, store_url = pg_store, pg_url
     stores = [Store(store_url) for _ in range(4)]
     try:
         for attempt in range(5):
@@ -308,8 +314,9 @@ def test_concurrent_claims_never_overshoot_max_active_runs(store: Store, store_u
             opened.dispose()
 
 
-def test_claim_skips_a_row_another_transaction_holds(store: Store) -> None:
-    _pg_only(store)
+@pytest.mark.postgresql
+def test_claim_skips_a_row_another_transaction_holds(pg_store: Store) -> None:
+    store = pg_store
     queue(store, "a", 0)
     queue(store, "a", 1)
     store.claim_runs("dead-loop", NOW, 2, STALE)
@@ -323,8 +330,9 @@ def test_claim_skips_a_row_another_transaction_holds(store: Store) -> None:
     assert ids(store.claim_runs("loop-B", later, 10, STALE)) == ["a_0"]
 
 
-def test_claim_skips_a_dag_another_loop_is_claiming_from(store: Store) -> None:
-    _pg_only(store)
+@pytest.mark.postgresql
+def test_claim_skips_a_dag_another_loop_is_claiming_from(pg_store: Store) -> None:
+    store = pg_store
     queue(store, "a", 0)
     queue(store, "b", 0)
     lock = func.pg_advisory_xact_lock(DAG_LOCK_CLASS, func.hashtext("a"))
