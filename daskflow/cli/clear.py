@@ -149,7 +149,8 @@ def clear(obj: CliContext, dag_id: str, task_regex: str | None, downstream: bool
                                only_failed)).count]
     listing = [row for plan in plans for row in plan.listing]
     if not plans:
-        click.echo(f"Nothing to clear in DAG {dag_id} ({len(runs)} runs looked at).", err=True)
+        click.echo(f"Nothing to clear in DAG {dag_id} ({counted(len(runs), 'run')} looked at).",
+                   err=True)
     else:
         _confirm(dag_id, plans, listing, yes)
     for plan in plans:
@@ -159,13 +160,26 @@ def clear(obj: CliContext, dag_id: str, task_regex: str | None, downstream: bool
     if output == "json":
         emit_json(listing)
     elif plans:
-        click.echo(f"Cleared {len(listing)} task instances in {len(plans)} runs of DAG "
-                   f"{dag_id}; a running `daskflow scheduler` runs them again.")
+        click.echo(f"Cleared {_what(listing, plans)} of DAG {dag_id}; a running "
+                   "`daskflow scheduler` runs them again.")
+
+
+def counted(n: int, noun: str) -> str:
+    """``1 run``, ``2 runs``.
+
+    >>> counted(1, "task instance"), counted(3, "run")
+    ('1 task instance', '3 runs')
+    """
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _what(listing: Sequence[Any], plans: Sequence[RunClear]) -> str:
+    return f"{counted(len(listing), 'task instance')} in {counted(len(plans), 'run')}"
 
 
 def _confirm(dag_id: str, plans: Sequence[RunClear], listing: list[dict[str, Any]],
              yes: bool) -> None:
-    what = f"{len(listing)} task instances in {len(plans)} runs of DAG {dag_id!r}"
+    what = f"{_what(listing, plans)} of DAG {dag_id!r}"
     if yes:
         return
     if not can_prompt():

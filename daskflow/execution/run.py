@@ -311,8 +311,8 @@ class RunExecution:
     # -- reacting -------------------------------------------------------------------
     def on_report(self, report: dict[str, Any], now: float) -> None:
         instance = self.instances.get((report["task_id"], report["map_index"]))
-        if instance is None:
-            return
+        if instance is None or report.get("key") not in (None, instance.key):
+            return  # a report of an earlier submission of this run
         task = self.dag.task_dict[instance.task_id]
         self.recorder.report(report, operator=_operator_name(task))
         state = TI(report["state"])

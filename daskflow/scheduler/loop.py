@@ -170,13 +170,19 @@ class SchedulerLoop:
             return []
         caps = {d.dag_id: d.max_active_runs for d in self.folder.dags.values()}
         started = []
-        for run in self.store.claim_runs(self.loop_id, now, room, self.stale_after, caps):
+        claimed = self.store.claim_runs(self.loop_id, now, room, self.stale_after, caps,
+                                        dag_ids=set(self.folder.dags))
+        for run in claimed:
             execution = self._resume(run, now)
             if execution is not None:
                 started.append(execution)
         return started
 
     def _resume(self, run: Any, now: datetime) -> RunExecution | None:
+        previous = self.executions.pop((run.dag_id, run.run_id), None)
+        if previous is not None:
+            # Cleared while this loop drove it: the old execution's keys go away.
+            self.driver.remove(previous)
         dag = self._dag_for(run)
         if dag is None:
             self.store.set_dag_run_state(run.dag_id, run.run_id, DagRunState.FAILED.value,

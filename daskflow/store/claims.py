@@ -71,7 +71,8 @@ class Backlog:
 
 
 def adopt_orphans(
-    conn: Connection, owner: str, now: datetime, cutoff: datetime, limit: int
+    conn: Connection, owner: str, now: datetime, cutoff: datetime, limit: int,
+    dag_ids: Sequence[str] | None = None,
 ) -> list[Row[Any]]:
     """Re-own up to ``limit`` running runs whose owner stopped heartbeating before ``cutoff``."""
     if limit <= 0:
@@ -82,6 +83,8 @@ def adopt_orphans(
         & dag_run.c.owner_loop.is_distinct_from(owner)
         & (silent | (dag_run.c.heartbeat < cutoff))
     )
+    if dag_ids is not None:
+        orphaned &= dag_run.c.dag_id.in_(list(dag_ids))
     picked = (
         select(dag_run.c.id)
         .where(orphaned)
@@ -94,12 +97,17 @@ def adopt_orphans(
 
 
 def start_queued(
-    conn: Connection, owner: str, now: datetime, limit: int, caps: Mapping[str, int]
+    conn: Connection, owner: str, now: datetime, limit: int, caps: Mapping[str, int],
+    dag_ids: Sequence[str] | None = None,
 ) -> list[Row[Any]]:
-    """Move up to ``limit`` queued runs to ``running`` within each DAG's ``max_active_runs``."""
+    """Move up to ``limit`` queued runs to ``running`` within each DAG's ``max_active_runs``.
+
+    Runs of a paused DAG wait, as in Airflow, except backfill runs, which the
+    user asked for explicitly.
+    """
     if limit <= 0:
         return []
-    candidates = [b for b in backlog(conn, caps) if b.free > 0][:limit]
+    candidates = [b for b in backlog(conn, caps, dag_ids) if b.free > 0][:limit]
     if conn.dialect.name == "postgresql" and candidates:
         locked = lock_dags(conn, [b.dag_id for b in candidates])
         candidates = [b for b in backlog(conn, caps, locked) if b.free > 0]
@@ -153,9 +161,11 @@ def pick_queued(conn: Connection, candidates: Sequence[Backlog], limit: int) -> 
     turn = {b.dag_id: position for position, b in enumerate(candidates)}
     order = (dag_run.c.logical_date, dag_run.c.id)
     rank = func.row_number().over(partition_by=dag_run.c.dag_id, order_by=order)
+    paused = select(dag.c.dag_id).where(dag.c.is_paused)
+    startable = (dag_run.c.run_type == "backfill") | dag_run.c.dag_id.not_in(paused)
     ranked = (
         select(dag_run.c.id, rank.label("rank"))
-        .where((dag_run.c.state == QUEUED) & dag_run.c.dag_id.in_(list(free)))
+        .where((dag_run.c.state == QUEUED) & dag_run.c.dag_id.in_(list(free)) & startable)
         .subquery()
     )
     query = (

@@ -480,6 +480,7 @@ class Store:
         limit: int,
         stale_after: timedelta,
         max_active_runs: Mapping[str, int] | None = None,
+        dag_ids: Collection[str] | None = None,
     ) -> list[DagRunRecord]:
         """Take up to ``limit`` runs no live loop drives; return them, orphans first.
 
@@ -490,12 +491,15 @@ class Store:
         within each DAG's ``max_active_runs`` (this mapping, else the synced
         ``dag.max_active_runs``, else 16; running runs of every owner count).
         One transaction; on PostgreSQL concurrent loops skip each other's rows
-        instead of waiting or double-claiming (``claims.py``).
+        instead of waiting or double-claiming (``claims.py``). ``dag_ids`` limits
+        the claim to DAGs the calling loop can run; runs of paused DAGs wait
+        (backfill runs excepted).
         """
         caps = max_active_runs or {}
+        ids = None if dag_ids is None else sorted(dag_ids)
         with self._write() as conn:
-            adopted = adopt_orphans(conn, owner, now, now - stale_after, limit)
-            started = start_queued(conn, owner, now, limit - len(adopted), caps)
+            adopted = adopt_orphans(conn, owner, now, now - stale_after, limit, ids)
+            started = start_queued(conn, owner, now, limit - len(adopted), caps, ids)
         return [_record(DagRunRecord, row) for row in adopted + started]
 
     def assign_run(self, dag_id: str, run_id: str, owner: str, now: datetime) -> None:

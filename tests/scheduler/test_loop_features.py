@@ -81,11 +81,23 @@ def test_a_paused_dag_gets_no_runs_until_unpaused(dask_client, store, tmp_path):
             EmptyOperator(task_id="t")
     ''')
     loop = _loop(tmp_path, store, dask_client)
+    day = datetime(2025, 1, 1, tzinfo=timezone.utc)
     try:
-        _ticks(loop, 1.5)
-        assert store.list_dag_runs("paused") == []
+        _ticks(loop, 0.5)
+        store.create_dag_run("paused", "manual__1", day, day, day, "manual", {}, state="queued")
+        later = day + timedelta(days=1)
+        store.create_dag_run("paused", "backfill__1", later, later, later, "backfill", {},
+                             state="queued")
+        _until(loop, lambda: store.get_dag_run("paused", "backfill__1").state == "success")
+        _ticks(loop, 1.0)
+        # As in Airflow, a paused DAG gets no scheduled runs and its triggered run
+        # waits; a backfill, asked for explicitly, runs.
+        assert {r.run_id: r.state for r in store.list_dag_runs("paused")} == {
+            "manual__1": "queued", "backfill__1": "success"}
         store.set_paused("paused", False)
-        _until(loop, lambda: store.list_dag_runs("paused", state="success"))
+        _until(loop, lambda: store.get_dag_run("paused", "manual__1").state == "success")
+        _until(loop, lambda: store.list_dag_runs("paused", state="success") and any(
+            r.run_type == "scheduled" for r in store.list_dag_runs("paused")))
     finally:
         loop.shutdown()
 
