@@ -12,7 +12,6 @@ computed by an upstream task.
 
 from __future__ import annotations
 
-import copy
 import socket
 import traceback
 from dataclasses import dataclass
@@ -27,7 +26,8 @@ from daskflow.models.context import (
     reset_current_context,
     set_current_context,
 )
-from daskflow.models.xcom_arg import ParamArg, walk
+from daskflow.models.mapping import resolved_copy
+from daskflow.models.xcom_arg import ParamArg
 
 
 @dataclass(frozen=True)
@@ -93,18 +93,13 @@ def concrete_task(dag: Any, task_id: str, conf: dict[str, Any], map_index: int |
         return params.get(ref.name) if isinstance(ref, ParamArg) else None
 
     if task.is_mapped:
-        task = _unmapped(task, map_index or 0, resolve)
+        _check_instance(task, map_index or 0)
     elif map_index is not None:
         raise DaskflowError(f"task {task.task_id!r} is not mapped; drop --map-index")
-    else:
-        task = copy.copy(task)
-    for name in (*task.template_fields, "op_args", "op_kwargs"):
-        if hasattr(task, name):
-            setattr(task, name, walk(getattr(task, name), resolve))
-    return task
+    return resolved_copy(task, map_index or 0, resolve)
 
 
-def _unmapped(task: Any, map_index: int, resolve: Any) -> Any:
+def _check_instance(task: Any, map_index: int) -> None:
     if task.expands_at_runtime():
         sources = ", ".join(sorted({ref.task_id for ref in task.upstream_refs()}))
         raise DaskflowError(
@@ -116,5 +111,3 @@ def _unmapped(task: Any, map_index: int, resolve: Any) -> Any:
     if not 0 <= map_index < count:
         raise DaskflowError(f"mapped task {task.task_id!r} has {count} instances; "
                             f"--map-index must be between 0 and {count - 1}")
-    return task.unmap(map_index, walk(task.expand_input, resolve),
-                      walk(task.partial_kwargs, resolve))

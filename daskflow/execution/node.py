@@ -22,7 +22,6 @@ the scheduler before ``Client.retry``: a first try costs no extra round trip.
 from __future__ import annotations
 
 import contextvars
-import copy
 import ctypes
 import logging
 import socket
@@ -42,10 +41,11 @@ from daskflow.models.context import (
     reset_current_context,
     set_current_context,
 )
+from daskflow.models.mapping import resolved_copy
 from daskflow.models.state import TaskInstanceState
 from daskflow.models.templating import render_fields
 from daskflow.models.trigger_rules import decide
-from daskflow.models.xcom_arg import ParamArg, XComArg, walk
+from daskflow.models.xcom_arg import ParamArg, XComArg
 
 TI = TaskInstanceState
 TRY_ANNOTATION = "daskflow_try"
@@ -233,17 +233,7 @@ def _concrete_task(spec: NodeSpec, outcomes: dict[str, Any]) -> Any:
             return params.get(ref.name)
         return _resolve_xcom(ref, outcomes)
 
-    task = spec.task
-    if task.is_mapped:
-        expand_input = walk(task.expand_input, resolve)
-        partial = walk(task.partial_kwargs, resolve)
-        task = task.unmap(spec.map_index, expand_input, partial)
-    else:
-        task = copy.copy(task)
-    for name in (*task.template_fields, "op_args", "op_kwargs"):
-        if hasattr(task, name):
-            setattr(task, name, walk(getattr(task, name), resolve))
-    return task
+    return resolved_copy(spec.task, spec.map_index, resolve)
 
 
 def _resolve_xcom(ref: XComArg, outcomes: dict[str, Any]) -> Any:

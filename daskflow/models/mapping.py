@@ -199,3 +199,24 @@ def values_for(map_index: int, resolved: dict[str, Any], kind: str) -> dict[str,
         remainder, position = divmod(remainder, len(items))
         values[name] = items[position]
     return {name: values[name] for name in resolved}
+
+
+def resolved_copy(task: BaseOperator, map_index: int, resolve: Any) -> BaseOperator:
+    """A private copy of ``task`` with every ``XComArg``/``ParamArg`` passed through ``resolve``.
+
+    A mapped task becomes its instance ``map_index``. The copy can be rendered
+    and executed without touching the DAG's own task object.
+    """
+    import copy
+
+    from daskflow.models.xcom_arg import walk
+
+    if task.is_mapped:
+        task = task.unmap(map_index, walk(task.expand_input, resolve),
+                          walk(task.partial_kwargs, resolve))
+    else:
+        task = copy.copy(task)
+    for name in (*task.template_fields, "op_args", "op_kwargs"):
+        if hasattr(task, name):
+            setattr(task, name, walk(getattr(task, name), resolve))
+    return task
