@@ -76,6 +76,12 @@ class NodeSpec:
     #: Why this instance cannot run at all (e.g. an unknown pool): it fails with this.
     blocked: str | None = None
 
+    def __dask_tokenize__(self) -> tuple:
+        # Keys are unique per submission already; without this Dask would hash the
+        # pickled operator of every node when the graph is submitted.
+        return ("daskflow-node", self.topic, self.run.dag_id, self.run.run_id,
+                self.task.task_id, self.map_index, self.first_try)
+
 
 class _PlannedRetryFilter(logging.Filter):
     """Drops the worker's "Compute Failed" error for a planned retry: it is not an error."""
@@ -393,7 +399,8 @@ _local_reports: list[tuple[str, Report]] = []
 
 def _xcom_display(outcome: Outcome, task: Any) -> dict[str, str]:
     shown = {k: display(v) for k, v in outcome.xcoms.items()}
-    if task.do_xcom_push:
+    # As in Airflow, a task that returns None pushes no return_value XCom.
+    if task.do_xcom_push and outcome.value is not None:
         shown["return_value"] = display(outcome.value)
     return shown
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -398,11 +399,15 @@ class RunExecution:
         return len(due)
 
     def _send_done_marks(self, now: float) -> None:
-        """Tell the scheduler which keys are recorded successes (twice a second at most)."""
+        """Tell the scheduler which keys are recorded successes (twice a second at most).
+
+        Sent from a background thread: the loop does not wait on a busy scheduler
+        for what only matters if a worker dies later.
+        """
         if self._done_marks and now - self._marks_sent >= DONE_MARK_INTERVAL:
             marks, self._done_marks = self._done_marks, {}
             self._marks_sent = now
-            set_annotations(self.client, marks)
+            _background.submit(_send_quietly, self.client, marks)
 
     def _retry_now(self, updates: dict[str, dict[str, Any]]) -> None:
         set_annotations(self.client, updates)
@@ -448,6 +453,17 @@ class RunExecution:
         for instance in self.instances.values():
             counts[instance.state.value] = counts.get(instance.state.value, 0) + 1
         return counts
+
+
+#: One thread per process sends done marks, so the loop never waits for them.
+_background = ThreadPoolExecutor(1, thread_name_prefix="daskflow-done-marks")
+
+
+def _send_quietly(client: Any, marks: dict[str, dict[str, Any]]) -> None:
+    try:
+        set_annotations(client, marks)
+    except Exception:  # the client closed or the scheduler restarted: nothing to mark
+        logger.debug("could not send %d done marks", len(marks), exc_info=True)
 
 
 def _operator_name(task: Any) -> str:

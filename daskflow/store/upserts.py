@@ -18,7 +18,7 @@ and one commit, on SQLite and PostgreSQL alike.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict
+from dataclasses import fields as dataclass_fields
 from datetime import datetime
 from typing import Any
 
@@ -89,12 +89,17 @@ def apply_task_updates(
 
 def apply_attempts(conn: Connection, table: Table, attempts: Iterable[AttemptUpdate]) -> None:
     """Upsert whole attempt rows on their natural key, the last one per key winning."""
-    rows = list({attempt.key: asdict(attempt) for attempt in attempts}.values())
+    rows = list({attempt.key: _fields(attempt) for attempt in attempts}.values())
     update = [name for name in rows[0] if name not in ATTEMPT_KEY] if rows else []
     upsert(conn, table, rows, ATTEMPT_KEY, update)
 
 
 def apply_xcoms(conn: Connection, table: Table, xcoms: Iterable[XComUpdate], now: datetime) -> None:
     """Upsert XCom values on their primary key, stamping them with ``now``."""
-    rows = list({x.row_key: asdict(x) | {"created_at": now} for x in xcoms}.values())
+    rows = list({x.row_key: _fields(x) | {"created_at": now} for x in xcoms}.values())
     upsert(conn, table, rows, XCOM_KEY, ["value", "created_at"])
+
+
+def _fields(record: Any) -> dict[str, Any]:
+    """A dataclass's fields as a dict, without ``asdict``'s deep copy of every value."""
+    return {f.name: getattr(record, f.name) for f in dataclass_fields(record)}
