@@ -116,6 +116,7 @@ def build_loop(obj: CliContext, store: Any, client: Any, notifier: Any, *,
     return SchedulerLoop(folder, store, client, results_url=config.results_url(),
                          notifier=notifier, loop_id=loop_id, heartbeat_interval=heartbeat,
                          stale_after=timedelta(seconds=stale_after),
+                         parse_interval=float(config.get("parse-interval", 5.0)),
                          create_scheduled=create_scheduled)
 
 

@@ -59,7 +59,7 @@ class SchedulerLoop:
     def __init__(self, folder: DagFolder, store: Any, client: Any, *,
                  results_url: str | None = None, notifier: Any = None,
                  loop_id: str | None = None, heartbeat_interval: float = 2.0,
-                 stale_after: timedelta = timedelta(seconds=10), parse_interval: float = 1.0,
+                 stale_after: timedelta = timedelta(seconds=10), parse_interval: float = 5.0,
                  create_scheduled: bool = True, max_runs: int = 64) -> None:
         self.folder = folder
         self.store = store
@@ -166,7 +166,7 @@ class SchedulerLoop:
     # -- claiming and resuming runs -------------------------------------------------
     def claim(self, now: datetime) -> list[RunExecution]:
         room = self.max_runs - len(self.executions)
-        if room <= 0:
+        if room <= 0 or not self.store.has_claimable(self.loop_id, now, self.stale_after):
             return []
         caps = {d.dag_id: d.max_active_runs for d in self.folder.dags.values()}
         started = []

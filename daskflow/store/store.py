@@ -511,6 +511,19 @@ class Store:
             if conn.execute(update(dag_run).where(where).values(**values)).rowcount == 0:
                 raise NotFoundError(f"DAG {dag_id!r} has no run {run_id!r} in the metadata store")
 
+    def has_claimable(self, owner: str, now: datetime, stale_after: timedelta) -> bool:
+        """Whether :meth:`claim_runs` could find anything: one cheap query per idle tick."""
+        cutoff = now - stale_after
+        orphan = (
+            (dag_run.c.state == "running")
+            & dag_run.c.owner_loop.is_distinct_from(owner)
+            & (dag_run.c.owner_loop.is_(None) | dag_run.c.heartbeat.is_(None)
+               | (dag_run.c.heartbeat < cutoff))
+        )
+        query = select(dag_run.c.id).where((dag_run.c.state == "queued") | orphan).limit(1)
+        with self._read() as conn:
+            return conn.execute(query).first() is not None
+
     def heartbeat(self, owner: str, now: datetime) -> int:
         """Mark every running run of ``owner`` alive at ``now``; return how many it has.
 
