@@ -386,15 +386,10 @@ def _report_base(spec: NodeSpec, key: str | None, worker: str | None, try_number
 
 
 def _emit(topic: str, report: Report) -> None:
+    """Send a report to the loop; outside a Dask worker there is no loop to tell."""
     worker = _worker()
     if worker is not None:
         worker.log_event(topic, report)
-    else:
-        _local_reports.append((topic, report))
-
-
-#: Reports of nodes run outside a Dask worker (``tasks test``, the sync scheduler).
-_local_reports: list[tuple[str, Report]] = []
 
 
 def _xcom_display(outcome: Outcome, task: Any) -> dict[str, str]:

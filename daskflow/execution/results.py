@@ -18,7 +18,6 @@ not written; its reference is the word ``trivial``.
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import quote
 
 import cloudpickle
@@ -75,7 +74,3 @@ def outcome_exists(ref: str | None) -> bool:
     fs, local = fsspec.core.url_to_fs(ref)
     return fs.exists(local)
 
-
-def stored_outcome_node(ref: str, task_id: str, map_index: int, state: str) -> Any:
-    """Callable and arguments of a graph node that returns a stored outcome."""
-    return load_outcome, (ref, task_id, map_index, state)

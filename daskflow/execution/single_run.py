@@ -8,7 +8,6 @@ does.
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import sys
@@ -216,6 +215,3 @@ def _result(dag: Any, run: DagRunInfo, state: DagRunState, execution: RunExecuti
                                  instance.duration, instance.error)
     return RunResult(dag.dag_id, run.run_id, state.value, run.logical_date, tasks)
 
-
-def dumps(result: RunResult) -> str:
-    return json.dumps(result.to_json())
