@@ -15,6 +15,10 @@ delivers them, wherever they live) and returns this task instance's
 4. on failure with retries left raises :class:`RetryAttempt`, so that the
    retry delay is waited out by the loop, not by a worker thread.
 
+The task's success/failure/retry/skip callbacks are not run here: the loop
+runs them once per reported outcome (``execution/callbacks.py``), since Dask
+may execute a node more than once.
+
 The try number comes from the key's annotations, which the loop updates on
 the scheduler before ``Client.retry``: a first try costs no extra round trip.
 """
@@ -174,7 +178,6 @@ def _attempt(spec: NodeSpec, key: str | None, worker: str | None,
                           state=attempt.state)
         if attempt.state is TI.SUCCESS:
             _fill_success(outcome, spec.task, attempt)
-        _run_callbacks(spec.task, attempt)
     report = {**base, "kind": "end", "state": attempt.state.value, "start": start,
               "end": time.time(), "error": attempt.error, "log": log.getvalue(),
               "rendered": {k: display(v) for k, v in (attempt.rendered or {}).items()}}
@@ -335,15 +338,6 @@ def _branch_ids(task: Any, value: Any) -> frozenset[str]:
             f"direct downstream tasks ({sorted(downstream)})"
         )
     return ids
-
-
-def _run_callbacks(task: Any, attempt: _Attempt) -> None:
-    """The task's own callbacks, on the worker, once per outcome; errors only logged."""
-    name = {TI.SUCCESS: "on_success_callback", TI.FAILED: "on_failure_callback",
-            TI.UP_FOR_RETRY: "on_retry_callback", TI.SKIPPED: "on_skipped_callback"}
-    callbacks = getattr(task, name.get(attempt.state, ""), None)
-    if callbacks and attempt.context is not None:
-        _call_all(callbacks, attempt.context)
 
 
 def _call_all(callbacks: list, context: dict[str, Any]) -> None:

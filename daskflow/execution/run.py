@@ -118,7 +118,7 @@ class RunExecution:
         self._marks_sent = 0.0
         #: Tasks not to submit yet (``depends_on_past`` waiting on the previous run).
         self.hold: set[str] = set()
-        #: (task, report) of attempts that failed or will be retried, for notifications.
+        #: (task, report) of every attempt outcome, for callbacks and notifications.
         self.ended: list[tuple[Any, dict[str, Any]]] = []
 
     # -- submitting -----------------------------------------------------------------
@@ -328,8 +328,7 @@ class RunExecution:
         instance.lengths = report.get("lens") or {}
         if report.get("result") is not None:
             self._done_marks[instance.key] = {DONE_ANNOTATION: report["result"]}
-        if state in (TI.FAILED, TI.UP_FOR_RETRY):
-            self.ended.append((task, report))
+        self.ended.append((task, report))
         if state is TI.UP_FOR_RETRY:
             delay = task.retry_delay_for(instance.try_number)
             self.retry_due[instance.key] = now + delay.total_seconds()

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import os
 import socket
-import sys
-import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
 
 from daskflow import config
 from daskflow.exceptions import DaskflowError
+from daskflow.execution.callbacks import TaskCallbacks, call, dag_callbacks
 from daskflow.execution.cluster import connect
 from daskflow.execution.driver import Driver
 from daskflow.execution.recorder import Recorder
@@ -158,12 +158,22 @@ def _execute(dag: Any, run: DagRunInfo, client: Any, store: Store,
     pools = {p.name: p.slots for p in store.list_pools()}
     execution = RunExecution(dag, run, client, recorder, driver.topic,
                              results_url=config.results_url(), pools=pools)
+    callbacks = ThreadPoolExecutor(2, thread_name_prefix="daskflow-callbacks")
+    task_callbacks = TaskCallbacks()
+
+    def run_task_callbacks() -> None:
+        ended, execution.ended = execution.ended, []
+        for task, report in ended:
+            for callback, context in task_callbacks.due(dag, run, task, report):
+                callbacks.submit(call, callback, context)
+
     try:
         driver.add(execution)
         last = [0.0]
         beat = [time.monotonic()]
 
         def tick() -> None:
+            run_task_callbacks()
             if time.monotonic() - beat[0] > HEARTBEAT_INTERVAL:
                 beat[0] = time.monotonic()
                 store.heartbeat(_OWNER, datetime.now(timezone.utc))
@@ -177,33 +187,14 @@ def _execute(dag: Any, run: DagRunInfo, client: Any, store: Store,
                                 end_date=datetime.now(timezone.utc), clear_owner=True)
         if progress is not None:
             progress(execution.counts())
-        _dag_callbacks(dag, run, state)
+        run_task_callbacks()
+        for callback, context in dag_callbacks(dag, run, state.value):
+            callbacks.submit(call, callback, context)
         return state, execution
     finally:
+        callbacks.shutdown(wait=True)
         driver.remove(execution)
         driver.close()
-
-
-def _dag_callbacks(dag: Any, run: DagRunInfo, state: DagRunState) -> None:
-    """The DAG's on_success/on_failure callbacks, in their own thread, errors reported."""
-    callbacks = dag.on_success_callback if state is DagRunState.SUCCESS \
-        else dag.on_failure_callback
-    if not callbacks:
-        return
-    context = {"dag": dag, "dag_run": run, "run_id": run.run_id, "params": dag.params,
-               "reason": "success" if state is DagRunState.SUCCESS else "task_failure",
-               "logical_date": run.logical_date}
-
-    def call_all() -> None:
-        for callback in callbacks:
-            try:
-                callback(context)
-            except Exception as exc:  # a broken callback must not change the run's state
-                print(f"DAG {dag.dag_id!r} callback {callback!r} failed: {exc}", file=sys.stderr)
-
-    thread = threading.Thread(target=call_all, name=f"daskflow-callbacks-{dag.dag_id}")
-    thread.start()
-    thread.join()
 
 
 def _result(dag: Any, run: DagRunInfo, state: DagRunState, execution: RunExecution

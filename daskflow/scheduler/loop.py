@@ -29,6 +29,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from daskflow.execution.callbacks import TaskCallbacks, dag_callbacks
+from daskflow.execution.callbacks import call as call_callback
 from daskflow.execution.driver import Driver
 from daskflow.execution.recorder import Recorder
 from daskflow.execution.run import RunExecution, StoredInstance
@@ -76,6 +78,7 @@ class SchedulerLoop:
         self.driver = Driver(client, self.recorder)
         self.executions: dict[tuple[str, str], RunExecution] = {}
         self.callbacks = ThreadPoolExecutor(2, thread_name_prefix="daskflow-callbacks")
+        self.task_callbacks = TaskCallbacks()
         self._look_again: dict[str, datetime] = {}
         self._next_parse = 0.0
         self._next_heartbeat = 0.0
@@ -243,7 +246,8 @@ class SchedulerLoop:
         self.driver.remove(execution)
         del self.executions[(run.dag_id, run.run_id)]
         self._look_again.pop(run.dag_id, None)
-        self.callbacks.submit(_run_dag_callbacks, execution.dag, run, state, reason)
+        for callback, context in dag_callbacks(execution.dag, run, state.value, reason):
+            self.callbacks.submit(call_callback, callback, context)
         if self.notifier is not None:
             self._notify_run(execution, state, reason)
 
@@ -300,12 +304,15 @@ class SchedulerLoop:
 
     # -- notifications --------------------------------------------------------------
     def _notify_task_ends(self) -> None:
+        """Task callbacks and notifications for the attempts that ended, off this thread."""
         for execution in self.executions.values():
             ended, execution.ended = execution.ended, []
-            if self.notifier is None:
-                continue
             for task, report in ended:
-                self._notify_task(execution, task, report)
+                for callback, context in self.task_callbacks.due(execution.dag, execution.run,
+                                                                 task, report):
+                    self.callbacks.submit(call_callback, callback, context)
+                if self.notifier is not None and report["state"] in ("failed", "up_for_retry"):
+                    self._notify_task(execution, task, report)
 
     def _notify_task(self, execution: RunExecution, task: Any, report: dict) -> None:
         from daskflow.notifications import notices_for_task
@@ -329,18 +336,3 @@ class SchedulerLoop:
 
 def _scheduler_id(dask_scheduler: Any) -> str:
     return dask_scheduler.id
-
-
-def _run_dag_callbacks(dag: Any, run: DagRunInfo, state: DagRunState, reason: str | None
-                       ) -> None:
-    """A DAG's on_success/on_failure callbacks; runs in the loop's callback threads."""
-    callbacks = dag.on_success_callback if state is DagRunState.SUCCESS \
-        else dag.on_failure_callback
-    context = {"dag": dag, "dag_run": run, "run_id": run.run_id, "params": dag.params,
-               "logical_date": run.logical_date,
-               "reason": reason or ("success" if state is DagRunState.SUCCESS else "task_failure")}
-    for callback in callbacks:
-        try:
-            callback(context)
-        except Exception:  # a broken callback must not stop the loop
-            logger.exception("DAG %r callback %r failed", dag.dag_id, callback)

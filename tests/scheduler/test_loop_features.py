@@ -246,3 +246,37 @@ def test_a_failed_task_sends_an_email(dask_client, store, tmp_path):
     assert any("mailer.broken" in s for s in subjects)
     body = next(m for m in received if "mailer.broken" in m["Subject"]).get_payload()
     assert "exit code 4" in body and "the-log-line" in body
+
+
+def test_callbacks_run_once_each_in_the_loop(dask_client, store, tmp_path):
+    calls = tmp_path / "calls"
+    _write(tmp_path / "dags", "with_callbacks", f'''
+        import threading
+        from daskflow import DAG
+        from daskflow.operators import BashOperator, EmptyOperator
+
+        def note(what):
+            def callback(context):
+                who = context["ti"].task_id if "ti" in context else context["run_id"]
+                with open({str(calls)!r}, "a") as f:
+                    f.write(f"{{what}} {{who}} {{threading.current_thread().name}}\\n")
+            return callback
+
+        with DAG("with_callbacks", on_failure_callback=note("dag_failure")):
+            BashOperator(task_id="broken", bash_command="exit 2",
+                         on_failure_callback=note("failure"))
+            EmptyOperator(task_id="fine", on_success_callback=note("success"))
+    ''')
+    loop = _loop(tmp_path, store, dask_client)
+    try:
+        loop.folder.refresh()
+        now = utcnow()
+        store.create_dag_run("with_callbacks", "r1", now, now, now, "manual", {},
+                             state="queued")
+        _until(loop, lambda: store.get_dag_run("with_callbacks", "r1").state == "failed")
+    finally:
+        loop.shutdown()  # waits for the callback threads
+    lines = sorted(calls.read_text().splitlines())
+    assert [line.rsplit(" ", 1)[0] for line in lines] == [
+        "dag_failure r1", "failure broken", "success fine"]
+    assert all("daskflow-callbacks" in line for line in lines)
