@@ -53,6 +53,39 @@ def register(client: Any, limits: list[Limit]) -> None:
         client.run_on_scheduler(_register_on_scheduler, sizes=sizes)
 
 
+def plan(dag: Any, pools: dict[str, int] | None, threads: int) -> dict[str, tuple | str]:
+    """Per task: the limits that can bind on a cluster of ``threads``, or why it cannot run.
+
+    ``pools`` maps pool names to slots (``None``: pools are not enforced, as
+    when no store is at hand).
+    """
+    planned: dict[str, tuple | str] = {}
+    for task in dag.tasks:
+        found: list[Limit] = []
+        if dag.max_active_tasks < threads:
+            found.append(dag_limit(dag.dag_id, dag.max_active_tasks))
+        problem = _pool_problem(dag, task, pools)
+        if problem is None and pools is not None:
+            slots = pools[task.pool]
+            if slots < threads or task.pool_slots > 1:
+                found.append(pool_limit(task.pool, slots, task.pool_slots))
+        planned[task.task_id] = problem if problem else tuple(found)
+    return planned
+
+
+def _pool_problem(dag: Any, task: Any, pools: dict[str, int] | None) -> str | None:
+    if pools is None:
+        return None
+    slots = pools.get(task.pool)
+    where = f"DAG {dag.dag_id!r} task {task.task_id!r}"
+    if slots is None:
+        return (f"{where}: pool {task.pool!r} does not exist; create it with "
+                f"`daskflow pools set {task.pool} SLOTS`")
+    if task.pool_slots > slots:
+        return f"{where} needs {task.pool_slots} slots of pool {task.pool!r}, which has {slots}"
+    return None
+
+
 @contextmanager
 def held(limits: tuple[Limit, ...]) -> Iterator[None]:
     """Hold the limits' slots for the duration of the block (inside a Dask task)."""

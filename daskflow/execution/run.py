@@ -29,7 +29,7 @@ from dask._task_spec import Task
 
 from daskflow.execution.annotations import ByKey, set_annotations
 from daskflow.execution.graph import node_task, task_key
-from daskflow.execution.limits import Limit, dag_limit, pool_limit
+from daskflow.execution.limits import plan as plan_limits
 from daskflow.execution.limits import register as register_limits
 from daskflow.execution.node import (
     DONE_ANNOTATION,
@@ -123,33 +123,11 @@ class RunExecution:
 
     # -- submitting -----------------------------------------------------------------
     def start(self) -> None:
-        self._limits = self._plan_limits()
+        threads = sum(self.client.nthreads().values()) or 1
+        self._limits = plan_limits(self.dag, self.pools, threads)
         register_limits(self.client, [lim for found in self._limits.values()
                                       for lim in found if isinstance(found, tuple)])
         self.submit_ready()
-
-    def _plan_limits(self) -> dict[str, tuple | str]:
-        """Per task: the slot limits that can bind on this cluster, or why it cannot run."""
-        threads = sum(self.client.nthreads().values()) or 1
-        planned: dict[str, tuple | str] = {}
-        for task in self.dag.tasks:
-            found: list[Limit] = []
-            if self.dag.max_active_tasks < threads:
-                found.append(dag_limit(self.dag.dag_id, self.dag.max_active_tasks))
-            problem = None
-            if self.pools is not None:
-                slots = self.pools.get(task.pool)
-                if slots is None:
-                    problem = (f"DAG {self.dag.dag_id!r} task {task.task_id!r}: pool "
-                               f"{task.pool!r} does not exist; create it with "
-                               f"`daskflow pools set {task.pool} SLOTS`")
-                elif task.pool_slots > slots:
-                    problem = (f"DAG {self.dag.dag_id!r} task {task.task_id!r} needs "
-                               f"{task.pool_slots} slots of pool {task.pool!r}, which has {slots}")
-                elif slots < threads or task.pool_slots > 1:
-                    found.append(pool_limit(task.pool, slots, task.pool_slots))
-            planned[task.task_id] = problem if problem else tuple(found)
-        return planned
 
     def submit_ready(self) -> int:
         """Submit every pending task whose instances and upstream keys are known."""
