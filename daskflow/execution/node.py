@@ -115,9 +115,8 @@ def run_node(spec: NodeSpec, *upstream: Any) -> Outcome:
     skip = _skip_or_trigger(spec, outcomes)
     if skip is not None:
         state, descendants = skip
-        outcome = _finish_without_running(spec, key, worker, state, None, 0)
-        outcome.skip_descendants = descendants
-        return outcome
+        return _finish_without_running(spec, key, worker, state, None, 0,
+                                       skip_descendants=descendants)
     if spec.unexpandable:
         return _unexpandable(spec, key, worker, outcomes)
     try_number = int(annotations.get(TRY_ANNOTATION, spec.first_try))
@@ -351,12 +350,18 @@ def _call_all(callbacks: list, context: dict[str, Any]) -> None:
 
 # -- without running ------------------------------------------------------------------
 def _finish_without_running(spec: NodeSpec, key: str | None, worker: str | None, state: TI,
-                            error: str | None, try_number: int) -> Outcome:
-    now = time.time()
-    _emit(spec.topic, {**_report_base(spec, key, worker, try_number), "kind": "end",
-                       "state": state.value, "start": None, "end": now, "error": error,
-                       "log": ""})
-    return Outcome(task_id=spec.task.task_id, map_index=spec.map_index, state=state)
+                            error: str | None, try_number: int,
+                            skip_descendants: bool = False) -> Outcome:
+    outcome = Outcome(task_id=spec.task.task_id, map_index=spec.map_index, state=state,
+                      skip_descendants=skip_descendants)
+    report = {**_report_base(spec, key, worker, try_number), "kind": "end",
+              "state": state.value, "start": None, "end": time.time(), "error": error,
+              "log": ""}
+    if skip_descendants:
+        # A resumed run must still skip everything below a short-circuit.
+        report["result"] = _keep(spec, outcome, report)
+    _emit(spec.topic, report)
+    return outcome
 
 
 def _unexpandable(spec: NodeSpec, key: str | None, worker: str | None,

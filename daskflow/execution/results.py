@@ -56,7 +56,7 @@ def save_outcome(results_url: str, dag_id: str, run_id: str, outcome: Outcome) -
 
 def load_outcome(ref: str, task_id: str, map_index: int, state: str = "success") -> Outcome:
     """The outcome behind ``ref``; a trivial one is rebuilt from its state."""
-    if ref == TRIVIAL or state != TaskInstanceState.SUCCESS.value:
+    if ref == TRIVIAL:
         return Outcome(task_id=task_id, map_index=map_index, state=TaskInstanceState(state))
     import fsspec
 

@@ -280,3 +280,36 @@ def test_callbacks_run_once_each_in_the_loop(dask_client, store, tmp_path):
     assert [line.rsplit(" ", 1)[0] for line in lines] == [
         "dag_failure r1", "failure broken", "success fine"]
     assert all("daskflow-callbacks" in line for line in lines)
+
+
+def test_a_resumed_run_still_skips_below_a_short_circuit(dask_client, store, tmp_path):
+    ran = tmp_path / "ran"
+    _write(tmp_path / "dags", "gated", f'''
+        from daskflow import DAG, task
+        from daskflow.operators import BashOperator, EmptyOperator
+
+        with DAG("gated"):
+            @task.short_circuit
+            def gate():
+                return False
+
+            middle = EmptyOperator(task_id="middle")
+            last = BashOperator(task_id="last", trigger_rule="all_done",
+                                bash_command="touch {ran}")
+            gate() >> middle >> last
+    ''')
+    loop = _loop(tmp_path, store, dask_client)
+    now = utcnow()
+    try:
+        loop.folder.refresh()
+        store.create_dag_run("gated", "r1", now, now, now, "manual", {}, state="queued")
+        _until(loop, lambda: store.get_dag_run("gated", "r1").state == "success")
+        # Clear only the last task: the run resumes from the stored outcomes above it.
+        store.clear_task_instances("gated", "r1", [("last", -1)])
+        _until(loop, lambda: store.get_dag_run("gated", "r1").state == "success"
+               and _state(store, "gated", "r1", "last") is not None)
+    finally:
+        loop.shutdown()
+    states = {t.task_id: t.state for t in store.list_task_instances("gated", "r1")}
+    assert states == {"gate": "success", "middle": "skipped", "last": "skipped"}
+    assert not ran.exists()
