@@ -318,7 +318,8 @@ def main(argv: list[str] | None = None) -> int:
     extra = sum(n - 1 for n in starts.values())
 
     command = ("PYTHONPATH=. python benchmarks/fault_injection.py"
-               + (" --quick" if args.quick else "") + f" --kills {kills} --seed {args.seed}")
+               + (" --quick" if args.quick else "") + f" --kills {kills} --seed {args.seed}"
+               + ("" if args.out is None else f" --out {args.out}"))
     summary_rows = [
         ["tasks in the DAG", f"{tasks} ({chains} chains of {length})", "-"],
         ["kills made (SIGKILL of loop + LocalCluster)", f"{len(kill_log)} of {kills}", "-"],

@@ -27,12 +27,14 @@ Measured, in order:
    due. CPU = this process's user+system time (``resource.getrusage``, every
    thread: the loop, the Dask client, the idle main thread) / wall time. The
    same for a folder holding only ``sleeper.py``, to separate the cost of the
-   folder from the loop's fixed cost. Then the idle loop over the big folder
+   folder from the loop's fixed cost, and for the big folder with one queued
+   run of a paused DAG in the store (a run no loop may start: does every tick
+   then pay for a full claim?). Then the idle loop over the big folder
    again, driven in the main thread as ``serve()`` drives it, under cProfile.
 3. **tick with active runs**: ``--active`` (default 100) queued manual runs of
    ``sleeper`` are claimed by a loop with ``max_runs`` above that; once every
    one is submitted, ``--ticks`` (default 200) ticks are timed as ``serve()``
-   does them (``tick(now)`` then ``driver.step(0.2)``; only ``tick`` timed). The
+   does them (``tick(now)`` then ``driver.step(max_wait)``; only ``tick`` timed). The
    first tick of that loop (every DAG evaluated, the runs claimed and
    submitted) is reported on its own. Ticks are also split by whether they
    included the folder scan and the heartbeat.
@@ -73,6 +75,8 @@ from benchmarks._loopbench import (  # noqa: E402
     write_result,
 )
 
+#: ``serve()``'s max_wait, also used between timed ticks (``--max-wait``; serve()'s default).
+MAX_WAIT = 0.2
 TARGET_TICK = 0.100
 TARGET_IDLE = 0.02
 
@@ -176,8 +180,8 @@ def measure_idle(folder: Any, store: Any, client: Any, seconds: float, warmup: f
 
     loop.tick = counted  # type: ignore[method-assign]
     stop = threading.Event()
-    thread = threading.Thread(target=loop.serve, args=(stop,), name="bench-idle-loop",
-                              daemon=True)
+    thread = threading.Thread(target=loop.serve, args=(stop,), kwargs={"max_wait": MAX_WAIT},
+                              name="bench-idle-loop", daemon=True)
     thread.start()
     time.sleep(warmup)
     created = len(store.list_dag_runs(states=("queued", "running")))
@@ -203,7 +207,7 @@ def profile_idle(folder: Any, store: Any, client: Any, seconds: float) -> dict[s
     try:
         for _ in range(5):  # warm: the first tick evaluates every DAG
             loop.tick(utcnow())
-            loop.driver.step(0.2)
+            loop.driver.step(MAX_WAIT)
         profiler = cProfile.Profile(time.thread_time)  # CPU time: waits do not count
         ticks = 0
         cpu0, wall0 = time.thread_time(), time.perf_counter()
@@ -211,7 +215,7 @@ def profile_idle(folder: Any, store: Any, client: Any, seconds: float) -> dict[s
         profiler.enable()
         while time.perf_counter() < end:
             loop.tick(utcnow())
-            loop.driver.step(0.2)
+            loop.driver.step(MAX_WAIT)
             ticks += 1
         profiler.disable()
         cpu, wall = time.thread_time() - cpu0, time.perf_counter() - wall0
@@ -294,14 +298,14 @@ def measure_ticks(folder: Any, store: Any, client: Any, active: int, ticks: int,
         while len(loop.executions) < active:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"only {len(loop.executions)} of {active} runs claimed")
-            loop.driver.step(0.2)
+            loop.driver.step(MAX_WAIT)
             loop.tick(utcnow())
         for _ in range(10):  # warm: the recorder writes the queued states, Dask settles
-            loop.driver.step(0.2)
+            loop.driver.step(MAX_WAIT)
             loop.tick(utcnow())
         samples = []
         for _ in range(ticks):
-            loop.driver.step(0.2)
+            loop.driver.step(MAX_WAIT)
             parse_due = time.monotonic() >= loop._next_parse
             beat_due = time.monotonic() >= loop._next_heartbeat
             t0 = time.perf_counter()
@@ -311,7 +315,7 @@ def measure_ticks(folder: Any, store: Any, client: Any, active: int, ticks: int,
         result["executions"] = len(loop.executions)
         profiler = cProfile.Profile()
         for _ in range(profile_ticks):
-            loop.driver.step(0.2)
+            loop.driver.step(MAX_WAIT)
             profiler.enable()
             loop.tick(utcnow())
             profiler.disable()
@@ -397,7 +401,9 @@ def render(args: argparse.Namespace, info: str, loads: list[str], parse: dict[st
     command = ("PYTHONPATH=. python benchmarks/loop_cost.py"
                + (" --quick" if args.quick else "")
                + f" --dags {args.dags} --active {args.active} --ticks {args.ticks}"
-               + f" --idle {args.idle:g}")
+               + f" --idle {args.idle:g}"
+               + ("" if args.max_wait is None else f" --max-wait {args.max_wait:g}")
+               + ("" if args.out is None else f" --out {args.out}"))
     return "\n".join([
         "# Scheduler loop cost: one tick, and idling",
         "",
@@ -406,7 +412,8 @@ def render(args: argparse.Namespace, info: str, loads: list[str], parse: dict[st
         f"{args.dags:,} DAG files of 10 tasks (daily cron, not due: history seeded), one "
         "`sleeper` DAG (chain of 10 one-hour sleeps); SQLite; a separate `dask scheduler` + "
         "`dask worker --nworkers 2 --nthreads 1` (subprocesses), so this process is the loop "
-        f"and its Dask client only. Loop defaults: {loop_defaults()}.",
+        f"and its Dask client only. Loop defaults: {loop_defaults()}; max_wait used here: "
+        f"{MAX_WAIT:g} s.",
         "",
         f"Machine: {info}. Load average (1/5/15 min) at the start of each phase: "
         f"{' ; '.join(loads)}.",
@@ -415,14 +422,14 @@ def render(args: argparse.Namespace, info: str, loads: list[str], parse: dict[st
         "",
         f"Tick times with {ticks['executions']} runs driven ({args.active * 10} task keys on "
         "the cluster, 2 running), ms, timed as serve() runs them (`tick(now)` after "
-        "`driver.step(0.2)`):",
+        f"`driver.step({MAX_WAIT:g})`):",
         "",
         table(["ticks", "n", "median", "p90", "p99", "max"], tick_rows),
         "",
         "Idle loop process (no run active, nothing due), `serve()` in a thread; CPU = "
         "`getrusage(RUSAGE_SELF)` user+sys of the whole process:",
         "",
-        table(["folder", "wall (s)", "CPU (s)", "CPU share", "ticks", "active runs",
+        table(["folder", "wall (s)", "CPU (s)", "CPU share", "ticks", "queued or running runs",
                "target", "met?"], idle_rows),
         "",
         f"The recurring parts of an idle tick over the {args.dags:,} DAG files, each timed "
@@ -456,9 +463,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ticks", type=int, default=None, help="timed ticks (default 200)")
     parser.add_argument("--idle", type=float, default=None, help="idle seconds (default 20)")
     parser.add_argument("--profile-ticks", type=int, default=None)
+    parser.add_argument("--max-wait", type=float, default=None,
+                        help="serve()'s max_wait for the loops measured (default: serve()'s)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
+    global MAX_WAIT
+    if args.max_wait is not None:
+        MAX_WAIT = args.max_wait
     quick = args.quick
     args.dags = args.dags or (100 if quick else 1000)
     args.active = args.active or (20 if quick else 100)
@@ -513,6 +525,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"idle, {args.dags} DAGs: {idle[f'{args.dags:,} DAG files']}", flush=True)
         idle["1 DAG file"] = measure_idle(small, small_store, client, args.idle, 3.0)
         print(f"idle, 1 DAG: {idle['1 DAG file']}", flush=True)
+        # A queued run that no loop may start (its DAG is paused) keeps the claim's gate
+        # open: every tick then pays the full claim.
+        blocked = "bench_0000"
+        store.set_paused(blocked, True)
+        moment = datetime(2025, 3, 1, tzinfo=timezone.utc)
+        store.create_dag_run(blocked, "manual__paused_waits", moment, moment, moment,
+                             "manual", {}, state="queued", external_trigger=True)
+        name = f"{args.dags:,} DAG files + 1 queued run of a paused DAG"
+        idle[name] = measure_idle(folder, store, client, args.idle, 3.0)
+        print(f"idle, paused DAG's queued run: {idle[name]}", flush=True)
+        store.delete_dag_run(blocked, "manual__paused_waits")
+        store.set_paused(blocked, False)
         big = idle[f"{args.dags:,} DAG files"]
         parts = idle_parts(folder, store, client, big["ticks"] / big["wall"])
         idle_profile = profile_idle(folder, store, client, args.idle)

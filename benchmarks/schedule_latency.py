@@ -266,9 +266,10 @@ def render(results: dict[str, list[dict[str, float]]], args: argparse.Namespace,
     split = table(["trigger", "wait for tick: median", "p99", "max", "tick to task: median",
                    "p99", "max"], parts)
     wait_text = "serve() default (0.2 s)" if args.max_wait is None else f"{args.max_wait:g} s"
-    command = "PYTHONPATH=. python benchmarks/schedule_latency.py" + (
-        " --quick" if args.quick else f" --runs {args.runs}") + (
-        "" if args.max_wait is None else f" --max-wait {args.max_wait:g}")
+    command = ("PYTHONPATH=. python benchmarks/schedule_latency.py"
+               + (" --quick" if args.quick else f" --runs {args.runs}")
+               + ("" if args.max_wait is None else f" --max-wait {args.max_wait:g}")
+               + ("" if args.out is None else f" --out {args.out}"))
     return "\n".join([
         "# Schedule latency: due -> first task start",
         "",

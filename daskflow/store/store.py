@@ -511,8 +511,14 @@ class Store:
             if conn.execute(update(dag_run).where(where).values(**values)).rowcount == 0:
                 raise NotFoundError(f"DAG {dag_id!r} has no run {run_id!r} in the metadata store")
 
-    def has_claimable(self, owner: str, now: datetime, stale_after: timedelta) -> bool:
-        """Whether :meth:`claim_runs` could find anything: one cheap query per idle tick."""
+    def has_claimable(self, owner: str, now: datetime, stale_after: timedelta,
+                      dag_ids: Collection[str] | None = None) -> bool:
+        """Whether :meth:`claim_runs` could take anything: one cheap read per idle tick.
+
+        It follows the claim's rules (orphans of other loops, queued runs of
+        unpaused DAGs or backfills, only of ``dag_ids`` when given) so that a run
+        no claim would start does not make every tick pay for a full claim.
+        """
         cutoff = now - stale_after
         orphan = (
             (dag_run.c.state == "running")
@@ -520,9 +526,13 @@ class Store:
             & (dag_run.c.owner_loop.is_(None) | dag_run.c.heartbeat.is_(None)
                | (dag_run.c.heartbeat < cutoff))
         )
-        query = select(dag_run.c.id).where((dag_run.c.state == "queued") | orphan).limit(1)
+        paused = select(dag.c.dag_id).where(dag.c.is_paused)
+        startable = (dag_run.c.state == "queued") & (
+            (dag_run.c.run_type == "backfill") | dag_run.c.dag_id.not_in(paused))
+        query = select(dag_run.c.dag_id).where(startable | orphan).distinct()
         with self._read() as conn:
-            return conn.execute(query).first() is not None
+            found = set(conn.execute(query).scalars())
+        return bool(found if dag_ids is None else found & set(dag_ids))
 
     def heartbeat(self, owner: str, now: datetime) -> int:
         """Mark every running run of ``owner`` alive at ``now``; return how many it has.

@@ -554,3 +554,21 @@ def test_previous_task_instance_state(store: Store) -> None:
     assert store.previous_task_instance_state("a", "t", day(3)) == "none"  # no state yet
     assert store.previous_task_instance_state("a", "m", day(3)) is None  # not in a_2
     assert store.previous_task_instance_state("a", "t", day(0)) is None  # first run
+
+
+def test_has_claimable_follows_the_claim_rules(store: Store) -> None:
+    store.sync_dags([DagRecord(d, f"/{d}.py") for d in ("mine", "paused", "other")])
+    store.set_paused("paused", True)
+    assert not store.has_claimable("me", NOW, STALE)
+
+    store.create_dag_run("paused", "m1", DAY, DAY, DAY, "manual", {}, state="queued")
+    store.create_dag_run("other", "m1", DAY, DAY, DAY, "manual", {}, state="queued")
+    # A paused DAG's triggered run waits; a DAG outside this loop's set is not ours.
+    assert not store.has_claimable("me", NOW, STALE, dag_ids={"mine", "paused"})
+    assert store.has_claimable("me", NOW, STALE, dag_ids={"other"})
+
+    later = DAY + timedelta(days=1)
+    store.create_dag_run("paused", "b1", later, later, later, "backfill", {}, state="queued")
+    assert store.has_claimable("me", NOW, STALE, dag_ids={"paused"})
+    assert [r.run_id for r in store.claim_runs("me", NOW, 10, STALE, dag_ids={"paused"})] == [
+        "b1"]
