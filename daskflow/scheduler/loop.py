@@ -26,6 +26,7 @@ import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -108,10 +109,18 @@ class SchedulerLoop:
         """Tick until ``stop`` is set; then leave running runs for another loop."""
         try:
             while not stop.is_set():
-                self.tick(utcnow())
-                self.driver.step(max_wait)
+                now = utcnow()
+                self.tick(now)
+                self.driver.step(self._wait_before_next_tick(now, max_wait))
         finally:
             self.shutdown()
+
+    def _wait_before_next_tick(self, now: datetime, max_wait: float) -> float:
+        """Up to ``max_wait``, but no later than the next scheduled run falls due."""
+        soonest = min(self._look_again.values(), default=None)
+        if soonest is None:
+            return max_wait
+        return max(0.01, min(max_wait, (soonest - now).total_seconds()))
 
     def shutdown(self) -> None:
         """Stop driving: flush what was recorded and let the runs be adopted at once."""
@@ -163,8 +172,12 @@ class SchedulerLoop:
         if state.is_paused or state.active_runs + len(infos) >= state.max_active_runs:
             return soon  # paused or full: check again shortly
         last = infos[-1].data_interval if infos else state.last_scheduled
-        due = next_due(DagScheduleState(**{**state.__dict__, "last_scheduled": last}), now)
-        return datetime.max.replace(tzinfo=timezone.utc) if due is None else max(due, now)
+        due = next_due(replace(state, last_scheduled=last), now)
+        if due is None:
+            return datetime.max.replace(tzinfo=timezone.utc)
+        # Still due after creating what could be created: something holds it back
+        # (a full DAG, a conflicting run); look again shortly rather than spin.
+        return due if due > now else soon
 
     # -- claiming and resuming runs -------------------------------------------------
     def claim(self, now: datetime) -> list[RunExecution]:
