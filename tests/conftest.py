@@ -67,3 +67,14 @@ def dask_client() -> Iterator[object]:
 @pytest.fixture
 def db_url(tmp_path) -> str:
     return f"sqlite:///{tmp_path / 'daskflow.db'}"
+
+
+@pytest.fixture
+def store(db_url):
+    """An initialised SQLite store (test folders may define their own ``store``)."""
+    from daskflow.store import Store
+
+    opened = Store(db_url)
+    opened.init()
+    yield opened
+    opened.dispose()

@@ -7,7 +7,6 @@ import textwrap
 import time
 
 from daskflow.scheduler.dag_folder import DagFolder
-from daskflow.store import Store
 
 GOOD = '''
 from daskflow import DAG
@@ -17,12 +16,6 @@ with DAG("{dag_id}", schedule="@daily"):
 '''
 
 
-def _store(db_url: str) -> Store:
-    store = Store(db_url)
-    store.init()
-    return store
-
-
 def _write(path, source: str) -> None:
     path.write_text(textwrap.dedent(source))
     # Make the change visible to an mtime check even within one clock tick.
@@ -30,12 +23,11 @@ def _write(path, source: str) -> None:
     os.utime(path, (stat.st_atime, stat.st_mtime + 1))
 
 
-def test_a_hanging_file_times_out_and_the_others_load(tmp_path, db_url):
+def test_a_hanging_file_times_out_and_the_others_load(tmp_path, store):
     folder = tmp_path / "dags"
     folder.mkdir()
     _write(folder / "good.py", GOOD.format(dag_id="good"))
     _write(folder / "hangs.py", "import time\nfrom daskflow import DAG\ntime.sleep(60)\n")
-    store = _store(db_url)
     started = time.monotonic()
 
     changes = DagFolder(folder, store, parse_timeout=1.0).refresh()
@@ -48,23 +40,22 @@ def test_a_hanging_file_times_out_and_the_others_load(tmp_path, db_url):
     assert store.get_dag("good").is_active
 
 
-def test_only_changed_files_are_parsed_again(tmp_path, db_url):
+def test_only_changed_files_are_parsed_again(tmp_path, store):
     folder = tmp_path / "dags"
     folder.mkdir()
     _write(folder / "a.py", GOOD.format(dag_id="a"))
     _write(folder / "b.py", GOOD.format(dag_id="b"))
-    processor = DagFolder(folder, _store(db_url))
+    processor = DagFolder(folder, store)
     assert sorted(processor.refresh().changed) == ["a", "b"]
     assert processor.refresh().changed == []
     _write(folder / "b.py", GOOD.format(dag_id="b") + "\n# edited\n")
     assert processor.refresh().changed == ["b"]
 
 
-def test_a_removed_dag_stops_being_active_and_keeps_its_history(tmp_path, db_url):
+def test_a_removed_dag_stops_being_active_and_keeps_its_history(tmp_path, store):
     folder = tmp_path / "dags"
     folder.mkdir()
     _write(folder / "a.py", GOOD.format(dag_id="a"))
-    store = _store(db_url)
     processor = DagFolder(folder, store)
     processor.refresh()
     from datetime import datetime, timezone
@@ -80,11 +71,10 @@ def test_a_removed_dag_stops_being_active_and_keeps_its_history(tmp_path, db_url
     assert [r.run_id for r in store.list_dag_runs("a")] == ["r1"]
 
 
-def test_a_fixed_file_loses_its_import_error(tmp_path, db_url):
+def test_a_fixed_file_loses_its_import_error(tmp_path, store):
     folder = tmp_path / "dags"
     folder.mkdir()
     _write(folder / "a.py", "from daskflow import DAG\nraise ValueError('broken dag')\n")
-    store = _store(db_url)
     processor = DagFolder(folder, store)
     processor.refresh()
     assert "ValueError: broken dag" in store.list_import_errors()[0].stacktrace

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import textwrap
-import time
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
+from loop_driving import drive_until, write_dag
 
 from daskflow.scheduler.dag_folder import DagFolder
-from daskflow.scheduler.loop import SchedulerLoop, utcnow
-from daskflow.store import Store
+from daskflow.scheduler.loop import SchedulerLoop
 
 EVERY_SECOND_DAG = '''
 from datetime import datetime, timedelta, timezone
@@ -26,34 +23,16 @@ with DAG("ticker", schedule=timedelta(seconds=1),
 
 
 def _folder(tmp_path: Path, **files: str) -> Path:
-    folder = tmp_path / "dags"
-    folder.mkdir(exist_ok=True)
     for name, source in files.items():
-        (folder / f"{name}.py").write_text(textwrap.dedent(source))
-    return folder
-
-
-@pytest.fixture
-def store(db_url):
-    opened = Store(db_url)
-    opened.init()
-    yield opened
-    opened.dispose()
-
-
-def _serve_until(loop: SchedulerLoop, condition, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "the loop did not get there in time"
-        loop.tick(utcnow())
-        loop.driver.step(0.1)
+        write_dag(tmp_path / "dags", name, source)
+    return tmp_path / "dags"
 
 
 def test_scheduled_runs_are_created_and_finished(dask_client, store, tmp_path):
     folder = DagFolder(_folder(tmp_path, ticker=EVERY_SECOND_DAG), store)
     loop = SchedulerLoop(folder, store, dask_client, results_url=str(tmp_path / "results"))
     try:
-        _serve_until(loop, lambda: len(store.list_dag_runs("ticker", state="success")) >= 4)
+        drive_until(loop, lambda: len(store.list_dag_runs("ticker", state="success")) >= 4)
     finally:
         loop.shutdown()
     runs = store.list_dag_runs("ticker")
@@ -73,7 +52,7 @@ def test_a_bad_file_is_an_import_error_and_others_still_run(dask_client, store, 
                        store)
     loop = SchedulerLoop(folder, store, dask_client, results_url=str(tmp_path / "results"))
     try:
-        _serve_until(loop, lambda: store.list_dag_runs("ticker", state="success"))
+        drive_until(loop, lambda: store.list_dag_runs("ticker", state="success"))
     finally:
         loop.shutdown()
     errors = store.list_import_errors()

@@ -9,24 +9,11 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import dask
-import pytest
+from loop_driving import drive_for, drive_until, write_dag
 
 from daskflow.scheduler.dag_folder import DagFolder
 from daskflow.scheduler.loop import SchedulerLoop, utcnow
 from daskflow.store import Store
-
-
-@pytest.fixture
-def store(db_url):
-    opened = Store(db_url)
-    opened.init()
-    yield opened
-    opened.dispose()
-
-
-def _write(folder: Path, name: str, source: str) -> None:
-    folder.mkdir(exist_ok=True)
-    (folder / f"{name}.py").write_text(textwrap.dedent(source))
 
 
 def _loop(tmp_path: Path, store: Store, client, **kwargs) -> SchedulerLoop:
@@ -35,23 +22,8 @@ def _loop(tmp_path: Path, store: Store, client, **kwargs) -> SchedulerLoop:
                          parse_interval=0.2, **kwargs)
 
 
-def _until(loop: SchedulerLoop, condition, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "the loop did not get there in time"
-        loop.tick(utcnow())
-        loop.driver.step(0.1)
-
-
-def _ticks(loop: SchedulerLoop, seconds: float) -> None:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        loop.tick(utcnow())
-        loop.driver.step(0.1)
-
-
 def test_catchup_false_creates_only_the_latest_interval(dask_client, store, tmp_path):
-    _write(tmp_path / "dags", "daily", '''
+    write_dag(tmp_path / "dags", "daily", '''
         from datetime import datetime, timedelta, timezone
         from daskflow import DAG
         from daskflow.operators import EmptyOperator
@@ -61,8 +33,8 @@ def test_catchup_false_creates_only_the_latest_interval(dask_client, store, tmp_
     ''')
     loop = _loop(tmp_path, store, dask_client)
     try:
-        _until(loop, lambda: store.list_dag_runs("daily", state="success"))
-        _ticks(loop, 1.0)
+        drive_until(loop, lambda: store.list_dag_runs("daily", state="success"))
+        drive_for(loop, 1.0)
     finally:
         loop.shutdown()
     runs = store.list_dag_runs("daily")
@@ -72,7 +44,7 @@ def test_catchup_false_creates_only_the_latest_interval(dask_client, store, tmp_
 
 
 def test_a_paused_dag_gets_no_runs_until_unpaused(dask_client, store, tmp_path):
-    _write(tmp_path / "dags", "paused", '''
+    write_dag(tmp_path / "dags", "paused", '''
         from datetime import datetime, timedelta, timezone
         from daskflow import DAG
         from daskflow.operators import EmptyOperator
@@ -83,20 +55,20 @@ def test_a_paused_dag_gets_no_runs_until_unpaused(dask_client, store, tmp_path):
     loop = _loop(tmp_path, store, dask_client)
     day = datetime(2025, 1, 1, tzinfo=timezone.utc)
     try:
-        _ticks(loop, 0.5)
+        drive_for(loop, 0.5)
         store.create_dag_run("paused", "manual__1", day, day, day, "manual", {}, state="queued")
         later = day + timedelta(days=1)
         store.create_dag_run("paused", "backfill__1", later, later, later, "backfill", {},
                              state="queued")
-        _until(loop, lambda: store.get_dag_run("paused", "backfill__1").state == "success")
-        _ticks(loop, 1.0)
+        drive_until(loop, lambda: store.get_dag_run("paused", "backfill__1").state == "success")
+        drive_for(loop, 1.0)
         # As in Airflow, a paused DAG gets no scheduled runs and its triggered run
         # waits; a backfill, asked for explicitly, runs.
         assert {r.run_id: r.state for r in store.list_dag_runs("paused")} == {
             "manual__1": "queued", "backfill__1": "success"}
         store.set_paused("paused", False)
-        _until(loop, lambda: store.get_dag_run("paused", "manual__1").state == "success")
-        _until(loop, lambda: store.list_dag_runs("paused", state="success") and any(
+        drive_until(loop, lambda: store.get_dag_run("paused", "manual__1").state == "success")
+        drive_until(loop, lambda: store.list_dag_runs("paused", state="success") and any(
             r.run_type == "scheduled" for r in store.list_dag_runs("paused")))
     finally:
         loop.shutdown()
@@ -104,7 +76,7 @@ def test_a_paused_dag_gets_no_runs_until_unpaused(dask_client, store, tmp_path):
 
 def test_dagrun_timeout_fails_the_run_and_skips_what_did_not_finish(dask_client, store,
                                                                       tmp_path):
-    _write(tmp_path / "dags", "slow", '''
+    write_dag(tmp_path / "dags", "slow", '''
         from datetime import timedelta
         from daskflow import DAG
         from daskflow.operators import BashOperator, EmptyOperator
@@ -117,7 +89,7 @@ def test_dagrun_timeout_fails_the_run_and_skips_what_did_not_finish(dask_client,
         loop.folder.refresh()
         now = utcnow()
         store.create_dag_run("slow", "manual__1", now, now, now, "manual", {}, state="queued")
-        _until(loop, lambda: store.get_dag_run("slow", "manual__1").state == "failed")
+        drive_until(loop, lambda: store.get_dag_run("slow", "manual__1").state == "failed")
     finally:
         loop.shutdown()
     states = {t.task_id: t.state for t in store.list_task_instances("slow", "manual__1")}
@@ -132,7 +104,7 @@ def _state(store: Store, dag_id: str, run_id: str, task_id: str) -> str | None:
 def test_depends_on_past_waits_for_the_previous_run(dask_client, store, tmp_path):
     marker = tmp_path / "fail"
     marker.touch()
-    _write(tmp_path / "dags", "past", f'''
+    write_dag(tmp_path / "dags", "past", f'''
         import os
         from daskflow import DAG
         from daskflow.operators import PythonOperator, EmptyOperator
@@ -150,12 +122,12 @@ def test_depends_on_past_waits_for_the_previous_run(dask_client, store, tmp_path
     try:
         loop.folder.refresh()
         store.create_dag_run("past", "r1", day, day, day, "manual", {}, state="queued")
-        _until(loop, lambda: store.get_dag_run("past", "r1").state == "failed")
+        drive_until(loop, lambda: store.get_dag_run("past", "r1").state == "failed")
         marker.unlink()
         later = day + timedelta(days=1)
         store.create_dag_run("past", "r2", later, later, later, "manual", {}, state="queued")
-        _until(loop, lambda: _state(store, "past", "r2", "free") == "success")
-        _ticks(loop, 1.0)
+        drive_until(loop, lambda: _state(store, "past", "r2", "free") == "success")
+        drive_for(loop, 1.0)
     finally:
         loop.shutdown()
     r2 = {t.task_id: t.state for t in store.list_task_instances("past", "r2")}
@@ -171,7 +143,7 @@ def test_an_edited_file_does_not_change_a_running_run(dask_client, store, tmp_pa
         with DAG("edited"):
             BashOperator(task_id="slow", bash_command="sleep 2") >> EmptyOperator(task_id="{name}")
     '''
-    _write(tmp_path / "dags", "edited", original.format(name="old_end"))
+    write_dag(tmp_path / "dags", "edited", original.format(name="old_end"))
     loop = _loop(tmp_path, store, dask_client)
     now = utcnow()
     try:
@@ -179,16 +151,16 @@ def test_an_edited_file_does_not_change_a_running_run(dask_client, store, tmp_pa
         first_version = loop.folder.versions["edited"]
         store.create_dag_run("edited", "r1", now, now, now, "manual", {}, state="queued",
                              dag_version=first_version)
-        _until(loop, lambda: ("edited", "r1") in loop.executions)
+        drive_until(loop, lambda: ("edited", "r1") in loop.executions)
         time.sleep(0.1)
         edited = textwrap.dedent(original.format(name="new_end")) + "\n# v2\n"
-        _write(tmp_path / "dags", "edited", edited)
-        _until(loop, lambda: loop.folder.versions["edited"] != first_version)
-        _until(loop, lambda: store.get_dag_run("edited", "r1").state == "success")
+        write_dag(tmp_path / "dags", "edited", edited)
+        drive_until(loop, lambda: loop.folder.versions["edited"] != first_version)
+        drive_until(loop, lambda: store.get_dag_run("edited", "r1").state == "success")
         later = now + timedelta(hours=1)
         store.create_dag_run("edited", "r2", later, later, later, "manual", {}, state="queued",
                              dag_version=loop.folder.versions["edited"])
-        _until(loop, lambda: store.get_dag_run("edited", "r2").state == "success")
+        drive_until(loop, lambda: store.get_dag_run("edited", "r2").state == "success")
     finally:
         loop.shutdown()
     r1 = {t.task_id for t in store.list_task_instances("edited", "r1")}
@@ -215,7 +187,7 @@ def test_a_failed_task_sends_an_email(dask_client, store, tmp_path):
     controller = Controller(Collect(), hostname="127.0.0.1", port=port,
                             server_hostname="localhost")
     controller.start()
-    _write(tmp_path / "dags", "mailer", '''
+    write_dag(tmp_path / "dags", "mailer", '''
         from daskflow import DAG
         from daskflow.operators import BashOperator
         with DAG("mailer", default_args={"email": ["oncall@example.com"]}):
@@ -233,7 +205,7 @@ def test_a_failed_task_sends_an_email(dask_client, store, tmp_path):
             loop.folder.refresh()
             now = utcnow()
             store.create_dag_run("mailer", "r1", now, now, now, "manual", {}, state="queued")
-            _until(loop, lambda: store.get_dag_run("mailer", "r1").state == "failed")
+            drive_until(loop, lambda: store.get_dag_run("mailer", "r1").state == "failed")
             deadline = time.monotonic() + 20
             while len(received) < 1 and time.monotonic() < deadline:
                 time.sleep(0.1)
@@ -250,7 +222,7 @@ def test_a_failed_task_sends_an_email(dask_client, store, tmp_path):
 
 def test_callbacks_run_once_each_in_the_loop(dask_client, store, tmp_path):
     calls = tmp_path / "calls"
-    _write(tmp_path / "dags", "with_callbacks", f'''
+    write_dag(tmp_path / "dags", "with_callbacks", f'''
         import threading
         from daskflow import DAG
         from daskflow.operators import BashOperator, EmptyOperator
@@ -273,7 +245,7 @@ def test_callbacks_run_once_each_in_the_loop(dask_client, store, tmp_path):
         now = utcnow()
         store.create_dag_run("with_callbacks", "r1", now, now, now, "manual", {},
                              state="queued")
-        _until(loop, lambda: store.get_dag_run("with_callbacks", "r1").state == "failed")
+        drive_until(loop, lambda: store.get_dag_run("with_callbacks", "r1").state == "failed")
     finally:
         loop.shutdown()  # waits for the callback threads
     lines = sorted(calls.read_text().splitlines())
@@ -284,7 +256,7 @@ def test_callbacks_run_once_each_in_the_loop(dask_client, store, tmp_path):
 
 def test_a_resumed_run_still_skips_below_a_short_circuit(dask_client, store, tmp_path):
     ran = tmp_path / "ran"
-    _write(tmp_path / "dags", "gated", f'''
+    write_dag(tmp_path / "dags", "gated", f'''
         from daskflow import DAG, task
         from daskflow.operators import BashOperator, EmptyOperator
 
@@ -303,10 +275,10 @@ def test_a_resumed_run_still_skips_below_a_short_circuit(dask_client, store, tmp
     try:
         loop.folder.refresh()
         store.create_dag_run("gated", "r1", now, now, now, "manual", {}, state="queued")
-        _until(loop, lambda: store.get_dag_run("gated", "r1").state == "success")
+        drive_until(loop, lambda: store.get_dag_run("gated", "r1").state == "success")
         # Clear only the last task: the run resumes from the stored outcomes above it.
         store.clear_task_instances("gated", "r1", [("last", -1)])
-        _until(loop, lambda: store.get_dag_run("gated", "r1").state == "success"
+        drive_until(loop, lambda: store.get_dag_run("gated", "r1").state == "success"
                and _state(store, "gated", "r1", "last") is not None)
     finally:
         loop.shutdown()
