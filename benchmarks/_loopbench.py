@@ -54,8 +54,8 @@ def table(header: Sequence[str], rows: Sequence[Sequence[Any]], align: str | Non
     return "\n".join(lines)
 
 
-def machine_info() -> str:
-    """One line naming the machine and the versions that matter."""
+def machine_versions() -> dict[str, str]:
+    """The machine and the versions that matter, as fields (shared by every benchmark)."""
     import dask
     import distributed
     import sqlalchemy
@@ -69,10 +69,17 @@ def machine_info() -> str:
                     break
     except OSError:
         pass
-    return (f"daskflow {revision()}, nproc {os.cpu_count()}, cpu {cpu}, "
-            f"python {platform.python_version()}, "
-            f"dask {dask.__version__}, distributed {distributed.__version__}, "
-            f"sqlalchemy {sqlalchemy.__version__}, {platform.platform()}")
+    return {"nproc": str(os.cpu_count()), "cpu": cpu, "python": platform.python_version(),
+            "dask": dask.__version__, "distributed": distributed.__version__,
+            "sqlalchemy": sqlalchemy.__version__, "platform": platform.platform()}
+
+
+def machine_info() -> str:
+    """One line naming the machine and the versions that matter."""
+    v = machine_versions()
+    return (f"daskflow {revision()}, nproc {v['nproc']}, cpu {v['cpu']}, "
+            f"python {v['python']}, dask {v['dask']}, distributed {v['distributed']}, "
+            f"sqlalchemy {v['sqlalchemy']}, {v['platform']}")
 
 
 def revision() -> str:

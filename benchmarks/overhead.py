@@ -42,7 +42,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -54,6 +53,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+from benchmarks._loopbench import machine_versions  # noqa: E402  (shared benchmark helpers)
 
 #: Targets: daskflow end-to-end at most this many times raw Dask end-to-end.
 TARGETS = {"chain": 2.0, "fan-out/in": 3.0, "independent": 3.0}
@@ -216,23 +216,7 @@ def wait_for_quiet(max_load: float, timeout: float = 600.0) -> None:
 
 # -- reporting ------------------------------------------------------------------------
 def machine_info() -> dict[str, str]:
-    import dask
-    import distributed
-    import sqlalchemy
-
-    cpu = platform.processor() or ""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return {"nproc": str(os.cpu_count()), "cpu": cpu or "unknown",
-            "python": platform.python_version(), "dask": dask.__version__,
-            "distributed": distributed.__version__, "sqlalchemy": sqlalchemy.__version__,
-            "platform": platform.platform()}
+    return machine_versions()
 
 
 def render(rows: list[dict[str, Any]], info: dict[str, str], repeat: int, quick: bool,
