@@ -57,6 +57,7 @@ class DagVersionRecord:
     source: str
     structure: Any
     created_at: datetime
+    signature: str | None = None
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,9 @@ class DagRunRecord:
     last_scheduling_decision: datetime | None
     owner_loop: str | None
     heartbeat: datetime | None
+    fence: int = 0
+    reason: str | None = None
+    results_purged_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -199,6 +203,7 @@ class AttemptRecord:
     hostname: str | None
     worker: str | None
     error: str | None
+    loop_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -219,6 +224,7 @@ class AttemptUpdate:
     worker: str | None = None
     error: str | None = None
     log: str = ""
+    loop_id: str | None = None
 
     @property
     def key(self) -> tuple[str, str, str, int, int]:

@@ -110,6 +110,8 @@ dag_version = Table(
     Column("source", Text, nullable=False),
     Column("structure", _json()),
     Column("created_at", UTCDateTime, nullable=False),
+    #: HMAC of the source with the deployment's secret key (``scheduler/versions.py``).
+    Column("signature", String),
 )
 
 dag_run = Table(
@@ -132,6 +134,11 @@ dag_run = Table(
     Column("last_scheduling_decision", UTCDateTime),
     Column("owner_loop", String),
     Column("heartbeat", UTCDateTime),
+    #: Grows on every claim; writes for the run check owner and fence (``fencing.py``).
+    Column("fence", Integer, nullable=False, server_default=text("0")),
+    #: Why the run waits or ended, when its state alone does not say.
+    Column("reason", Text),
+    Column("results_purged_at", UTCDateTime),
     UniqueConstraint("dag_id", "run_id"),
     UniqueConstraint("dag_id", "logical_date"),
     Index(None, "state"),
@@ -190,6 +197,8 @@ task_attempt = Table(
     Column("worker", String),
     Column("error", Text),
     Column("log", Text),
+    #: The scheduler loop (or ``dags test`` process) that drove this try.
+    Column("loop_id", String),
     UniqueConstraint(*ATTEMPT_KEY),
     ForeignKeyConstraint(
         list(TASK_INSTANCE_KEY),

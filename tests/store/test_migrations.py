@@ -32,11 +32,17 @@ def test_database_at_0001_upgrades_to_head_keeping_data(store: Store) -> None:
     _rebuild_at(store, "0001")
     assert store.current_revision() == "0001"
     assert NEW_INDEX not in _dag_run_indexes(store)
-    store.create_dag_run("etl", "r1", DAY, DAY, DAY, "scheduled", {"k": 1})
+    # Written as the old schema had it: today's code names columns 0001 lacks.
+    with store.engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO dag_run (dag_id, run_id, logical_date, data_interval_start, "
+            "data_interval_end, state, run_type, conf, external_trigger) VALUES "
+            "('etl', 'r1', :day, :day, :day, 'queued', 'scheduled', :conf, false)"),
+            {"day": DAY, "conf": '{"k": 1}'})
 
     store.upgrade()
 
-    assert store.current_revision() == head_revision() == "0003"
+    assert store.current_revision() == head_revision() == "0004"
     assert NEW_INDEX in _dag_run_indexes(store)
     assert store.get_dag_run("etl", "r1").conf == {"k": 1}
     assert store.latest_scheduled_intervals() == {}  # "etl" was never synced
@@ -48,5 +54,5 @@ def test_database_at_0001_upgrades_to_head_keeping_data(store: Store) -> None:
 def test_init_upgrades_an_old_database_too(store: Store) -> None:
     _rebuild_at(store, "0001")
     store.init()
-    assert store.current_revision() == "0003"
+    assert store.current_revision() == "0004"
     assert NEW_INDEX in _dag_run_indexes(store)
