@@ -74,6 +74,15 @@ class RetryAttempt(Exception):
 Report = dict[str, Any]
 
 
+def describe_error(exc: BaseException) -> str:
+    """``"Type: message"`` of an exception, even one whose ``__str__`` raises."""
+    try:
+        text = str(exc)
+    except Exception as problem:  # a broken __str__ must not hide the error's type
+        text = f"<str() of the exception raised {type(problem).__name__}>"
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 def display(value: Any) -> str:
     """A short, JSON-safe text of a value for the store and the dashboard."""
     try:

@@ -40,17 +40,41 @@ def is_trivial(outcome: Outcome) -> bool:
             and not outcome.skip_descendants and not outcome.skip_direct)
 
 
-def save_outcome(results_url: str, dag_id: str, run_id: str, outcome: Outcome) -> str:
-    """Write ``outcome`` and return its reference (a path, or ``trivial``)."""
+class UnpicklableResult(Exception):
+    """A task returned (or pushed) a value that cannot be pickled.
+
+    Dask pickles a value to hand it to a task on another worker; without this
+    check such a run would hang when the next task lands elsewhere.
+    """
+
+
+def pickled(outcome: Outcome) -> bytes:
+    """``outcome`` pickled, or :class:`UnpicklableResult` naming the value's type."""
+    try:
+        return cloudpickle.dumps(outcome)
+    except Exception as exc:  # whatever pickling raises, the value cannot travel
+        value = outcome.value if outcome.value is not None else outcome.xcoms
+        kind = f"{type(value).__module__}.{type(value).__qualname__}"
+        raise UnpicklableResult(
+            f"task {outcome.task_id!r} returned a value that cannot be pickled ({kind}): "
+            f"{type(exc).__name__}: {exc}; Dask pickles return values to pass them to "
+            "other tasks, so return something picklable (or set do_xcom_push=False)"
+        ) from None
+
+
+def save_outcome(results_url: str, dag_id: str, run_id: str, outcome: Outcome,
+                 data: bytes | None = None) -> str:
+    """Write ``outcome`` (pickled as ``data`` if given) and return its reference."""
     if is_trivial(outcome):
         return TRIVIAL
     import fsspec
 
+    data = pickled(outcome) if data is None else data
     path = outcome_path(results_url, dag_id, run_id, outcome.task_id, outcome.map_index)
     fs, local = fsspec.core.url_to_fs(path)
     fs.makedirs(local.rsplit("/", 1)[0], exist_ok=True)
     with fs.open(local, "wb") as f:
-        f.write(cloudpickle.dumps(outcome))
+        f.write(data)
     return path
 
 

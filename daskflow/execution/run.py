@@ -27,7 +27,9 @@ from typing import Any
 import dask
 from dask._task_spec import Task
 
+from daskflow import config
 from daskflow.execution.annotations import ByKey, set_annotations
+from daskflow.execution.capture import MAX_LOG_BYTES
 from daskflow.execution.graph import node_task, task_key
 from daskflow.execution.limits import plan as plan_limits
 from daskflow.execution.limits import register as register_limits
@@ -37,7 +39,7 @@ from daskflow.execution.node import (
     TRY_ANNOTATION,
     NodeSpec,
 )
-from daskflow.execution.outcome import RetryAttempt
+from daskflow.execution.outcome import RetryAttempt, describe_error
 from daskflow.execution.results import load_outcome, outcome_exists
 from daskflow.models.context import DagRunInfo
 from daskflow.models.mapping import mapped_count
@@ -112,6 +114,7 @@ class RunExecution:
         self._unwatched: list[str] = []
         self.weights = dag.priority_weights()
         self.results_url = results_url
+        self.log_limit = int(config.get("log-max-bytes", MAX_LOG_BYTES))
         self.pools = pools
         self.stored = self._usable(stored or {})
         self._done_marks: dict[str, dict[str, Any]] = {}
@@ -120,6 +123,8 @@ class RunExecution:
         self.hold: set[str] = set()
         #: (task, report) of every attempt outcome, for callbacks and notifications.
         self.ended: list[tuple[Any, dict[str, Any]]] = []
+        #: The error each key last erred with (to tell an upstream's error from its own).
+        self._errors: dict[str, str] = {}
 
     # -- submitting -----------------------------------------------------------------
     def start(self) -> None:
@@ -241,7 +246,8 @@ class RunExecution:
                             length_keys=tuple(sorted(self.length_keys.get(task.task_id, ()))),
                             unexpandable=task.is_mapped and count <= 0,
                             first_try=(stored.try_number + 1) if stored else 1,
-                            results_url=self.results_url, **self._limit_fields(task))
+                            results_url=self.results_url, log_limit=self.log_limit,
+                            **self._limit_fields(task))
             graph[key] = node_task(key, spec, upstream)
             self._track(task, key, map_index)
             keys.append(key)
@@ -319,38 +325,58 @@ class RunExecution:
     def on_future_error(self, key: str, exception: BaseException, now: float) -> None:
         """A key erred or was cancelled for a reason no report explains (worker death, ...)."""
         ti = self.keys.get(key)
-        if ti is None or isinstance(exception, RetryAttempt):
+        if ti is None:
             return
+        error = describe_error(exception)
+        blamed = self._blamed_on_upstream(key, error)
+        self._errors[key] = error
+        if isinstance(exception, RetryAttempt):
+            return  # the node reported this attempt; the retry timer is set
         instance = self.instances[ti]
-        if instance.finished or key in self.retry_due or self._upstream_erred(key):
+        if instance.finished or key in self.retry_due or blamed:
             return
-        error = f"{type(exception).__name__}: {exception}"
         task = self.dag.task_dict[instance.task_id]
         tried = max(instance.try_number, 1)
         if tried <= task.retries:
             instance.state, instance.error = TI.UP_FOR_RETRY, error
             self.retry_due[key] = now + task.retry_delay_for(tried).total_seconds()
             self._record_crash(instance, tried, TI.UP_FOR_RETRY, error, now)
-        else:
-            self._record_crash(instance, tried, TI.FAILED, error, now)
-            self._retry_now({key: {FORCED_ANNOTATION: {"state": TI.FAILED.value,
-                                                       "error": error, "try": tried}}})
+            return
+        report = self._record_crash(instance, tried, TI.FAILED, error, now)
+        instance.state, instance.error, instance.end = TI.FAILED, error, now
+        self.ended.append((task, report))
+        # Dask re-runs the key with this outcome forced on it, so that the tasks
+        # downstream get a failed outcome and follow their trigger rules.
+        self._retry_now({key: {FORCED_ANNOTATION: {"state": TI.FAILED.value,
+                                                   "error": error, "try": tried}}})
+        self.submit_ready()
 
     def _record_crash(self, instance: Instance, try_number: int, state: TI, error: str,
-                      now: float) -> None:
-        self.recorder.report({
+                      now: float) -> dict[str, Any]:
+        report = {
             "kind": "end", "dag_id": self.run.dag_id, "run_id": self.run.run_id,
             "task_id": instance.task_id, "map_index": instance.map_index, "try": try_number,
             "state": state.value, "start": instance.start, "end": now, "error": error,
-            "log": f"The attempt ended without a result: {error}\n"})
+            "log": f"The attempt ended without a result: {error}\n"}
+        self.recorder.report(report)
+        return report
 
-    def _upstream_erred(self, key: str) -> bool:
-        """Whether ``key`` erred only because an upstream key did."""
+    def _blamed_on_upstream(self, key: str, error: str) -> bool:
+        """Whether ``key`` erred only because a key it depends on erred.
+
+        Dask errs every dependent of an erred key with the same exception, so
+        an upstream key that erred with this very error is to blame. The loop
+        may already have retried that key (its future is pending again), so
+        the error each key last erred with is kept rather than asked for.
+        """
         task = self.dag.task_dict[self.keys[key][0]]
         for upstream in task.upstream_task_ids:
             keys = self.task_keys.get(upstream)
             for k in [keys] if isinstance(keys, str) else keys or []:
-                if self.futures[k].status in ("error", "cancelled"):
+                if self._errors.get(k) == error:
+                    return True
+                instance = self.instances[self.keys[k]]
+                if not instance.finished and self.futures[k].status in ("error", "cancelled"):
                     return True
         return False
 
