@@ -51,9 +51,13 @@ class Driver:
         execution.start()
         self._watch(execution)
 
-    def remove(self, execution: RunExecution) -> None:
+    def remove(self, execution: RunExecution, cancel: bool = False) -> None:
+        """Stop following a run; ``cancel`` also cancels its keys on the cluster."""
         self.runs.pop((execution.run.dag_id, execution.run.run_id), None)
-        execution.release()
+        if cancel:
+            execution.cancel()
+        else:
+            execution.release()
 
     def _watch(self, execution: RunExecution) -> None:
         for future in execution.take_new_futures():

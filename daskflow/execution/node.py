@@ -36,7 +36,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from daskflow.exceptions import TaskFailedNoRetry, TaskSkipped, TaskTimeout
-from daskflow.execution import capture, limits, results
+from daskflow.execution import capture, lease, limits, results
+from daskflow.execution.cluster_plugins import LEASE_ANNOTATION
 from daskflow.execution.outcome import Outcome, Report, RetryAttempt, describe_error, display
 from daskflow.models.context import (
     DagRunInfo,
@@ -125,6 +126,7 @@ def run_node(spec: NodeSpec, *upstream: Any) -> Outcome:
     try_number = int(annotations.get(TRY_ANNOTATION, spec.first_try))
     if spec.blocked is not None:
         return _finish_without_running(spec, key, worker, TI.FAILED, spec.blocked, try_number)
+    lease.check(annotations.get(LEASE_ANNOTATION), _worker(), spec.task.task_id)
     with limits.held(spec.limits):
         return _attempt(spec, key, worker, outcomes, try_number)
 

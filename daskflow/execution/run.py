@@ -19,7 +19,8 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import CancelledError, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -30,7 +31,9 @@ from dask._task_spec import Task
 from daskflow import config
 from daskflow.execution.annotations import ByKey, set_annotations
 from daskflow.execution.capture import MAX_LOG_BYTES
+from daskflow.execution.cluster_plugins import LEASE_ANNOTATION, worker_death
 from daskflow.execution.graph import node_task, task_key
+from daskflow.execution.lease import LeaseExpired
 from daskflow.execution.limits import plan as plan_limits
 from daskflow.execution.limits import register as register_limits
 from daskflow.execution.node import (
@@ -50,6 +53,9 @@ TI = TaskInstanceState
 logger = logging.getLogger("daskflow.execution")
 #: Seconds between annotation updates that mark recorded successes on the scheduler.
 DONE_MARK_INTERVAL = 0.5
+#: How often, and how long apart, to ask the cluster why a worker died.
+CRASH_REASON_TRIES = 5
+CRASH_REASON_WAIT = 0.1
 
 
 @dataclass(frozen=True)
@@ -95,7 +101,8 @@ class RunExecution:
     def __init__(self, dag: Any, run: DagRunInfo, client: Any, recorder: Any, topic: str,
                  token: str | None = None, *, results_url: str | None = None,
                  stored: dict[tuple[str, int], StoredInstance] | None = None,
-                 pools: dict[str, int] | None = None) -> None:
+                 pools: dict[str, int] | None = None,
+                 lease: Callable[[], tuple[str, float] | None] | None = None) -> None:
         self.dag = dag
         self.run = run
         self.client = client
@@ -125,6 +132,10 @@ class RunExecution:
         self.ended: list[tuple[Any, dict[str, Any]]] = []
         #: The error each key last erred with (to tell an upstream's error from its own).
         self._errors: dict[str, str] = {}
+        #: ``(lease_id, until)`` of the run now (``execution/lease.py``); None: unleased.
+        self.lease = lease
+        #: Keys whose node found the lease expired: re-run once it is renewed.
+        self.refused: set[str] = set()
 
     # -- submitting -----------------------------------------------------------------
     def start(self) -> None:
@@ -160,6 +171,9 @@ class RunExecution:
         """Per-key Dask priority (Airflow's priority_weight) and worker resources."""
         priority = {k: self.weights[self.keys[k][0]] for k in graph}
         annotations: dict[str, Any] = {"priority": ByKey(priority, 0)}
+        lease = self.lease() if self.lease is not None else None
+        if lease is not None:
+            annotations[LEASE_ANNOTATION] = lease
         resources = {k: r for k in graph if (r := self.dag.task_dict[self.keys[k][0]].resources)}
         if resources:
             annotations["resources"] = ByKey(resources, {})
@@ -332,9 +346,17 @@ class RunExecution:
         self._errors[key] = error
         if isinstance(exception, RetryAttempt):
             return  # the node reported this attempt; the retry timer is set
+        if isinstance(exception, LeaseExpired):
+            self.refused.add(key)  # nothing ran; run it again once the lease is renewed
+            return
+        if isinstance(exception, CancelledError):
+            # Cancelled by this loop (timeout, a lost run) or lost with a restarted Dask
+            # scheduler, which the loop notices and resubmits from the store.
+            return
         instance = self.instances[ti]
         if instance.finished or key in self.retry_due or blamed:
             return
+        error = self._crash_text(exception, error)
         task = self.dag.task_dict[instance.task_id]
         tried = max(instance.try_number, 1)
         if tried <= task.retries:
@@ -350,6 +372,24 @@ class RunExecution:
         self._retry_now({key: {FORCED_ANNOTATION: {"state": TI.FAILED.value,
                                                    "error": error, "try": tried}}})
         self.submit_ready()
+
+    def _crash_text(self, exception: BaseException, error: str) -> str:
+        """The error of a crashed attempt, saying why its worker died when the cluster knows."""
+        worker = getattr(exception, "last_worker", None)
+        if type(exception).__name__ != "KilledWorker" or worker is None:
+            return error
+        address = getattr(worker, "address", worker)
+        reason = None
+        for _ in range(CRASH_REASON_TRIES):  # the nanny's word may arrive just after
+            try:
+                reason = worker_death(self.client, address)
+            except Exception:  # a scheduler without daskflow's plugin cannot say
+                break
+            if reason:
+                break
+            time.sleep(CRASH_REASON_WAIT)
+        return ("KilledWorker: the worker running the task died: "
+                f"{reason or f'the worker process {address} ended'}")
 
     def _record_crash(self, instance: Instance, try_number: int, state: TI, error: str,
                       now: float) -> dict[str, Any]:
@@ -401,6 +441,14 @@ class RunExecution:
         self._retry_now(updates)
         return len(due)
 
+    def retry_refused(self) -> int:
+        """Run again the keys whose nodes found the lease expired (it is valid again)."""
+        if not self.refused:
+            return 0
+        keys, self.refused = self.refused, set()
+        self._retry_now({k: {} for k in keys if k in self.futures})
+        return len(keys)
+
     def _send_done_marks(self, now: float) -> None:
         """Tell the scheduler which keys are recorded successes (twice a second at most).
 
@@ -413,8 +461,14 @@ class RunExecution:
             _background.submit(_send_quietly, self.client, marks)
 
     def _retry_now(self, updates: dict[str, dict[str, Any]]) -> None:
-        set_annotations(self.client, updates)
-        self.client.retry([self.futures[k] for k in updates])
+        try:
+            set_annotations(self.client, {k: v for k, v in updates.items() if v})
+            self.client.retry([self.futures[k] for k in updates])
+        except Exception as exc:  # the keys are gone (a restarted scheduler): resubmitted later
+            logger.warning("DAG %r run %r: could not re-run %d keys (%s); the loop resubmits "
+                           "the run if the Dask scheduler restarted", self.run.dag_id,
+                           self.run.run_id, len(updates), describe_error(exc))
+            return
         # Done callbacks fire once: watch the retried futures again.
         self._unwatched.extend(updates)
 
@@ -450,6 +504,13 @@ class RunExecution:
     def release(self) -> None:
         """Let Dask forget this run's results."""
         self.futures.clear()
+        self._errors.clear()
+
+    def cancel(self) -> None:
+        """Cancel every key of the run on the cluster (the run was lost to another loop)."""
+        if self.futures:
+            self.client.cancel(list(self.futures.values()), force=True)
+        self.release()
 
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}

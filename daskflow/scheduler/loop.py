@@ -11,7 +11,15 @@ One loop drives any number of runs on one Dask client. Each ``tick(now)``:
 4. finishes runs whose task instances all finished, fails runs past their
    ``dagrun_timeout``, and sends callbacks and notifications from threads of
    its own, never its own thread;
-5. proves it is alive (heartbeat) and lets go of runs another loop took.
+5. lets go of runs another loop took (cancelling their keys), and re-runs the
+   keys whose nodes found the run's lease expired once it is renewed.
+
+Proving it is alive is not the tick's job: heartbeats come from a thread of
+their own (``execution/ownership.py``), so a slow tick or a slow store call
+never makes the loop look dead. Every write for a run is fenced: it goes
+through only while this loop still owns the run with the fence it claimed
+it with (``store/fencing.py``), and the cluster starts a run's tasks only
+while the loop's lease on it runs (``execution/lease.py``).
 
 Between ticks the Driver waits for what the cluster reports. The loop holds
 no state the store does not have: killed at any instant, a new loop (or a
@@ -30,9 +38,11 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from daskflow.execution import cluster_plugins
 from daskflow.execution.callbacks import TaskCallbacks, dag_callbacks
 from daskflow.execution.callbacks import call as call_callback
 from daskflow.execution.driver import Driver
+from daskflow.execution.ownership import Ownership
 from daskflow.execution.recorder import Recorder
 from daskflow.execution.run import RunExecution, StoredInstance
 from daskflow.models.context import DagRunInfo
@@ -46,7 +56,7 @@ from daskflow.scheduler.planning import (
     runs_to_create,
     scheduled_run_id,
 )
-from daskflow.store import RunExistsError
+from daskflow.store import RunExistsError, RunLostError
 
 logger = logging.getLogger("daskflow.scheduler")
 TI = TaskInstanceState
@@ -75,25 +85,33 @@ class SchedulerLoop:
         self.parse_interval = parse_interval
         self.create_scheduled = create_scheduled
         self.max_runs = max_runs
-        self.recorder = Recorder(store)
+        cluster_plugins.install(client)
+        self.ownership = Ownership(store.with_retries(0), self.loop_id, client,
+                                   interval=heartbeat_interval,
+                                   stale_after=stale_after.total_seconds())
+        self.recorder = Recorder(store, owner=self.loop_id, fences=self.ownership.fences,
+                                 on_lost=self.ownership.mark_lost)
         self.driver = Driver(client, self.recorder)
         self.executions: dict[tuple[str, str], RunExecution] = {}
         self.callbacks = ThreadPoolExecutor(2, thread_name_prefix="daskflow-callbacks")
         self.task_callbacks = TaskCallbacks()
         self._look_again: dict[str, datetime] = {}
         self._next_parse = 0.0
-        self._next_heartbeat = 0.0
-        self._scheduler_id = self._current_scheduler_id()
+        self._next_check = 0.0
+        self.ownership.push_leases()
+        self._scheduler_id = self.ownership.scheduler_id
         self.stopping = False
 
     # -- the tick -------------------------------------------------------------------
     def tick(self, now: datetime) -> None:
         """One pass of the loop at time ``now`` (see the module docstring)."""
+        self.ownership.start()
         mono = time.monotonic()
         if mono >= self._next_parse:
             self._next_parse = mono + self.parse_interval
             if self.folder.refresh().changed:
                 self._look_again.clear()
+        self._follow_ownership(now)
         if self.create_scheduled:
             self.create_due_runs(now)
         if not self.stopping:
@@ -101,9 +119,9 @@ class SchedulerLoop:
         self._notify_task_ends()
         self._time_out_runs(now)
         self._finish_runs(now)
-        if mono >= self._next_heartbeat:
-            self._next_heartbeat = mono + self.heartbeat_interval
-            self._heartbeat(now)
+        if mono >= self._next_check:
+            self._next_check = mono + self.heartbeat_interval
+            self._check_runs(now)
 
     def serve(self, stop: threading.Event, max_wait: float = 0.2) -> None:
         """Tick until ``stop`` is set; then leave running runs for another loop."""
@@ -125,6 +143,7 @@ class SchedulerLoop:
     def shutdown(self) -> None:
         """Stop driving: flush what was recorded and let the runs be adopted at once."""
         self.stopping = True
+        self.ownership.stop()
         self.recorder.flush()
         for execution in list(self.executions.values()):
             self.driver.remove(execution)
@@ -132,6 +151,7 @@ class SchedulerLoop:
         self.store.release_runs(self.loop_id)
         self.driver.close()
         self.callbacks.shutdown(wait=True)
+        self.ownership.store.dispose()
 
     # -- creating scheduled runs ----------------------------------------------------
     def create_due_runs(self, now: datetime) -> int:
@@ -190,6 +210,7 @@ class SchedulerLoop:
         claimed = self.store.claim_runs(self.loop_id, now, room, self.stale_after, caps,
                                         dag_ids=set(self.folder.dags))
         for run in claimed:
+            self.ownership.hold((run.dag_id, run.run_id), run.fence, now.timestamp())
             execution = self._resume(run, now)
             if execution is not None:
                 started.append(execution)
@@ -201,9 +222,11 @@ class SchedulerLoop:
             # Cleared while this loop drove it: the old execution's keys go away.
             self.driver.remove(previous)
         dag = self._dag_for(run)
+        key = (run.dag_id, run.run_id)
         if dag is None:
-            self.store.set_dag_run_state(run.dag_id, run.run_id, DagRunState.FAILED.value,
-                                         end_date=now, clear_owner=True)
+            self._set_state(key, DagRunState.FAILED, now,
+                            reason=f"the DAG is no longer in {self.folder.folder}")
+            self.ownership.release(key)
             logger.error("run %s of DAG %r failed: the DAG is no longer in %s",
                          run.run_id, run.dag_id, self.folder.folder)
             return None
@@ -218,7 +241,8 @@ class SchedulerLoop:
             external_trigger=run.external_trigger)
         pools = {p.name: p.slots for p in self.store.list_pools()}
         execution = RunExecution(dag, info, self.client, self.recorder, self.driver.topic,
-                                 results_url=self.results_url, stored=stored, pools=pools)
+                                 results_url=self.results_url, stored=stored, pools=pools,
+                                 lease=lambda: self.ownership.lease(key))
         execution.hold = self._held_tasks(dag, run)
         self.executions[(run.dag_id, run.run_id)] = execution
         self.driver.add(execution)
@@ -255,15 +279,27 @@ class SchedulerLoop:
     def _close(self, execution: RunExecution, state: DagRunState, now: datetime,
                reason: str | None = None) -> None:
         run = execution.run
-        self.store.set_dag_run_state(run.dag_id, run.run_id, state.value, end_date=now,
-                                     clear_owner=True)
+        key = (run.dag_id, run.run_id)
+        try:
+            self._set_state(key, state, now, reason=reason)
+        except RunLostError:
+            self._drop(key, "its end could not be recorded")
+            return
         self.driver.remove(execution)
-        del self.executions[(run.dag_id, run.run_id)]
+        del self.executions[key]
+        self.ownership.release(key)
         self._look_again.pop(run.dag_id, None)
         for callback, context in dag_callbacks(execution.dag, run, state.value, reason):
             self.callbacks.submit(call_callback, callback, context)
         if self.notifier is not None:
             self._notify_run(execution, state, reason)
+
+    def _set_state(self, key: tuple[str, str], state: DagRunState, now: datetime,
+                   reason: str | None = None) -> None:
+        """End a run this loop owns (fenced: :class:`RunLostError` if it lost it)."""
+        self.store.set_dag_run_state(*key, state.value, end_date=now, clear_owner=True,
+                                     owner=self.loop_id, fence=self.ownership.fence(key),
+                                     reason=reason)
 
     def _time_out_runs(self, now: datetime) -> None:
         for execution in list(self.executions.values()):
@@ -276,33 +312,49 @@ class SchedulerLoop:
             self._close(execution, DagRunState.FAILED, now,
                         reason=f"the run exceeded dagrun_timeout ({timeout})")
 
-    # -- liveness -------------------------------------------------------------------
-    def _heartbeat(self, now: datetime) -> None:
-        self.store.heartbeat(self.loop_id, now)
-        owned = {(r.dag_id, r.run_id) for r in self.store.owned_runs(self.loop_id)}
-        for key, execution in list(self.executions.items()):
-            if key not in owned:
-                # Another loop adopted it, or a user cleared it: stop driving it here.
-                self.driver.remove(execution)
-                del self.executions[key]
+    # -- ownership -------------------------------------------------------------------
+    def _follow_ownership(self, now: datetime) -> None:
+        """Let go of lost runs, take up owned ones nobody drives, re-run refused keys."""
+        for key in self.ownership.take_lost():
+            if key in self.executions:
+                self._drop(key, "another loop adopted it or a user cleared it")
+        for key, fence in self.ownership.take_unknown().items():
+            if key in self.executions or self.stopping:
+                continue
+            record = self.store.get_dag_run(*key)
+            if record is None or record.owner_loop != self.loop_id or record.fence != fence \
+                    or record.state != DagRunState.RUNNING.value:
+                continue
+            # Claimed by this loop, but the answer never arrived (the connection broke).
+            self.ownership.hold(key, fence, now.timestamp())
+            self._resume(record, now)
+        for key, execution in self.executions.items():
+            if execution.refused and self.ownership.lease_valid(key):
+                execution.retry_refused()
+
+    def _drop(self, key: tuple[str, str], why: str) -> None:
+        """Stop driving a run this loop no longer owns, and cancel its keys on the cluster."""
+        execution = self.executions.pop(key, None)
+        self.ownership.release(key)
+        if execution is None:
+            return
+        logger.warning("run %s of DAG %r is no longer driven by loop %s (%s); its keys are "
+                       "cancelled", key[1], key[0], self.loop_id, why)
+        self.driver.remove(execution, cancel=True)
+
+    def _check_runs(self, now: datetime) -> None:
+        """Every heartbeat interval: ``depends_on_past`` holds, and a restarted Dask scheduler."""
         for execution in self.executions.values():
             if execution.hold:
                 execution.hold = self._held_tasks(execution.dag, self._record(execution))
                 execution.submit_ready()
-        scheduler_id = self._current_scheduler_id()
-        if scheduler_id != self._scheduler_id:
+        scheduler_id = self.ownership.scheduler_id
+        if scheduler_id is not None and scheduler_id != self._scheduler_id:
             self._scheduler_id = scheduler_id
             self._resubmit_all(now)
 
     def _record(self, execution: RunExecution) -> Any:
         return self.store.get_dag_run(execution.run.dag_id, execution.run.run_id)
-
-    def _current_scheduler_id(self) -> str | None:
-        """The id of the Dask scheduler now (asked, not the client's cached copy)."""
-        try:
-            return self.client.run_on_scheduler(_scheduler_id)
-        except Exception:  # the scheduler is away; the next heartbeat asks again
-            return getattr(self, "_scheduler_id", None)
 
     def _resubmit_all(self, now: datetime) -> None:
         """The Dask scheduler restarted and forgot every key: resume each run from the store."""
@@ -313,7 +365,7 @@ class SchedulerLoop:
             self.driver.remove(execution)
             del self.executions[key]
             record = self._record(execution)
-            if record is not None:
+            if record is not None and record.owner_loop == self.loop_id:
                 self._resume(record, now)
 
     # -- notifications --------------------------------------------------------------
@@ -347,6 +399,3 @@ class SchedulerLoop:
                                       logical_date=execution.run.logical_date, error=reason):
             self.notifier.notify(execution.dag, notice)
 
-
-def _scheduler_id(dask_scheduler: Any) -> str:
-    return dask_scheduler.id

@@ -177,6 +177,11 @@ class Store:
     def __repr__(self) -> str:
         return f"Store({mask_url(self.url)!r})"
 
+    def with_retries(self, retry_for: float) -> Store:
+        """Another store on the same database, with connections of its own, that retries
+        an unavailable database for ``retry_for`` seconds (0: not at all)."""
+        return Store(self.url.render_as_string(hide_password=False), retry_for=retry_for)
+
     def __enter__(self) -> Store:
         return self
 
