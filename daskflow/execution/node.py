@@ -38,7 +38,14 @@ from typing import Any
 from daskflow.exceptions import TaskFailedNoRetry, TaskSkipped, TaskTimeout
 from daskflow.execution import capture, lease, limits, results
 from daskflow.execution.cluster_plugins import LEASE_ANNOTATION
-from daskflow.execution.outcome import Outcome, Report, RetryAttempt, describe_error, display
+from daskflow.execution.outcome import (
+    NotYet,
+    Outcome,
+    Report,
+    RetryAttempt,
+    describe_error,
+    display,
+)
 from daskflow.models.context import (
     DagRunInfo,
     RuntimeTaskInstance,
@@ -57,6 +64,8 @@ TRY_ANNOTATION = "daskflow_try"
 FORCED_ANNOTATION = "daskflow_outcome"
 #: Set by the loop once a success is recorded: the stored outcome's reference.
 DONE_ANNOTATION = "daskflow_done"
+#: Set by a loop that resumed a run while this instance's retry delay ran (epoch seconds).
+NOT_BEFORE_ANNOTATION = "daskflow_not_before"
 _HOSTNAME = socket.gethostname()
 
 
@@ -94,7 +103,8 @@ class _PlannedRetryFilter(logging.Filter):
     """Drops the worker's "Compute Failed" error for a planned retry: it is not an error."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "RetryAttempt(" not in record.getMessage()
+        message = record.getMessage()
+        return "RetryAttempt(" not in message and "NotYet(" not in message
 
 
 _retry_filter = _PlannedRetryFilter()
@@ -116,6 +126,9 @@ def run_node(spec: NodeSpec, *upstream: Any) -> Outcome:
         # The loop recorded this crash itself; the outcome only tells downstream tasks.
         return Outcome(task_id=spec.task.task_id, map_index=spec.map_index,
                        state=TI(forced["state"]))
+    not_before = annotations.get(NOT_BEFORE_ANNOTATION)
+    if not_before is not None and time.time() < not_before:
+        raise NotYet(spec.task.task_id, not_before)
     skip = _skip_or_trigger(spec, outcomes)
     if skip is not None:
         state, descendants = skip

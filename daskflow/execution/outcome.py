@@ -67,6 +67,22 @@ class RetryAttempt(Exception):
         return (RetryAttempt, (self.task_id, self.try_number, self.error))
 
 
+class NotYet(Exception):
+    """Raised by a node resubmitted before its retry delay ended (the loop restarted).
+
+    Like :class:`RetryAttempt` it leaves the key erred, without running
+    anything, until the loop's timer fires and ``Client.retry`` runs it.
+    """
+
+    def __init__(self, task_id: str, until: float) -> None:
+        super().__init__(f"{task_id} waits for its retry delay until {until:.3f}")
+        self.task_id = task_id
+        self.until = until
+
+    def __reduce__(self) -> tuple:
+        return (NotYet, (self.task_id, self.until))
+
+
 #: A report is a plain dict (it crosses Dask's msgpack event stream). Keys:
 #: kind ("start" | "end"), key, run, task_id, map_index, try, state, start,
 #: end, host, worker, error, log, xcom (display strings), lens (XCom key ->

@@ -39,10 +39,11 @@ from daskflow.execution.limits import register as register_limits
 from daskflow.execution.node import (
     DONE_ANNOTATION,
     FORCED_ANNOTATION,
+    NOT_BEFORE_ANNOTATION,
     TRY_ANNOTATION,
     NodeSpec,
 )
-from daskflow.execution.outcome import RetryAttempt, describe_error
+from daskflow.execution.outcome import NotYet, RetryAttempt, describe_error
 from daskflow.execution.results import load_outcome, outcome_exists
 from daskflow.models.context import DagRunInfo
 from daskflow.models.mapping import mapped_count
@@ -66,10 +67,19 @@ class StoredInstance:
     try_number: int = 0
     result_ref: str | None = None
     map_lengths: dict[str, int | None] | None = None
+    #: When an ``up_for_retry`` instance's next try is due (epoch seconds).
+    next_try_at: float | None = None
 
     @property
     def finished(self) -> bool:
         return self.state is not None and TI(self.state) in FINISHED_STATES
+
+    @property
+    def waiting_until(self) -> float | None:
+        """The time its retry timer fires, if it was waiting for one."""
+        if self.state == TI.UP_FOR_RETRY.value and self.next_try_at is not None:
+            return self.next_try_at
+        return None
 
 
 @dataclass
@@ -136,6 +146,8 @@ class RunExecution:
         self.lease = lease
         #: Keys whose node found the lease expired: re-run once it is renewed.
         self.refused: set[str] = set()
+        #: Keys resubmitted while their retry delay runs: their nodes wait for it.
+        self._not_before: dict[str, float] = {}
 
     # -- submitting -----------------------------------------------------------------
     def start(self) -> None:
@@ -174,6 +186,9 @@ class RunExecution:
         lease = self.lease() if self.lease is not None else None
         if lease is not None:
             annotations[LEASE_ANNOTATION] = lease
+        waiting = {k: self._not_before[k] for k in graph if k in self._not_before}
+        if waiting:
+            annotations[NOT_BEFORE_ANNOTATION] = ByKey(waiting, None)
         resources = {k: r for k in graph if (r := self.dag.task_dict[self.keys[k][0]].resources)}
         if resources:
             annotations["resources"] = ByKey(resources, {})
@@ -263,7 +278,7 @@ class RunExecution:
                             results_url=self.results_url, log_limit=self.log_limit,
                             **self._limit_fields(task))
             graph[key] = node_task(key, spec, upstream)
-            self._track(task, key, map_index)
+            self._track(task, key, map_index, stored)
             keys.append(key)
         self.task_keys[task.task_id] = keys if task.is_mapped and count > 0 else keys[0]
         return graph
@@ -298,12 +313,22 @@ class RunExecution:
         self.instances[(task.task_id, map_index)] = instance
         self.keys[key] = (task.task_id, map_index)
 
-    def _track(self, task: Any, key: str, map_index: int) -> None:
+    def _track(self, task: Any, key: str, map_index: int,
+               stored: StoredInstance | None = None) -> None:
         instance = Instance(task.task_id, map_index, key)
         self.instances[(task.task_id, map_index)] = instance
         self.keys[key] = (task.task_id, map_index)
+        state = TI.QUEUED
+        waiting = stored.waiting_until if stored is not None else None
+        if waiting is not None:
+            # Its retry delay began before this loop resumed the run: it ends when it
+            # was going to end. Until then the node declines to run (``not_before``).
+            state = instance.state = TI.UP_FOR_RETRY
+            instance.try_number = stored.try_number
+            self.retry_due[key] = waiting
+            self._not_before[key] = waiting
         self.recorder.task(self.run.dag_id, self.run.run_id, task.task_id, map_index,
-                           state=TI.QUEUED.value, operator=_operator_name(task),
+                           state=state.value, operator=_operator_name(task),
                            pool=task.pool, pool_slots=task.pool_slots,
                            priority_weight=task.priority_weight, max_tries=task.retries)
 
@@ -329,10 +354,7 @@ class RunExecution:
         self.ended.append((task, report))
         if state is TI.UP_FOR_RETRY:
             delay = task.retry_delay_for(instance.try_number)
-            self.retry_due[instance.key] = now + delay.total_seconds()
-            self.recorder.task(self.run.dag_id, self.run.run_id, instance.task_id,
-                               instance.map_index,
-                               next_try_at=_utc(self.retry_due[instance.key]))
+            self._set_timer(instance, now + delay.total_seconds())
         elif instance.finished:
             self.submit_ready()
 
@@ -344,8 +366,8 @@ class RunExecution:
         error = describe_error(exception)
         blamed = self._blamed_on_upstream(key, error)
         self._errors[key] = error
-        if isinstance(exception, RetryAttempt):
-            return  # the node reported this attempt; the retry timer is set
+        if isinstance(exception, (RetryAttempt, NotYet)):
+            return  # the node reported this attempt, or waits: the retry timer is set
         if isinstance(exception, LeaseExpired):
             self.refused.add(key)  # nothing ran; run it again once the lease is renewed
             return
@@ -361,8 +383,8 @@ class RunExecution:
         tried = max(instance.try_number, 1)
         if tried <= task.retries:
             instance.state, instance.error = TI.UP_FOR_RETRY, error
-            self.retry_due[key] = now + task.retry_delay_for(tried).total_seconds()
             self._record_crash(instance, tried, TI.UP_FOR_RETRY, error, now)
+            self._set_timer(instance, now + task.retry_delay_for(tried).total_seconds())
             return
         report = self._record_crash(instance, tried, TI.FAILED, error, now)
         instance.state, instance.error, instance.end = TI.FAILED, error, now
@@ -421,6 +443,12 @@ class RunExecution:
         return False
 
     # -- time -----------------------------------------------------------------------
+    def _set_timer(self, instance: Instance, at: float) -> None:
+        """Retry ``instance`` at ``at``; the time is stored first, so a new loop keeps it."""
+        self.recorder.task(self.run.dag_id, self.run.run_id, instance.task_id,
+                           instance.map_index, next_try_at=_utc(at))
+        self.retry_due[instance.key] = at
+
     def next_timer(self) -> float | None:
         return min(self.retry_due.values(), default=None)
 

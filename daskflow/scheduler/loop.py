@@ -230,8 +230,9 @@ class SchedulerLoop:
             logger.error("run %s of DAG %r failed: the DAG is no longer in %s",
                          run.run_id, run.dag_id, self.folder.folder)
             return None
-        stored = {(t.task_id, t.map_index): StoredInstance(t.state, t.try_number, t.result_ref,
-                                                           dict(t.map_lengths or {}))
+        stored = {(t.task_id, t.map_index): StoredInstance(
+                      t.state, t.try_number, t.result_ref, dict(t.map_lengths or {}),
+                      t.next_try_at.timestamp() if t.next_try_at else None)
                   for t in self.store.list_task_instances(run.dag_id, run.run_id)}
         info = DagRunInfo(
             dag_id=run.dag_id, run_id=run.run_id, logical_date=run.logical_date,

@@ -232,3 +232,63 @@ def test_a_loop_paused_past_stale_after_stops_driving_its_run_when_it_wakes(tmp_
         if runs[task] == 1:
             assert ran_by[task] == loop, f"{task} ran on {ran_by[task]}'s cluster"
     assert "no longer driven by loop paused" in paused.log.read_text()
+
+
+RETRY_DAG = '''
+import os, time
+from datetime import timedelta
+from daskflow import DAG
+from daskflow.operators import PythonOperator
+
+JOURNAL = {journal!r}
+
+def flaky():
+    first = not os.path.exists(JOURNAL)
+    with open(JOURNAL, "a") as f:
+        f.write(f"start {{time.time():.3f}}\\n")
+    if first:
+        with open(JOURNAL, "a") as f:
+            f.write(f"fail {{time.time():.3f}}\\n")
+        raise RuntimeError("first try fails")
+
+with DAG("retry_later"):
+    PythonOperator(task_id="flaky", python_callable=flaky, retries=1,
+                   retry_delay=timedelta(seconds={delay}))
+'''
+
+
+def test_a_retry_delay_outlives_a_killed_loop(tmp_path, db_url):
+    journal = tmp_path / "journal"
+    folder = tmp_path / "dags"
+    folder.mkdir()
+    delay = 8
+    (folder / "retry.py").write_text(textwrap.dedent(
+        RETRY_DAG.format(journal=str(journal), delay=delay)))
+    store = Store(db_url)
+    store.init()
+    now = datetime.now(timezone.utc)
+    store.create_dag_run("retry_later", "r", now, now, now, "manual", {}, state="queued")
+
+    first = _start_loop(folder, db_url, tmp_path / "home0")
+    try:
+        def waiting():
+            ti = store.get_task_instance("retry_later", "r", "flaky")
+            return ti is not None and ti.state == "up_for_retry" and ti.next_try_at
+        _wait(waiting)
+        time.sleep(2)
+        os.killpg(first.pid, signal.SIGKILL)  # mid-delay: the timer lives only in the store
+        first.wait()
+    finally:
+        _stop(first, signal.SIGKILL)
+    second = _start_loop(folder, db_url, tmp_path / "home1")
+    try:
+        _wait(lambda: store.get_dag_run("retry_later", "r").state == "success")
+    finally:
+        _stop(second)
+
+    lines = [line.split() for line in journal.read_text().splitlines()]
+    assert [phase for phase, _ in lines] == ["start", "fail", "start"]
+    failed_at, retried_at = float(lines[1][1]), float(lines[2][1])
+    assert retried_at - failed_at >= delay - 0.5, "the retry came before its delay ended"
+    ti = store.get_task_instance("retry_later", "r", "flaky")
+    assert (ti.state, ti.try_number) == ("success", 2)
