@@ -16,6 +16,7 @@ with its password masked (:func:`translate_errors`).
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -68,9 +69,13 @@ def make_engine(url: URL) -> Engine:
 
 
 def _pg_connect_args(url: URL) -> dict[str, Any]:
-    if "connect_timeout" in url.query:
-        return {}
-    return {"connect_timeout": PG_CONNECT_TIMEOUT_S}
+    """A connect timeout, and a name that tells an operator whose sessions these are."""
+    args: dict[str, Any] = {}
+    if "connect_timeout" not in url.query:
+        args["connect_timeout"] = PG_CONNECT_TIMEOUT_S
+    if "application_name" not in url.query:
+        args["application_name"] = f"daskflow-{os.getpid()}"
+    return args
 
 
 def _sqlite_engine(url: URL) -> Engine:
