@@ -60,6 +60,9 @@ from daskflow.store import RunExistsError, RunLostError
 
 logger = logging.getLogger("daskflow.scheduler")
 TI = TaskInstanceState
+NO_DAG_REASON = ("waiting: no running scheduler's DAG folder defines this DAG (its file was "
+                 "removed or renamed, or fails to import: see `daskflow dags "
+                 "list-import-errors`)")
 
 
 def utcnow() -> datetime:
@@ -98,6 +101,7 @@ class SchedulerLoop:
         self._look_again: dict[str, datetime] = {}
         self._next_parse = 0.0
         self._next_check = 0.0
+        self._explained = False
         self.ownership.push_leases()
         self._scheduler_id = self.ownership.scheduler_id
         self.stopping = False
@@ -109,8 +113,11 @@ class SchedulerLoop:
         mono = time.monotonic()
         if mono >= self._next_parse:
             self._next_parse = mono + self.parse_interval
-            if self.folder.refresh().changed:
+            changes = self.folder.refresh()
+            if changes.changed:
                 self._look_again.clear()
+            if changes.changed or changes.removed or changes.errors or not self._explained:
+                self._explain_waiting_runs()
         self._follow_ownership(now)
         if self.create_scheduled:
             self.create_due_runs(now)
@@ -187,6 +194,11 @@ class SchedulerLoop:
             return False  # another loop created it first: exactly one run per interval
         return True
 
+    def _explain_waiting_runs(self) -> None:
+        """Queued runs of DAGs this loop cannot load say so (``runs list``), not just wait."""
+        self._explained = True
+        self.store.explain_queued_runs(self.folder.dags.keys(), NO_DAG_REASON)
+
     def _when_to_look(self, state: DagScheduleState, infos: list, now: datetime) -> datetime:
         soon = now + timedelta(seconds=1)
         if state.is_paused or state.active_runs + len(infos) >= state.max_active_runs:
@@ -223,6 +235,9 @@ class SchedulerLoop:
             self.driver.remove(previous)
         dag = self._dag_for(run)
         key = (run.dag_id, run.run_id)
+        if dag is not None and run.dag_version is None and run.dag_id in self.folder.versions:
+            # Queued by a trigger, which records no code: it runs this loop's version.
+            self.store.set_dag_run_version(*key, self.folder.versions[run.dag_id])
         if dag is None:
             self._set_state(key, DagRunState.FAILED, now,
                             reason=f"the DAG is no longer in {self.folder.folder}")

@@ -509,6 +509,33 @@ class Store:
             raise NotFoundError(f"DAG {dag_id!r} has no run {run_id!r} in the metadata store")
 
     @retried
+    def set_dag_run_version(self, dag_id: str, run_id: str, version_id: str) -> None:
+        """Record the DAG version a run runs, where none was recorded when it was queued."""
+        where = ((dag_run.c.dag_id == dag_id) & (dag_run.c.run_id == run_id)
+                 & dag_run.c.dag_version.is_(None))
+        with self._write() as conn:
+            conn.execute(update(dag_run).where(where).values(dag_version=version_id))
+
+    @retried
+    def explain_queued_runs(self, known_dag_ids: Collection[str], reason: str) -> int:
+        """Give queued runs of DAGs not in ``known_dag_ids`` ``reason``; take it from the others.
+
+        So that a run whose DAG no loop can load waits visibly (``runs list``)
+        instead of looking merely slow. Returns how many runs now carry it.
+        """
+        known = list(known_dag_ids)
+        queued = dag_run.c.state == "queued"
+        with self._write() as conn:
+            conn.execute(update(dag_run).where(queued & (dag_run.c.reason == reason)
+                                               & dag_run.c.dag_id.in_(known))
+                         .values(reason=None))
+            conn.execute(update(dag_run).where(queued & dag_run.c.dag_id.not_in(known)
+                                               & dag_run.c.reason.is_distinct_from(reason))
+                         .values(reason=reason))
+            count = select(func.count()).where(queued & (dag_run.c.reason == reason))
+            return conn.execute(count).scalar() or 0
+
+    @retried
     def set_run_reason(self, dag_id: str, run_id: str, reason: str | None) -> None:
         """Say why a run waits (or clear it with ``None``), leaving its state alone."""
         where = (dag_run.c.dag_id == dag_id) & (dag_run.c.run_id == run_id)
