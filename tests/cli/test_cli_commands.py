@@ -360,7 +360,7 @@ def test_runs_list_filters_by_dag_state_and_limit(recorded):
     assert run_ids("--limit", "1") == [("failing", "failed")]
     table = invoke(recorded.env, "runs", "list").stdout.splitlines()
     assert table[0].split() == ["dag_id", "run_id", "state", "logical_date", "start", "end",
-                                "run_type", "dag_version"]
+                                "run_type", "dag_version", "reason"]
     assert len(table) == 4
 
 
