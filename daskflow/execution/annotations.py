@@ -10,9 +10,17 @@ from __future__ import annotations
 
 from typing import Any
 
+#: Annotation whose presence means "return this outcome, run nothing" (``node.py``).
+FORCED = "daskflow_outcome"
+
 
 def _update_on_scheduler(dask_scheduler: Any, updates: dict[str, dict[str, Any]]) -> list[str]:
-    """Runs inside the Dask scheduler: merge ``updates`` into the keys' annotations."""
+    """Runs inside the Dask scheduler: merge ``updates`` into the keys' annotations.
+
+    A key given an outcome to return runs none of the task's code, so it may
+    run on any worker: its worker and resource restrictions are lifted (a
+    task that failed for want of such a worker could otherwise never end).
+    """
     found = []
     for key, values in updates.items():
         state = dask_scheduler.tasks.get(key)
@@ -21,6 +29,11 @@ def _update_on_scheduler(dask_scheduler: Any, updates: dict[str, dict[str, Any]]
         merged = dict(state.annotations or {})
         merged.update(values)
         state.annotations = merged
+        if FORCED in values:
+            state.resource_restrictions = None
+            state.worker_restrictions = None
+            state.host_restrictions = None
+            state.loose_restrictions = False
         found.append(key)
     return found
 

@@ -26,12 +26,19 @@ and some promises can only be kept there. :class:`SchedulerSide` (a
   address for the loop to name in the failed try's log
   (``daskflow_worker_death`` handler).
 
+And it answers the loop's stall check (``RunExecution.check_stall``): the
+scheduler state of a run's keys (``daskflow_key_states``), and ending a key
+that can never start - it waits for Dask resources no worker offers, or for
+workers the cluster does not have - with a :class:`StalledTask` error
+(``daskflow_fail_stuck``), which the loop records as the task's failure.
+
 The handlers are plain scheduler RPC handlers, so asking them writes nothing
 to the scheduler's log (unlike ``Client.run_on_scheduler``).
 """
 
 from __future__ import annotations
 
+import pickle
 import signal
 import time
 from typing import Any
@@ -63,6 +70,8 @@ class SchedulerSide(SchedulerPlugin):
         scheduler.handlers["daskflow_leases"] = self.renew
         scheduler.handlers["daskflow_lease"] = self.lease
         scheduler.handlers["daskflow_worker_death"] = self.worker_death
+        scheduler.handlers["daskflow_key_states"] = self.key_states
+        scheduler.handlers["daskflow_fail_stuck"] = self.fail_stuck
         for address, ws in scheduler.workers.items():
             self._remember(address, ws)
 
@@ -126,6 +135,46 @@ class SchedulerSide(SchedulerPlugin):
     def worker_death(self, address: str) -> str | None:
         """How the worker at ``address`` last died, if the cluster said."""
         return self.deaths.get(address)
+
+
+    # -- stalls -------------------------------------------------------------------------
+    def key_states(self, keys: list[str]) -> dict[str, Any]:
+        """Each key's scheduler state (``missing`` if unknown), and for keys no worker can
+        take, what they need and what the workers offer."""
+        states: dict[str, Any] = {}
+        for key in keys:
+            ts = self.scheduler.tasks.get(key)
+            if ts is None:
+                states[key] = {"state": "missing"}
+                continue
+            states[key] = {"state": ts.state}
+            if ts.state == "no-worker":
+                states[key]["resources"] = dict(ts.resource_restrictions or {})
+        offered: dict[str, float] = {}
+        for ws in self.scheduler.workers.values():
+            for name, amount in (ws.resources or {}).items():
+                offered[name] = max(offered.get(name, 0.0), amount)
+        return {"keys": states, "workers": len(self.scheduler.workers), "offered": offered}
+
+    def fail_stuck(self, failures: dict[str, str]) -> list[str]:
+        """Err each key still waiting for a worker with :class:`StalledTask`; the keys erred."""
+        erred = []
+        for key, message in failures.items():
+            ts = self.scheduler.tasks.get(key)
+            if ts is None or ts.state != "no-worker":
+                continue
+            stimulus = f"daskflow-stalled-{time.time()}"
+            recommendations = self.scheduler.transition(
+                key, "erred", stimulus_id=stimulus, cause=key,
+                exception=pickle.dumps(StalledTask(message)), exception_text=message,
+                traceback=None, traceback_text="")
+            self.scheduler.transitions(recommendations, stimulus_id=stimulus)
+            erred.append(key)
+        return erred
+
+
+class StalledTask(Exception):
+    """A task that could not start for ``daskflow.stall-timeout`` seconds, and why."""
 
 
 def exit_text(code: int | None) -> str:
@@ -198,6 +247,16 @@ def renew_leases(client: Any, leases: dict[str, float], drop: list[str] | None =
                  ) -> str | None:
     """Send lease ends to the scheduler; its id, or ``None`` if the plugin is not there."""
     return client.sync(client.scheduler.daskflow_leases, leases=leases, drop=list(drop or ()))
+
+
+def key_states(client: Any, keys: list[str]) -> dict[str, Any]:
+    """See :meth:`SchedulerSide.key_states`."""
+    return client.sync(client.scheduler.daskflow_key_states, keys=keys)
+
+
+def fail_stuck(client: Any, failures: dict[str, str]) -> list[str]:
+    """See :meth:`SchedulerSide.fail_stuck`."""
+    return client.sync(client.scheduler.daskflow_fail_stuck, failures=failures)
 
 
 def worker_death(client: Any, address: str) -> str | None:

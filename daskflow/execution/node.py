@@ -37,6 +37,7 @@ from typing import Any
 
 from daskflow.exceptions import TaskFailedNoRetry, TaskSkipped, TaskTimeout
 from daskflow.execution import capture, lease, limits, results
+from daskflow.execution.annotations import FORCED
 from daskflow.execution.cluster_plugins import LEASE_ANNOTATION
 from daskflow.execution.outcome import (
     NotYet,
@@ -61,7 +62,7 @@ from daskflow.models.xcom_arg import ParamArg, XComArg
 
 TI = TaskInstanceState
 TRY_ANNOTATION = "daskflow_try"
-FORCED_ANNOTATION = "daskflow_outcome"
+FORCED_ANNOTATION = FORCED
 #: Set by the loop once a success is recorded: the stored outcome's reference.
 DONE_ANNOTATION = "daskflow_done"
 #: Set by a loop that resumed a run while this instance's retry delay ran (epoch seconds).

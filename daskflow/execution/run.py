@@ -31,7 +31,12 @@ from dask._task_spec import Task
 from daskflow import config
 from daskflow.execution.annotations import ByKey, set_annotations
 from daskflow.execution.capture import MAX_LOG_BYTES
-from daskflow.execution.cluster_plugins import LEASE_ANNOTATION, worker_death
+from daskflow.execution.cluster_plugins import (
+    LEASE_ANNOTATION,
+    fail_stuck,
+    key_states,
+    worker_death,
+)
 from daskflow.execution.graph import node_task, task_key
 from daskflow.execution.lease import LeaseExpired
 from daskflow.execution.limits import plan as plan_limits
@@ -148,6 +153,8 @@ class RunExecution:
         self.refused: set[str] = set()
         #: Keys resubmitted while their retry delay runs: their nodes wait for it.
         self._not_before: dict[str, float] = {}
+        #: ``time.monotonic()`` of the last sign of progress (for :meth:`check_stall`).
+        self.last_progress = time.monotonic()
 
     # -- submitting -----------------------------------------------------------------
     def start(self) -> None:
@@ -172,6 +179,7 @@ class RunExecution:
             self.pending.remove(task_id)
             graph.update(self._nodes_for(task, count))
         if graph:
+            self.last_progress = time.monotonic()
             with dask.annotate(**self._annotations(graph)):
                 futures = self.client.get(graph, list(graph), sync=False)
             for key, future in zip(graph, futures, strict=True):
@@ -189,7 +197,8 @@ class RunExecution:
         waiting = {k: self._not_before[k] for k in graph if k in self._not_before}
         if waiting:
             annotations[NOT_BEFORE_ANNOTATION] = ByKey(waiting, None)
-        resources = {k: r for k in graph if (r := self.dag.task_dict[self.keys[k][0]].resources)}
+        resources = {k: r for k in graph if not self.instances[self.keys[k]].finished
+                     and (r := self.dag.task_dict[self.keys[k][0]].resources)}
         if resources:
             annotations["resources"] = ByKey(resources, {})
             self._warn_unmet(resources)
@@ -337,6 +346,7 @@ class RunExecution:
         instance = self.instances.get((report["task_id"], report["map_index"]))
         if instance is None or report.get("key") not in (None, instance.key):
             return  # a report of an earlier submission of this run
+        self.last_progress = time.monotonic()
         task = self.dag.task_dict[instance.task_id]
         self.recorder.report(report, operator=_operator_name(task))
         state = TI(report["state"])
@@ -363,6 +373,7 @@ class RunExecution:
         ti = self.keys.get(key)
         if ti is None:
             return
+        self.last_progress = time.monotonic()
         error = describe_error(exception)
         blamed = self._blamed_on_upstream(key, error)
         self._errors[key] = error
@@ -499,6 +510,71 @@ class RunExecution:
             return
         # Done callbacks fire once: watch the retried futures again.
         self._unwatched.extend(updates)
+
+    # -- stalls -------------------------------------------------------------------------
+    def check_stall(self, now: float, timeout: float) -> list[str]:
+        """Find out why the run made no progress for ``timeout`` seconds, and end that.
+
+        ``now`` is ``time.monotonic()``. A task running on a worker, however
+        long, is progress (``execution_timeout`` is the tool for those). A key
+        waiting for a worker that can take it fails with the reason
+        (:class:`StalledTask`; its retries apply); a key that finished without
+        its report reaching the loop is recorded from its outcome. Returns the
+        keys Dask no longer has: the caller resubmits the run from the store.
+        """
+        if self.finished or self.retry_due or self.refused \
+                or now - self.last_progress < timeout:
+            return []
+        unfinished = [i.key for i in self.instances.values() if not i.finished]
+        if not unfinished:
+            return []
+        self.last_progress = now
+        answer = key_states(self.client, unfinished)
+        states = answer["keys"]
+        if any(info["state"] in ("processing", "queued") for info in states.values()):
+            return []
+        stuck = {key: self._stall_reason(key, info, answer, timeout)
+                 for key, info in states.items() if info["state"] == "no-worker"}
+        if stuck:
+            for reason in stuck.values():
+                logger.warning("DAG %r run %r: %s", self.run.dag_id, self.run.run_id, reason)
+            fail_stuck(self.client, stuck)
+        for key, info in states.items():
+            if info["state"] == "memory":
+                self._recover_report(key)
+        return [k for k, info in states.items()
+                if info["state"] in ("missing", "released", "forgotten")]
+
+    def _stall_reason(self, key: str, info: dict[str, Any], answer: dict[str, Any],
+                      timeout: float) -> str:
+        task_id = self.keys[key][0]
+        needed, offered = info.get("resources") or {}, answer.get("offered") or {}
+        if not answer.get("workers"):
+            why = "the Dask cluster has no workers"
+        elif any(offered.get(name, 0) < amount for name, amount in needed.items()):
+            why = (f"it needs Dask worker resources {needed} and no worker offers them "
+                   f"(the workers offer: {offered or 'none'})")
+        else:
+            why = "no worker of the Dask cluster can take it (Dask state no-worker)"
+        return f"task {task_id!r} could not start for {timeout:g}s (daskflow.stall-timeout): {why}"
+
+    def _recover_report(self, key: str) -> None:
+        """A node finished but its report never came: record what its outcome says."""
+        instance = self.instances[self.keys[key]]
+        try:
+            outcome = self.futures[key].result(timeout=60)
+        except Exception:  # it erred after all: on_future_error hears of it
+            return
+        self.on_report({
+            "kind": "end", "key": key, "dag_id": self.run.dag_id, "run_id": self.run.run_id,
+            "task_id": instance.task_id, "map_index": instance.map_index,
+            "try": max(instance.try_number, 1), "state": outcome.state.value,
+            "start": instance.start, "end": time.time(), "error": None,
+            "lens": {k: (len(v) if isinstance(v, (list, tuple, dict)) else None)
+                     for k in self.length_keys.get(instance.task_id, ())
+                     for v in [outcome.xcom(k)]},
+            "log": "daskflow never received this attempt's report; its outcome was read "
+                   "from the Dask cluster\n"}, time.time())
 
     # -- finishing ------------------------------------------------------------------
     @property

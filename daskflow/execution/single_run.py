@@ -25,6 +25,7 @@ from daskflow.execution.cluster import connect
 from daskflow.execution.driver import Driver
 from daskflow.execution.ownership import Ownership
 from daskflow.execution.recorder import Recorder
+from daskflow.execution.resume import stored_instances
 from daskflow.execution.run import RunExecution
 from daskflow.models.context import DagRunInfo
 from daskflow.models.state import DagRunState
@@ -168,9 +169,14 @@ def _execute(dag: Any, run: DagRunInfo, client: Any, store: Store,
                         owner=_OWNER, fences=ownership.fences, on_lost=ownership.mark_lost)
     driver = Driver(client, recorder)
     pools = {p.name: p.slots for p in store.list_pools()}
-    execution = RunExecution(dag, run, client, recorder, driver.topic,
-                             results_url=config.results_url(), pools=pools,
-                             lease=lambda: ownership.lease(key))
+    stall_timeout = float(config.get("stall-timeout", 300))
+
+    def new_execution(stored: dict | None = None) -> RunExecution:
+        return RunExecution(dag, run, client, recorder, driver.topic,
+                            results_url=config.results_url(), pools=pools, stored=stored,
+                            lease=lambda: ownership.lease(key))
+
+    execution = new_execution()
     callbacks = ThreadPoolExecutor(2, thread_name_prefix="daskflow-callbacks")
     task_callbacks = TaskCallbacks()
 
@@ -180,24 +186,34 @@ def _execute(dag: Any, run: DagRunInfo, client: Any, store: Store,
             for callback, context in task_callbacks.due(dag, run, task, report):
                 callbacks.submit(call, callback, context)
 
-    def lost() -> bool:
-        if key in ownership.take_lost():
-            raise RunLostError(f"run {run.run_id!r} of DAG {dag.dag_id!r} was taken over by "
-                               "a scheduler loop (or cleared) while this process ran it")
-        return False
+    def resubmit() -> None:
+        """Dask lost keys of the run: rebuild its graph from the store."""
+        nonlocal execution
+        recorder.flush()
+        run_task_callbacks()
+        driver.remove(execution)
+        execution = new_execution(stored_instances(store, *key))
+        driver.add(execution)
 
     try:
         ownership.start()
         driver.add(execution)
-        last = [0.0]
+        last = [0.0, time.monotonic()]
 
         def tick() -> None:
             run_task_callbacks()
-            lost()
+            if key in ownership.take_lost():
+                raise RunLostError(f"run {run.run_id!r} of DAG {dag.dag_id!r} was taken over "
+                                   "by a scheduler loop (or cleared) while this process ran it")
             if execution.refused and ownership.lease_valid(key):
                 execution.retry_refused()
-            if progress is not None and time.monotonic() - last[0] > 0.2:
-                last[0] = time.monotonic()
+            mono = time.monotonic()
+            if mono - last[1] > HEARTBEAT_INTERVAL:
+                last[1] = mono
+                if execution.check_stall(mono, stall_timeout):
+                    resubmit()
+            if progress is not None and mono - last[0] > 0.2:
+                last[0] = mono
                 progress(execution.counts())
 
         driver.run_until(lambda: execution.finished, tick)

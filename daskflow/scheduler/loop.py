@@ -38,14 +38,15 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from daskflow import config
 from daskflow.execution import cluster_plugins
 from daskflow.execution.callbacks import TaskCallbacks, dag_callbacks
 from daskflow.execution.callbacks import call as call_callback
 from daskflow.execution.driver import Driver
 from daskflow.execution.ownership import Ownership
 from daskflow.execution.recorder import Recorder
-from daskflow.execution.run import RunExecution, StoredInstance
-from daskflow.models.context import DagRunInfo
+from daskflow.execution.resume import run_info, stored_instances
+from daskflow.execution.run import RunExecution
 from daskflow.models.state import DagRunState, TaskInstanceState
 from daskflow.schedule import DataInterval
 from daskflow.scheduler.dag_folder import DagFolder
@@ -88,6 +89,7 @@ class SchedulerLoop:
         self.parse_interval = parse_interval
         self.create_scheduled = create_scheduled
         self.max_runs = max_runs
+        self.stall_timeout = float(config.get("stall-timeout", 300))
         cluster_plugins.install(client)
         self.ownership = Ownership(store.with_retries(0), self.loop_id, client,
                                    interval=heartbeat_interval,
@@ -245,16 +247,8 @@ class SchedulerLoop:
             logger.error("run %s of DAG %r failed: the DAG is no longer in %s",
                          run.run_id, run.dag_id, self.folder.folder)
             return None
-        stored = {(t.task_id, t.map_index): StoredInstance(
-                      t.state, t.try_number, t.result_ref, dict(t.map_lengths or {}),
-                      t.next_try_at.timestamp() if t.next_try_at else None)
-                  for t in self.store.list_task_instances(run.dag_id, run.run_id)}
-        info = DagRunInfo(
-            dag_id=run.dag_id, run_id=run.run_id, logical_date=run.logical_date,
-            data_interval_start=run.data_interval_start or run.logical_date,
-            data_interval_end=run.data_interval_end or run.logical_date,
-            run_type=run.run_type, conf=dict(run.conf or {}), start_date=run.start_date,
-            external_trigger=run.external_trigger)
+        stored = stored_instances(self.store, run.dag_id, run.run_id)
+        info = run_info(run)
         pools = {p.name: p.slots for p in self.store.list_pools()}
         execution = RunExecution(dag, info, self.client, self.recorder, self.driver.topic,
                                  results_url=self.results_url, stored=stored, pools=pools,
@@ -359,7 +353,7 @@ class SchedulerLoop:
         self.driver.remove(execution, cancel=True)
 
     def _check_runs(self, now: datetime) -> None:
-        """Every heartbeat interval: ``depends_on_past`` holds, and a restarted Dask scheduler."""
+        """Every heartbeat interval: ``depends_on_past`` holds, stalls, a restarted scheduler."""
         for execution in self.executions.values():
             if execution.hold:
                 execution.hold = self._held_tasks(execution.dag, self._record(execution))
@@ -368,6 +362,13 @@ class SchedulerLoop:
         if scheduler_id is not None and scheduler_id != self._scheduler_id:
             self._scheduler_id = scheduler_id
             self._resubmit_all(now)
+            return
+        mono = time.monotonic()
+        for key, execution in list(self.executions.items()):
+            if execution.check_stall(mono, self.stall_timeout):
+                logger.warning("DAG %r run %r: Dask lost keys of the run; resubmitting it "
+                               "from the store", *key)
+                self._resubmit(key, now)
 
     def _record(self, execution: RunExecution) -> Any:
         return self.store.get_dag_run(execution.run.dag_id, execution.run.run_id)
@@ -377,12 +378,17 @@ class SchedulerLoop:
         logger.warning("the Dask scheduler restarted; resubmitting %d runs", len(self.executions))
         self.driver.resubscribe()
         self.recorder.flush()
-        for key, execution in list(self.executions.items()):
-            self.driver.remove(execution)
-            del self.executions[key]
-            record = self._record(execution)
-            if record is not None and record.owner_loop == self.loop_id:
-                self._resume(record, now)
+        for key in list(self.executions):
+            self._resubmit(key, now)
+
+    def _resubmit(self, key: tuple[str, str], now: datetime) -> None:
+        """Rebuild a run's graph from the store (its old keys are gone or going)."""
+        self.recorder.flush()
+        execution = self.executions.pop(key)
+        self.driver.remove(execution)
+        record = self._record(execution)
+        if record is not None and record.owner_loop == self.loop_id:
+            self._resume(record, now)
 
     # -- notifications --------------------------------------------------------------
     def _notify_task_ends(self) -> None:
