@@ -14,6 +14,10 @@ Two things use it:
 
 An outcome with nothing to keep (no value, no XComs, no branch decision) is
 not written; its reference is the word ``trivial``.
+
+Kept outcomes are deleted once their run finished longer than
+``daskflow.results-retention`` ago (``scheduler/retention.py``); clearing a
+task of such a run re-runs the upstream tasks whose values it needs.
 """
 
 from __future__ import annotations
@@ -31,8 +35,7 @@ TRIVIAL = "trivial"
 def outcome_path(results_url: str, dag_id: str, run_id: str, task_id: str, map_index: int
                  ) -> str:
     """Where the outcome of one task instance is kept."""
-    parts = [quote(p, safe="") for p in (dag_id, run_id, task_id)]
-    return f"{results_url.rstrip('/')}/{'/'.join(parts)}/{map_index}.pkl"
+    return f"{run_folder(results_url, dag_id, run_id)}/{quote(task_id, safe='')}/{map_index}.pkl"
 
 
 def is_trivial(outcome: Outcome) -> bool:
@@ -98,3 +101,20 @@ def outcome_exists(ref: str | None) -> bool:
     fs, local = fsspec.core.url_to_fs(ref)
     return fs.exists(local)
 
+
+
+def run_folder(results_url: str, dag_id: str, run_id: str) -> str:
+    """The folder holding every kept outcome of one run."""
+    parts = [quote(p, safe="") for p in (dag_id, run_id)]
+    return f"{results_url.rstrip('/')}/{'/'.join(parts)}"
+
+
+def delete_run_outcomes(results_url: str, dag_id: str, run_id: str) -> bool:
+    """Delete a run's kept outcomes; whether there was anything to delete."""
+    import fsspec
+
+    fs, local = fsspec.core.url_to_fs(run_folder(results_url, dag_id, run_id))
+    if not fs.exists(local):
+        return False
+    fs.rm(local, recursive=True)
+    return True

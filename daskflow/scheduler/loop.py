@@ -57,10 +57,13 @@ from daskflow.scheduler.planning import (
     runs_to_create,
     scheduled_run_id,
 )
+from daskflow.scheduler.retention import purge_results
 from daskflow.store import RunExistsError, RunLostError
 
 logger = logging.getLogger("daskflow.scheduler")
 TI = TaskInstanceState
+#: Longest time between sweeps that delete outcomes finished runs no longer need.
+PURGE_INTERVAL = 30.0
 NO_DAG_REASON = ("waiting: no running scheduler's DAG folder defines this DAG (its file was "
                  "removed or renamed, or fails to import: see `daskflow dags "
                  "list-import-errors`)")
@@ -90,6 +93,7 @@ class SchedulerLoop:
         self.create_scheduled = create_scheduled
         self.max_runs = max_runs
         self.stall_timeout = float(config.get("stall-timeout", 300))
+        self.results_retention = float(config.get("results-retention", 86400))
         cluster_plugins.install(client)
         self.ownership = Ownership(store.with_retries(0), self.loop_id, client,
                                    interval=heartbeat_interval,
@@ -103,6 +107,8 @@ class SchedulerLoop:
         self._look_again: dict[str, datetime] = {}
         self._next_parse = 0.0
         self._next_check = 0.0
+        self._next_purge = 0.0
+        self._purging: Any = None
         self._explained = False
         self.ownership.push_leases()
         self._scheduler_id = self.ownership.scheduler_id
@@ -131,6 +137,11 @@ class SchedulerLoop:
         if mono >= self._next_check:
             self._next_check = mono + self.heartbeat_interval
             self._check_runs(now)
+        if mono >= self._next_purge and self.results_url is not None \
+                and (self._purging is None or self._purging.done()):
+            self._next_purge = mono + min(PURGE_INTERVAL, max(1.0, self.results_retention / 10))
+            self._purging = self.callbacks.submit(
+                purge_results, self.store, self.results_url, now, self.results_retention)
 
     def serve(self, stop: threading.Event, max_wait: float = 0.2) -> None:
         """Tick until ``stop`` is set; then leave running runs for another loop."""

@@ -536,6 +536,28 @@ class Store:
             return conn.execute(count).scalar() or 0
 
     @retried
+    def runs_with_kept_results(self, ended_before: datetime, limit: int = 100
+                               ) -> list[tuple[str, str]]:
+        """Finished runs that ended before ``ended_before`` whose kept outcomes were not
+        deleted since they ended, oldest first."""
+        finished = dag_run.c.state.in_(["success", "failed"])
+        kept = dag_run.c.results_purged_at.is_(None) | (
+            dag_run.c.results_purged_at < dag_run.c.end_date)
+        query = (select(dag_run.c.dag_id, dag_run.c.run_id)
+                 .where(finished & kept & (dag_run.c.end_date < ended_before))
+                 .order_by(dag_run.c.end_date).limit(limit))
+        with self._read() as conn:
+            return [(dag_id, run_id) for dag_id, run_id in conn.execute(query)]
+
+    @retried
+    def mark_results_purged(self, runs: Collection[tuple[str, str]], at: datetime) -> None:
+        """Record that these runs' kept outcomes were deleted at ``at``."""
+        with self._write() as conn:
+            for chunk in chunks(list(runs), 500):
+                where = tuple_(dag_run.c.dag_id, dag_run.c.run_id).in_(chunk)
+                conn.execute(update(dag_run).where(where).values(results_purged_at=at))
+
+    @retried
     def set_run_reason(self, dag_id: str, run_id: str, reason: str | None) -> None:
         """Say why a run waits (or clear it with ``None``), leaving its state alone."""
         where = (dag_run.c.dag_id == dag_id) & (dag_run.c.run_id == run_id)

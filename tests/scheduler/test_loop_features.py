@@ -341,3 +341,51 @@ def test_queued_runs_of_a_dag_no_folder_defines_wait_with_a_reason(dask_client, 
     finally:
         loop.shutdown()
     assert store.get_dag_run("ghost", "manual__1").reason is None
+
+
+RETURNS = '''
+from daskflow import DAG, task
+with DAG("{dag_id}"):
+    @task
+    def make():
+        return list(range(100))
+    @task
+    def use(values):
+        return sum(values)
+    use(make())
+'''
+
+
+def test_kept_outcomes_are_deleted_after_the_retention(dask_client, store, tmp_path):
+    write_dag(tmp_path / "dags", "short", RETURNS.format(dag_id="short"))
+    write_dag(tmp_path / "dags", "long", RETURNS.format(dag_id="long"))
+    results = tmp_path / "results"
+    day = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    for dag_id in ("short", "long"):
+        store.create_dag_run(dag_id, "r", day, day, day, "manual", {}, state="queued")
+    with dask.config.set({"daskflow.results-retention": 0}):
+        loop = _loop(tmp_path, store, dask_client)
+    try:
+        drive_until(loop, lambda: all(store.get_dag_run(d, "r").state == "success"
+                                      for d in ("short", "long")))
+        assert (results / "short" / "r").exists()
+        drive_until(loop, lambda: store.get_dag_run("short", "r").results_purged_at)
+    finally:
+        loop.shutdown()
+    assert not (results / "short" / "r").exists()
+    assert not (results / "long" / "r").exists()
+    assert store.runs_with_kept_results(utcnow()) == []
+
+
+def test_outcomes_are_kept_until_the_retention_ends(dask_client, store, tmp_path):
+    write_dag(tmp_path / "dags", "kept", RETURNS.format(dag_id="kept"))
+    day = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    store.create_dag_run("kept", "r", day, day, day, "manual", {}, state="queued")
+    loop = _loop(tmp_path, store, dask_client)  # the default retention: a day
+    try:
+        drive_until(loop, lambda: store.get_dag_run("kept", "r").state == "success")
+        drive_for(loop, 1.0)
+    finally:
+        loop.shutdown()
+    assert (tmp_path / "results" / "kept" / "r").exists()
+    assert store.get_dag_run("kept", "r").results_purged_at is None
