@@ -72,7 +72,7 @@ class RunResult:
             "dag_id": self.dag_id, "run_id": self.run_id, "state": self.state,
             "logical_date": self.logical_date.isoformat(),
             "tasks": {name: {k: v for k, v in asdict(t).items()
-                             if k in ("state", "try_number", "duration")}
+                             if k in ("state", "try_number", "duration", "error")}
                       for name, t in self.tasks.items()},
         }
 

@@ -21,7 +21,8 @@ scheduling reads   ``latest_scheduled_intervals``, ``active_run_counts``,
                    ``paused_dag_ids``, ``previous_task_instance_state``
 task instances     ``create_task_instances``, ``apply_updates``,
                    ``list_task_instances``, ``get_task_instance``,
-                   ``list_attempts``, ``get_log``, ``list_xcoms``,
+                   ``list_attempts``, ``list_run_attempts``, ``get_log``,
+                   ``list_xcoms``,
                    ``task_state_counts``, ``clear_task_instances``,
                    ``delete_mapped_instances``
 import errors      ``set_import_errors``, ``list_import_errors``
@@ -807,6 +808,19 @@ class Store:
             select(*columns)
             .where(_ti_where(dag_id, run_id, task_id, map_index, task_attempt))
             .order_by(task_attempt.c.try_number)
+        )
+        with self._read() as conn:
+            return [_record(AttemptRecord, row) for row in conn.execute(query)]
+
+    @retried
+    def list_run_attempts(self, dag_id: str, run_id: str) -> list[AttemptRecord]:
+        """Every attempt of a run (logs not included), by task, map index and try."""
+        columns = [c for c in task_attempt.c if c.name not in ("id", "log")]
+        query = (
+            select(*columns)
+            .where((task_attempt.c.dag_id == dag_id) & (task_attempt.c.run_id == run_id))
+            .order_by(task_attempt.c.task_id, task_attempt.c.map_index,
+                      task_attempt.c.try_number)
         )
         with self._read() as conn:
             return [_record(AttemptRecord, row) for row in conn.execute(query)]
