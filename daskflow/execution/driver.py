@@ -38,8 +38,9 @@ class Driver:
             pass
         self.client.subscribe_topic(self.topic, self._on_event)
 
-    def close(self) -> None:
-        self.recorder.flush()
+    def close(self, flush: bool = True) -> None:
+        if flush:
+            self.recorder.flush()
         try:
             self.client.unsubscribe_topic(self.topic)
         except Exception:  # the client may already be closing; nothing left to stop

@@ -58,7 +58,7 @@ from daskflow.scheduler.planning import (
     scheduled_run_id,
 )
 from daskflow.scheduler.retention import purge_results
-from daskflow.store import RunExistsError, RunLostError
+from daskflow.store import RunExistsError, RunLostError, StoreUnavailable
 
 logger = logging.getLogger("daskflow.scheduler")
 TI = TaskInstanceState
@@ -145,13 +145,17 @@ class SchedulerLoop:
 
     def serve(self, stop: threading.Event, max_wait: float = 0.2) -> None:
         """Tick until ``stop`` is set; then leave running runs for another loop."""
+        store_gone = False
         try:
             while not stop.is_set():
                 now = utcnow()
                 self.tick(now)
                 self.driver.step(self._wait_before_next_tick(now, max_wait))
+        except StoreUnavailable:
+            store_gone = True  # for longer than daskflow.store-retry-for: give up
+            raise
         finally:
-            self.shutdown()
+            self.shutdown(record=not store_gone)
 
     def _wait_before_next_tick(self, now: datetime, max_wait: float) -> float:
         """Up to ``max_wait``, but no later than the next scheduled run falls due."""
@@ -160,16 +164,22 @@ class SchedulerLoop:
             return max_wait
         return max(0.01, min(max_wait, (soonest - now).total_seconds()))
 
-    def shutdown(self) -> None:
-        """Stop driving: flush what was recorded and let the runs be adopted at once."""
+    def shutdown(self, record: bool = True) -> None:
+        """Stop driving: flush what was recorded and let the runs be adopted at once.
+
+        ``record=False`` (the store stayed unavailable) writes nothing more: the
+        runs go stale and are adopted, and what was not recorded runs again.
+        """
         self.stopping = True
         self.ownership.stop()
-        self.recorder.flush()
+        if record:
+            self.recorder.flush()
         for execution in list(self.executions.values()):
             self.driver.remove(execution)
         self.executions.clear()
-        self.store.release_runs(self.loop_id)
-        self.driver.close()
+        if record:
+            self.store.release_runs(self.loop_id)
+        self.driver.close(flush=record)
         self.callbacks.shutdown(wait=True)
         self.ownership.store.dispose()
 

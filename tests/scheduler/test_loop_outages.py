@@ -16,7 +16,7 @@ import textwrap
 import threading
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -162,3 +162,30 @@ def test_postgresql_sessions_of_the_loop_terminated_mid_run(tmp_path, pg_url):
     assert terminated >= 4
     assert code == 0, loop.log.read_text()[-3000:]
     _check_everything_ran_once_and_was_kept(store, journal)
+
+
+def test_an_outage_longer_than_store_retry_for_stops_the_loop_with_the_error(
+        tmp_path, dask_client, monkeypatch):
+    import dask
+
+    from daskflow.scheduler.dag_folder import DagFolder
+    from daskflow.scheduler.loop import SchedulerLoop
+    from daskflow.store import StoreUnavailable, engine
+
+    monkeypatch.setattr(engine, "SQLITE_BUSY_TIMEOUT_MS", 100)
+    folder, _ = _dag(tmp_path)
+    db_path = tmp_path / "daskflow.db"
+    with dask.config.set({"daskflow.store-retry-for": 1}):
+        store = Store(f"sqlite:///{db_path}")
+        store.init()
+        loop = SchedulerLoop(DagFolder(folder, store), store, dask_client,
+                             results_url=str(tmp_path / "results"), heartbeat_interval=0.5,
+                             stale_after=timedelta(seconds=2))
+    locker = sqlite3.connect(db_path, isolation_level=None, timeout=60)
+    locker.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(StoreUnavailable, match="database is locked"):
+            loop.serve(threading.Event())
+    finally:
+        locker.execute("COMMIT")
+        locker.close()
