@@ -3,7 +3,7 @@
 No address starts an in-process ``LocalCluster`` sized to the machine (one
 worker process per core, threads split between them, as Dask does); an
 address connects to a running scheduler; a ``Client`` is used as it is and
-never closed by daskflow (DESIGN.md decision 7).
+never closed by daskflow (docs/deployment.md).
 """
 
 from __future__ import annotations

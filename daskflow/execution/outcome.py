@@ -2,7 +2,7 @@
 
 A node returns an :class:`Outcome`: the task instance's final state and its
 return value, which stays in Dask memory and goes to downstream nodes only
-(DESIGN.md decision 5). What the loop needs to record (states, times, the
+(docs/concepts.md). What the loop needs to record (states, times, the
 worker, the log, a small copy of the XCom for display) travels separately as
 a :class:`Report`, a plain dict sent over Dask's event stream, so the loop
 never pulls task data back to the client.
@@ -54,7 +54,7 @@ class RetryAttempt(Exception):
 
     The key errs in Dask, its dependents wait in the erred state, and the loop
     calls ``Client.retry`` once the retry delay has passed: no worker thread
-    is held while waiting (DESIGN.md decision 3).
+    is held while waiting (docs/concepts.md).
     """
 
     def __init__(self, task_id: str, try_number: int, error: str) -> None:

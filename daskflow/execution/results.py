@@ -1,6 +1,6 @@
 """The result store: outcomes kept outside Dask so a restarted loop can go on.
 
-Task values live in Dask memory while a run executes (DESIGN.md decision 5).
+Task values live in Dask memory while a run executes (docs/concepts.md).
 A node also writes its outcome, pickled, to an fsspec location
 (``daskflow.results-url``, default ``$DASKFLOW_HOME/results``; on a remote
 cluster use a path every worker and the loop can reach, e.g. ``s3://...``).

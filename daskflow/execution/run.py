@@ -9,7 +9,7 @@ Submission happens in waves. The first wave is every task whose instances
 are known when the run starts; a task mapped over an upstream task's output
 waits until that output's length is reported, then its instances and
 everything downstream of it are submitted, naming the keys already on the
-cluster (DESIGN.md decision 3). A failed attempt with retries left stays
+cluster (docs/concepts.md). A failed attempt with retries left stays
 erred in Dask, its dependents wait erred with it, and after the retry delay
 ``Client.retry`` runs it again with the next try number in its annotations.
 """

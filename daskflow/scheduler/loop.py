@@ -7,7 +7,7 @@ One loop drives any number of runs on one Dask client. Each ``tick(now)``:
    (dag_id, logical_date) constraint makes a second loop's attempt harmless;
 3. claims runs nobody drives (new queued runs, manual triggers, cleared runs,
    and the orphans of a dead loop) and resumes each from the store, so tasks
-   that succeeded are not run again (DESIGN.md decision 4);
+   that succeeded are not run again (docs/reliability.md);
 4. finishes runs whose task instances all finished, fails runs past their
    ``dagrun_timeout``, and sends callbacks and notifications from threads of
    its own, never its own thread;

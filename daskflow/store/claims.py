@@ -1,4 +1,4 @@
-"""Which scheduler loop drives which DAG run (DESIGN.md, decision 4).
+"""Which scheduler loop drives which DAG run (docs/reliability.md).
 
 Several loops may share one database. A ``running`` run is driven by the loop
 named in its ``owner_loop`` column, and that loop proves it is alive by touching

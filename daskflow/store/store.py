@@ -1,6 +1,6 @@
 """``Store``: the one interface the rest of daskflow uses to read and write metadata.
 
-The store is the truth the scheduler loop restarts from (DESIGN.md, decision 4),
+The store is the truth the scheduler loop restarts from (docs/reliability.md),
 so its interface is small and every method is one transaction:
 
 =================  ==========================================================
