@@ -3,7 +3,9 @@
 The loop tells a retried node its try number (or an outcome to return
 without running) by updating the key's annotations on the Dask scheduler;
 the worker receives annotations with the task, so the node reads them for
-free. One ``run_on_scheduler`` call covers every key due at that moment.
+free. One call of daskflow's scheduler handler (``cluster_plugins.py``)
+covers every key due at that moment, and writes nothing to the scheduler's
+log, unlike ``Client.run_on_scheduler``.
 """
 
 from __future__ import annotations
@@ -38,11 +40,20 @@ def _update_on_scheduler(dask_scheduler: Any, updates: dict[str, dict[str, Any]]
     return found
 
 
+def update_on_scheduler(dask_scheduler: Any, updates: dict[str, dict[str, Any]]) -> list[str]:
+    """What daskflow's scheduler plugin runs for :func:`set_annotations`."""
+    return _update_on_scheduler(dask_scheduler, updates)
+
+
 def set_annotations(client: Any, updates: dict[str, dict[str, Any]]) -> list[str]:
-    """Set annotations of several keys in one scheduler call; return the keys found."""
+    """Set annotations of several keys in one scheduler call; return the keys found.
+
+    A scheduler without daskflow's plugin (it restarted and lost every key
+    anyway) finds none.
+    """
     if not updates:
         return []
-    return client.run_on_scheduler(_update_on_scheduler, updates=updates)
+    return client.sync(client.scheduler.daskflow_annotate, updates=updates) or []
 
 
 class ByKey:

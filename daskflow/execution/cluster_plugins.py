@@ -45,6 +45,8 @@ from typing import Any
 
 from distributed.diagnostics.plugin import NannyPlugin, SchedulerPlugin
 
+from daskflow.execution.annotations import update_on_scheduler
+
 PLUGIN_NAME = "daskflow"
 LEASE_ANNOTATION = "daskflow_lease"
 EXIT_TOPIC = "daskflow-worker-exit"
@@ -71,6 +73,7 @@ class SchedulerSide(SchedulerPlugin):
         scheduler.handlers["daskflow_lease"] = self.lease
         scheduler.handlers["daskflow_worker_death"] = self.worker_death
         scheduler.handlers["daskflow_key_states"] = self.key_states
+        scheduler.handlers["daskflow_annotate"] = self.annotate
         scheduler.handlers["daskflow_fail_stuck"] = self.fail_stuck
         for address, ws in scheduler.workers.items():
             self._remember(address, ws)
@@ -136,6 +139,10 @@ class SchedulerSide(SchedulerPlugin):
         """How the worker at ``address`` last died, if the cluster said."""
         return self.deaths.get(address)
 
+
+    def annotate(self, updates: dict[str, dict[str, Any]]) -> list[str]:
+        """Merge ``updates`` into keys' annotations (``execution/annotations.py``)."""
+        return update_on_scheduler(self.scheduler, updates)
 
     # -- stalls -------------------------------------------------------------------------
     def key_states(self, keys: list[str]) -> dict[str, Any]:
