@@ -16,7 +16,9 @@ Every scenario runs on a fresh store and temporary folder. Its loops are
 --stale-after 2 --loop-id NAME`` subprocesses, each in a session of its own,
 stderr to a log file, with ``FAULTS_LOOP=NAME`` in their environment (their
 LocalCluster workers inherit it). A loop the script does not kill on purpose
-is stopped with SIGINT at the end and must exit 0. The DAGs are parallel
+is stopped with SIGINT at the end and must exit 0. A run that has not ended
+``--run-timeout`` seconds (420, beyond daskflow's 300 s stall-timeout) after
+the script began waiting for it is reported as it stands. The DAGs are parallel
 chains of ``PythonOperator`` tasks: each task appends ``<run_id> <task_id>
 <loop name> <pid> start <epoch>`` to a journal, prints a log line, sleeps
 0.1-0.3 s and appends the same line with ``end``. DAG sizes (chains x tasks;
@@ -91,7 +93,8 @@ Reported per scenario (one summary row each, then a section):
 * **wrong states**: task instances (or runs) whose final state is not the
   expected one, or missing; a task in its expected state with fewer executions
   than expected; an attempt whose ``loop_id`` is not the loop whose cluster ran
-  it (tasks run once); and the scenario's own expectations (kill: a duplicate
+  it (tasks run once); an attempt of a task that never ran (``upstream_failed``,
+  ``skipped``); and the scenario's own expectations (kill: a duplicate
   run; slow-parse: an adoption; sigstop: a start on the woken loop's cluster,
   no "no longer driven" line; worker-memory: ``hog``'s attempts). Must be 0.
 * **loop exits**: a loop process that exited other than by the script's
@@ -145,6 +148,8 @@ STALE_AFTER = 2.0
 LOOP_OPTIONS = ["--workers", "2", "--threads-per-worker", "1", "--heartbeat", f"{HEARTBEAT:g}",
                 "--stale-after", f"{STALE_AFTER:g}"]
 FINISHED = ("success", "failed")
+#: Final states of task instances whose code never ran: they have no attempt.
+NEVER_RAN = ("upstream_failed", "skipped", "removed")
 DAG_ID = "faults"
 SMALL_DAG_ID = "faults_small"
 
@@ -470,6 +475,21 @@ def run_finished(ws: Workspace, dag_id: str, run_id: str) -> bool:
     return run is not None and run.state in FINISHED
 
 
+def wait_run(ws: Workspace, out: Outcome, args: argparse.Namespace, loops: list[Loop],
+             dag_id: str = DAG_ID, run_id: str = "main") -> bool:
+    """Wait up to ``--run-timeout`` for the run to end; say so in ``out`` if it did not."""
+    started = time.monotonic()
+    if wait_for(lambda: run_finished(ws, dag_id, run_id), args.run_timeout, loops):
+        return True
+    run = ws.run(dag_id, run_id)
+    waiting = sorted(ti.task_id for ti in ws.store.list_task_instances(dag_id, run_id)
+                     if ti.state not in ("success", "failed", *NEVER_RAN))
+    out.notes.append(f"run {dag_id}/{run_id} still {run.state if run else 'missing'} "
+                     f"{time.monotonic() - started:.0f} s later (--run-timeout); task "
+                     f"instances not finished: {waiting[:10]}")
+    return False
+
+
 # -- the accounting -------------------------------------------------------------------------
 @dataclass
 class Outcome:
@@ -552,13 +572,20 @@ def account(ws: Workspace, out: Outcome, expects: list[Expect],
                                   + (f" ({ok} in flight at a kill/handover)" if ok else ""))
             ti = instances.get(task)
             state = exp.states.get(task, "success")
+            tries = attempts.get(task, [])
             if ti is None or ti.state != state:
+                why = f"; last attempt's error: {tries[-1].error[:160]!r}" \
+                    if tries and tries[-1].error else ""
                 out.wrong.append(f"{exp.run_id}/{task}: {ti.state if ti else 'missing'} "
-                                 f"(expected {state}), {n} executions started")
+                                 f"(expected {state}), {n} executions started{why}")
             elif n < want:
                 out.wrong.append(f"{exp.run_id}/{task}: {ti.state} with {n} executions "
                                  f"started, expected {want}")
-            tries = attempts.get(task, [])
+            if ti is not None and ti.state in NEVER_RAN and tries:
+                out.wrong.append(f"{exp.run_id}/{task}: {ti.state} (try_number "
+                                 f"{ti.try_number}) but with attempt(s) "
+                                 + ", ".join(f"try {a.try_number} {a.state} {a.error!r}"
+                                             for a in tries))
             if ends[key] and not tries:
                 out.lost.append(f"{exp.run_id}/{task}: ran to its end "
                                 f"({ends[key]}x in the journal), no attempt in the store")
@@ -795,7 +822,7 @@ def scenario_slow_parse(ws: Workspace, out: Outcome, args: argparse.Namespace, c
     owners_seen: set[str] = set()
     oldest_beat = 0.0
     small_done: float | None = None
-    deadline = time.monotonic() + args.timeout
+    deadline = time.monotonic() + args.run_timeout
     while time.monotonic() < deadline:
         run = ws.run(DAG_ID, "main")
         if run.owner_loop:
@@ -865,7 +892,8 @@ def scenario_sigstop(ws: Workspace, out: Outcome, args: argparse.Namespace, chai
     wait_ready(loops)
     ws.queue(DAG_ID, "main")
     need = max(4, len(tasks) // 6)
-    if not wait_for(lambda: len(ws.succeeded(DAG_ID, "main")) >= need, args.timeout, loops):
+    if not wait_for(lambda: len(ws.succeeded(DAG_ID, "main")) >= need, args.run_timeout,
+                    loops):
         raise RuntimeError("the run made no progress before the pause")
     owner = ws.run(DAG_ID, "main").owner_loop
     paused = next(lp for lp in loops if lp.name == owner)
@@ -887,7 +915,7 @@ def scenario_sigstop(ws: Workspace, out: Outcome, args: argparse.Namespace, chai
     resumed_at = time.time()
     paused.resume()
     state_at_resume = ws.run(DAG_ID, "main").state
-    wait_for(lambda: run_finished(ws, DAG_ID, "main"), args.timeout, loops)
+    wait_run(ws, out, args, loops)
     out.wall = time.monotonic() - t0
     time.sleep(3)  # the woken loop has time to do whatever it would do
     alive = paused.proc.poll() is None
@@ -942,7 +970,7 @@ def scenario_store_outage(ws: Workspace, out: Outcome, args: argparse.Namespace,
     wait_ready([loop])
     ws.queue(DAG_ID, "main")
     if not wait_for(lambda: len(ws.succeeded(DAG_ID, "main")) >= len(tasks) // 4,
-                    args.timeout, [loop]):
+                    args.run_timeout, [loop]):
         raise RuntimeError("the run made no progress before the outage")
     done_before = len(ws.succeeded(DAG_ID, "main"))
     locker = subprocess.Popen([sys.executable, "-c", LOCKER, str(ws.db_path), str(seconds)],
@@ -960,7 +988,7 @@ def scenario_store_outage(ws: Workspace, out: Outcome, args: argparse.Namespace,
     released_at = float(rest[1]) if len(rest) >= 2 and rest[0] == "released" else time.time()
     released_mono = time.monotonic()
     done_after = len(ws.succeeded(DAG_ID, "main"))
-    wait_for(lambda: run_finished(ws, DAG_ID, "main"), args.timeout, [loop])
+    wait_run(ws, out, args, [loop])
     out.wall = time.monotonic() - t0
     recovery = time.monotonic() - released_mono
     note_exits(out, [loop])
@@ -998,7 +1026,7 @@ def scenario_pg_terminate(ws: Workspace, out: Outcome, args: argparse.Namespace,
     wait_ready([loop])
     ws.queue(DAG_ID, "main")
     if not wait_for(lambda: len(ws.succeeded(DAG_ID, "main")) >= len(tasks) // 4,
-                    args.timeout, [loop]):
+                    args.run_timeout, [loop]):
         raise RuntimeError("the run made no progress before the terminations")
     done_before = len(ws.succeeded(DAG_ID, "main"))
     terminated = rounds = 0
@@ -1012,7 +1040,7 @@ def scenario_pg_terminate(ws: Workspace, out: Outcome, args: argparse.Namespace,
         rounds += 1
         time.sleep(0.05)
     stopped_mono = time.monotonic()
-    wait_for(lambda: run_finished(ws, DAG_ID, "main"), args.timeout, [loop])
+    wait_run(ws, out, args, [loop])
     out.wall = time.monotonic() - t0
     recovery = time.monotonic() - stopped_mono
     note_exits(out, [loop])
@@ -1047,7 +1075,7 @@ def scenario_worker_memory(ws: Workspace, out: Outcome, args: argparse.Namespace
                    env={"DASK_DISTRIBUTED__WORKER__MEMORY__TERMINATE": f"{fraction:.5f}"})
     wait_ready([loop])
     ws.queue(DAG_ID, "main")
-    wait_for(lambda: run_finished(ws, DAG_ID, "main"), args.timeout, [loop])
+    wait_run(ws, out, args, [loop])
     out.wall = time.monotonic() - t0
     note_exits(out, [loop])
     expect = Expect(DAG_ID, "main", tasks,
@@ -1185,9 +1213,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="worker-memory: MiB above which a nanny restarts its worker")
     parser.add_argument("--pg", default=PG_URL, help="PostgreSQL URL (a schema is made there)")
     parser.add_argument("--timeout", type=float, default=900.0,
-                        help="give up on a run not finished after this many seconds")
+                        help="kill: give up if the run has not succeeded after this many s")
+    parser.add_argument("--run-timeout", type=float, default=420.0,
+                        help="other scenarios: stop waiting for a run after this many s "
+                        "(beyond daskflow's 300 s stall-timeout)")
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
+    # SIGTERM (e.g. from `timeout`) unwinds like Ctrl-C, so each scenario stops its loops.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     chosen = args.scenario or ["all"]
     names = SCENARIOS if "all" in chosen else [s for s in SCENARIOS if s in chosen]
     info = machine_info()
