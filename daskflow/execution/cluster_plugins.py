@@ -15,10 +15,14 @@ and some promises can only be kept there. :class:`SchedulerSide` (a
 * **One crash, one try.** Dask re-runs a task whose worker died up to
   ``distributed.scheduler.allowed-failures`` times before it gives up with
   ``KilledWorker``; a task that crashes its worker would so run four times in
-  one Airflow try. The plugin marks every daskflow key as already suspicious
-  when it arrives, so the first death of a worker running it ends the
-  attempt, and Airflow's ``retries`` decide what follows. Other work on the
-  same cluster keeps Dask's setting.
+  one Airflow try. When a node reports that it started the task's code (its
+  ``start`` report passes through the scheduler on its way to the loop), the
+  plugin marks the key as already suspicious, so the death of the worker
+  running it ends the attempt and Airflow's ``retries`` decide what follows.
+  Keys merely queued on a dying worker are not marked: Dask moves them to
+  another worker as usual. A new try (the loop's annotation update before
+  ``Client.retry``) clears the mark. Other work on the same cluster keeps
+  Dask's setting.
 * **Why a worker died.** The nanny's memory monitor announces the restarts
   it makes (``worker-restart-memory`` events); :class:`WorkerExitReporter`,
   a ``NannyPlugin``, announces every other exit of a worker process with its
@@ -49,6 +53,10 @@ from daskflow.execution.annotations import update_on_scheduler
 
 PLUGIN_NAME = "daskflow"
 LEASE_ANNOTATION = "daskflow_lease"
+#: Topics of node reports start with this (``execution/driver.py`` names them).
+REPORT_TOPIC_PREFIX = "daskflow-run-"
+#: Annotations the loop sets when a key starts a new try.
+NEW_TRY_ANNOTATIONS = frozenset({"daskflow_try", "daskflow_outcome"})
 EXIT_TOPIC = "daskflow-worker-exit"
 MEMORY_TOPIC = "worker-restart-memory"
 #: Leases not renewed for this long belong to loops that are gone: forget them.
@@ -98,15 +106,15 @@ class SchedulerSide(SchedulerPlugin):
     def update_graph(self, scheduler: Any, *, annotations: dict | None = None,
                      **kwargs: Any) -> None:
         leased = (annotations or {}).get(LEASE_ANNOTATION)
-        if not leased:
-            return
-        allowed = scheduler.allowed_failures
-        for key, (lease_id, until) in leased.items():
-            ts = scheduler.tasks.get(key)
-            if ts is not None and ts.suspicious < allowed:
-                ts.suspicious = allowed
+        for lease_id, until in (leased or {}).values():
             if until > self.leases.get(lease_id, 0.0):
                 self.leases[lease_id] = until
+
+    def _started(self, key: str) -> None:
+        """A node started the task's code: a death of its worker now ends the try."""
+        ts = self.scheduler.tasks.get(key) if self.scheduler is not None else None
+        if ts is not None and ts.state == "processing":
+            ts.suspicious = max(ts.suspicious, self.scheduler.allowed_failures)
 
     # -- worker deaths ------------------------------------------------------------------
     def add_worker(self, scheduler: Any, worker: str) -> None:
@@ -119,7 +127,11 @@ class SchedulerSide(SchedulerPlugin):
                                  "memory_limit": getattr(ws, "memory_limit", None)}
 
     def log_event(self, topic: str, msg: Any) -> None:
-        if topic == MEMORY_TOPIC and isinstance(msg, dict):
+        if not isinstance(msg, dict):
+            return
+        if msg.get("kind") == "start" and topic.startswith(REPORT_TOPIC_PREFIX):
+            self._started(msg.get("key"))
+        elif topic == MEMORY_TOPIC:
             address = msg.get("worker")
             limit = self.workers.get(address, {}).get("memory_limit")
             used = _size(msg.get("rss"))
@@ -127,7 +139,7 @@ class SchedulerSide(SchedulerPlugin):
             self.deaths[address] = (f"the worker {address} (pid {msg.get('pid')}) used "
                                     f"{used}{of} and its nanny restarted it "
                                     "(distributed.worker.memory.terminate)")
-        elif topic == EXIT_TOPIC and isinstance(msg, dict):
+        elif topic == EXIT_TOPIC:
             address = msg.get("worker")
             if address in self.deaths and "memory" in self.deaths[address]:
                 return  # the memory restart says more than the SIGTERM it caused
@@ -141,8 +153,16 @@ class SchedulerSide(SchedulerPlugin):
 
 
     def annotate(self, updates: dict[str, dict[str, Any]]) -> list[str]:
-        """Merge ``updates`` into keys' annotations (``execution/annotations.py``)."""
-        return update_on_scheduler(self.scheduler, updates)
+        """Merge ``updates`` into keys' annotations (``execution/annotations.py``).
+
+        A key given a new try number or a forced outcome starts a new try:
+        the crashes of its earlier tries no longer count against it.
+        """
+        found = update_on_scheduler(self.scheduler, updates)
+        for key in found:
+            if NEW_TRY_ANNOTATIONS & set(updates[key]):
+                self.scheduler.tasks[key].suspicious = 0
+        return found
 
     # -- stalls -------------------------------------------------------------------------
     def key_states(self, keys: list[str]) -> dict[str, Any]:

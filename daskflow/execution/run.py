@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import CancelledError, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -500,16 +500,48 @@ class RunExecution:
             _background.submit(_send_quietly, self.client, marks)
 
     def _retry_now(self, updates: dict[str, dict[str, Any]]) -> None:
+        """Run keys again (``Client.retry``), with their annotations updated first.
+
+        Dask re-runs the erred tasks downstream of a retried key too, but the
+        client resets (and so can report again) only the futures it was given:
+        those erred descendants are passed as well, and watched again.
+        """
+        keys = [*updates, *self._erred_descendants(updates)]
         try:
             set_annotations(self.client, {k: v for k, v in updates.items() if v})
-            self.client.retry([self.futures[k] for k in updates])
+            self.client.retry([self.futures[k] for k in keys])
         except Exception as exc:  # the keys are gone (a restarted scheduler): resubmitted later
             logger.warning("DAG %r run %r: could not re-run %d keys (%s); the loop resubmits "
                            "the run if the Dask scheduler restarted", self.run.dag_id,
                            self.run.run_id, len(updates), describe_error(exc))
             return
         # Done callbacks fire once: watch the retried futures again.
-        self._unwatched.extend(updates)
+        self._unwatched.extend(keys)
+
+    def _erred_descendants(self, roots: Iterable[str]) -> list[str]:
+        """Erred keys below ``roots`` that only ``roots`` (or each other) hold back.
+
+        A key that also waits on another erred key (one whose retry delay still
+        runs) is left out: passing it to ``Client.retry`` would retry that one too.
+        """
+        chosen = set(roots)
+        found = []
+        for task in self.dag.topological_sort():
+            for key in self._keys_of(task.task_id):
+                if key in chosen or self.futures.get(key) is None \
+                        or self.futures[key].status != "error":
+                    continue
+                upstream = [k for u in task.upstream_task_ids for k in self._keys_of(u)]
+                erred = [k for k in upstream if k in self.futures
+                         and (k in chosen or self.futures[k].status == "error")]
+                if erred and all(k in chosen for k in erred):
+                    chosen.add(key)
+                    found.append(key)
+        return found
+
+    def _keys_of(self, task_id: str) -> list[str]:
+        keys = self.task_keys.get(task_id)
+        return [keys] if isinstance(keys, str) else list(keys or ())
 
     # -- stalls -------------------------------------------------------------------------
     def check_stall(self, now: float, timeout: float) -> list[str]:

@@ -160,6 +160,9 @@ def test_a_task_on_a_killed_worker_fails_that_try_and_its_retry_completes_the_ru
 def _hog_memory(marker: str) -> int:
     with open(marker, "a") as f:
         f.write("started\n")
+    # Some work first: a worker dying in the very first instant of a task, before
+    # its start report reached the scheduler, may run it again (docs/reliability.md).
+    time.sleep(0.5)
     block = bytearray(900 * 2**20)
     for i in range(0, len(block), 4096):
         block[i] = 1
@@ -186,3 +189,68 @@ def test_a_task_killed_for_memory_fails_once_and_its_downstream_is_upstream_fail
     error = result.tasks["hog"].error
     assert error.startswith("KilledWorker: the worker running the task died")
     assert "memory limit" in error
+
+
+def _quick(marker: str, name: str) -> str:
+    with open(marker, "a") as f:
+        f.write(f"{name}\n")
+    return name
+
+
+def test_tasks_only_queued_on_a_worker_killed_for_memory_run_elsewhere(tmp_path):
+    from distributed import LocalCluster
+
+    marker = str(tmp_path / "marker")
+    with DAG("queued_behind") as dag:
+        PythonOperator(task_id="hog", python_callable=_hog_memory, op_args=[marker],
+                       priority_weight=100)
+        for i in range(4):
+            PythonOperator(task_id=f"small{i}", python_callable=_quick,
+                           op_args=[marker, f"small{i}"])
+
+    # One worker, one thread: the small tasks wait queued on the worker the hog kills.
+    with LocalCluster(n_workers=1, threads_per_worker=1, memory_limit="300MiB",
+                      dashboard_address=":0", silence_logs=50) as cluster, \
+            Client(cluster) as client:
+        result = dag.test(cluster=client, db=f"sqlite:///{tmp_path / 'db.sqlite'}")
+
+    states = {name: t.state for name, t in result.tasks.items()}
+    assert states == {"hog": "failed", **{f"small{i}": "success" for i in range(4)}}
+    assert all(result.tasks[f"small{i}"].try_number == 1 for i in range(4))
+
+
+def _exit_worker(marker: str, name: str) -> None:
+    with open(marker, "a") as f:
+        f.write(f"{name}\n")
+    time.sleep(0.5)  # past the first instant (see _hog_memory)
+    os._exit(3)
+
+
+def test_a_task_re_run_below_a_crashed_upstream_that_crashes_too_is_heard(tmp_path):
+    from distributed import LocalCluster
+
+    marker = str(tmp_path / "marker")
+    with DAG("crash_below_crash") as dag:
+        first = PythonOperator(task_id="first", python_callable=_exit_worker,
+                               op_args=[marker, "first"])
+        second = PythonOperator(task_id="second", python_callable=_exit_worker,
+                                op_args=[marker, "second"], trigger_rule="all_done")
+        third = PythonOperator(task_id="third", python_callable=_quick,
+                               op_args=[marker, "third"], trigger_rule="all_done")
+        first >> second >> third
+
+    db = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=":0",
+                      silence_logs=50) as cluster, Client(cluster) as client:
+        result = dag.test(cluster=client, db=db)
+
+    states = {name: t.state for name, t in result.tasks.items()}
+    assert states == {"first": "failed", "second": "failed", "third": "success"}
+    assert Path(marker).read_text().split() == ["first", "second", "third"]
+    store = Store(db)
+    for task_id in ("first", "second"):
+        [attempt] = store.list_attempts("crash_below_crash", result.run_id, task_id)
+        assert attempt.state == "failed"
+        assert "exited with status 3" in attempt.error, attempt.error
+    [attempt] = store.list_attempts("crash_below_crash", result.run_id, "third")
+    assert attempt.state == "success"
