@@ -260,7 +260,7 @@ class CronTimetable(_PeriodicTimetable):
         return DataInterval(self._clock.prev_before(end), end)
 
     def _align(self, t: datetime) -> datetime:
-        return self._clock.at_or_after(t)
+        return self._clock.first_at_or_after(as_utc(t))
 
     def _after(self, start: datetime) -> datetime:
         return self._clock.next_after(start)
