@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from daskflow.exceptions import DagDefinitionError, DagImportError, DagNotFound
+from daskflow.exceptions import DagDefinitionError, DagImportError, DagNotFound, DagVersionError
 from daskflow.models import _authoring_stack
 from daskflow.models.dag import DAG
-from daskflow.scheduler import import_errors
+from daskflow.scheduler import import_errors, versions
 from daskflow.scheduler.dag_processor import FileParse, ParseLimits, build_version, parse_files
 from daskflow.scheduler.duplicates import compose
 from daskflow.scheduler.ignore import dag_files
@@ -176,12 +176,47 @@ def build_in_process(source: str, dag_id: str, fileloc: str,
 
 
 # -- stored versions -----------------------------------------------------------------------
+#: Versions built lately: a file edited under many running runs is built once, not per run.
+_BUILT: dict[tuple[str, str, str], DAG] = {}
+_BUILT_KEPT = 16
+
+
 def load_dag_version(store: Any, version_id: str, dag_id: str,
-                     limits: ParseLimits | None = None) -> DAG | None:
-    """The DAG as stored under ``version_id``, built in a parse process (None if it fails)."""
+                     limits: ParseLimits | None = None) -> DAG:
+    """The DAG as stored under ``version_id``, built in a parse process.
+
+    Stored source runs only when its signature verifies with this
+    deployment's secret key (``versions.py``): write access to the database
+    alone must not be a way to run code on the scheduler's host.
+    :class:`DagVersionError` says why a version cannot be used.
+    """
+    where = f"version {version_id!r} of DAG {dag_id!r}"
     version = store.get_dag_version(version_id)
-    if version is None or not version.source:
-        return None
+    if version is None or version.dag_id != dag_id:
+        raise DagVersionError(f"{where} is not in the metadata store")
+    if not version.signature:
+        raise DagVersionError(
+            f"{where} is not signed, so its stored source is not run (versions stored before "
+            "daskflow signed them, or written by something else); start a new run")
+    if not versions.verify(version.version_id, version.dag_id, version.fileloc,
+                           version.source, version.signature):
+        raise DagVersionError(
+            f"{where} has a signature this scheduler's secret key does not verify: set the "
+            "same daskflow.secret-key (or DASKFLOW_SECRET_KEY) on every scheduler and every "
+            "host running daskflow commands; a version nobody signed with that key is "
+            "never run")
+    key = (version_id, dag_id, hashlib.sha256(version.source.encode()).hexdigest())
+    if key in _BUILT:
+        return _BUILT[key]
     built = build_version(version.source, version.fileloc, dag_id,
                           limits or ParseLimits.from_config())
-    return built.dags[0] if built.dags else None
+    if built.error is not None:
+        raise DagVersionError(f"{where} failed to import from its stored source: "
+                              f"{import_errors.last_line(built.error)}")
+    if not built.dags:
+        raise DagVersionError(f"{where}: its stored source ({version.fileloc}) does not "
+                              f"define DAG {dag_id!r}")
+    if len(_BUILT) >= _BUILT_KEPT:
+        _BUILT.pop(next(iter(_BUILT)))
+    _BUILT[key] = built.dags[0]
+    return built.dags[0]

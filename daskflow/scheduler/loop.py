@@ -30,6 +30,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from daskflow.exceptions import DagVersionError
 from daskflow.execution.callbacks import TaskCallbacks, dag_callbacks
 from daskflow.execution.callbacks import call as call_callback
 from daskflow.execution.driver import Driver
@@ -200,7 +201,13 @@ class SchedulerLoop:
         if previous is not None:
             # Cleared while this loop drove it: the old execution's keys go away.
             self.driver.remove(previous)
-        dag = self._dag_for(run)
+        try:
+            dag = self._dag_for(run)
+        except DagVersionError as exc:
+            self.store.set_dag_run_state(run.dag_id, run.run_id, DagRunState.FAILED.value,
+                                         end_date=now, clear_owner=True)
+            logger.error("run %s of DAG %r failed: %s", run.run_id, run.dag_id, exc)
+            return None
         if dag is None:
             self.store.set_dag_run_state(run.dag_id, run.run_id, DagRunState.FAILED.value,
                                          end_date=now, clear_owner=True)
@@ -225,11 +232,17 @@ class SchedulerLoop:
         return execution
 
     def _dag_for(self, run: Any) -> Any:
-        """The DAG as the run was created: its version, even if the file changed since."""
+        """The DAG as the run was created: its version, even if the file changed since.
+
+        An old version is built from its stored source, which must be signed
+        (``versions.py``); when it cannot be built this raises
+        :class:`DagVersionError` and the run fails: it must never run the
+        current file's code instead of its own.
+        """
         current = self.folder.dags.get(run.dag_id)
         if run.dag_version is None or self.folder.versions.get(run.dag_id) == run.dag_version:
             return current
-        return load_dag_version(self.store, run.dag_version, run.dag_id) or current
+        return load_dag_version(self.store, run.dag_version, run.dag_id)
 
     def _held_tasks(self, dag: Any, run: Any) -> set[str]:
         """``depends_on_past`` tasks whose previous instance did not succeed or skip."""
