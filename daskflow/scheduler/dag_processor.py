@@ -258,6 +258,9 @@ class _Child:
         """
         self.requests_sent += 1
         announce_by = time.monotonic() + max(STARTUP_SECONDS, self.limits.timeout)
+        # Marked before the request goes out: the copying thread may read what the
+        # file printed (a crash's stack) before this thread reads "start".
+        mark = self.output.mark()
         try:
             write_message(self.requests, request, announce_by)
             started = self._receive(announce_by, cancel)
@@ -266,7 +269,6 @@ class _Child:
         if started != ("start", key):
             self.kill()
             return None
-        mark = self.output.mark()
         deadline = time.monotonic() + self.limits.timeout
         try:
             reply = self._receive(deadline, cancel)
