@@ -38,7 +38,6 @@ from __future__ import annotations
 import argparse
 import ctypes
 import faulthandler
-import gc
 import os
 import resource
 import signal
@@ -75,7 +74,6 @@ def main(argv: list[str] | None = None) -> int:
         write_message(args.replies, ("start", key))
         reply = handle(request, args.memory_limit)
         write_message(args.replies, ("done", key, reply))
-        gc.collect()  # what the file left in reference cycles does not count against the next
 
 
 def handle(request: tuple, memory_limit: int | None) -> dict[str, Any]:
@@ -104,18 +102,25 @@ def handle(request: tuple, memory_limit: int | None) -> dict[str, Any]:
     return reply
 
 
+#: Modules already looked at, per set of roots: each is looked at once per process.
+_examined: dict[tuple[str, ...], set[str]] = {}
+
+
 def _pickle_by_value_under(roots: list[Path]) -> None:
     """Register the modules loaded from ``roots`` (helpers of DAG files) to pickle by value."""
-    folders = [str(r.resolve()) + os.sep for r in roots]
-    installed = [str(Path(p).resolve()) + os.sep for p in set(sysconfig.get_paths().values())]
+    folders = tuple(os.path.realpath(r) + os.sep for r in roots)
+    examined = _examined.setdefault(folders, set())
+    installed = [os.path.realpath(p) + os.sep for p in set(sysconfig.get_paths().values())]
     for name, module in list(sys.modules.items()):
+        if name in examined:
+            continue
+        examined.add(name)
         path = getattr(module, "__file__", None)
         if (not isinstance(module, types.ModuleType) or not path
                 or name.partition(".")[0] == "daskflow"):
             continue
-        where = str(Path(path).resolve())
-        if any(where.startswith(f) for f in folders) and \
-                not any(where.startswith(i) for i in installed):
+        where = os.path.realpath(path)
+        if where.startswith(folders) and not where.startswith(tuple(installed)):
             cloudpickle.register_pickle_by_value(module)
 
 
