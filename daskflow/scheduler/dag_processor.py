@@ -58,6 +58,7 @@ from pathlib import Path
 from typing import Any
 
 from daskflow import config
+from daskflow.exceptions import DaskflowError
 from daskflow.scheduler import import_errors
 from daskflow.scheduler.dag_pickling import loads_dags
 from daskflow.scheduler.parse_protocol import MessageReader, ProtocolError, write_message
@@ -79,9 +80,11 @@ class ParseLimits:
     @classmethod
     def from_config(cls, timeout: float | None = None) -> ParseLimits:
         """The ``daskflow.parse-timeout``, ``-memory-limit`` and ``-processes`` settings."""
-        processes = int(config.get("parse-processes", 2))
-        if processes < 1:
-            raise ValueError(f"daskflow.parse-processes must be at least 1, not {processes}")
+        processes = config.get("parse-processes", 2)
+        if not isinstance(processes, int) or isinstance(processes, bool) or processes < 1:
+            raise DaskflowError(f"daskflow.parse-processes must be a whole number of at least "
+                                f"1, not {processes!r}; fix it in your dask config or "
+                                "DASK_DASKFLOW__PARSE_PROCESSES")
         return cls(
             timeout=float(config.get("parse-timeout", 30) if timeout is None else timeout),
             memory=memory_limit(config.get("parse-memory-limit", "2GiB")),
@@ -97,10 +100,10 @@ def memory_limit(value: Any) -> int | None:
     try:
         size = int(value) if isinstance(value, int | float) else dask.utils.parse_bytes(value)
     except (TypeError, ValueError):
-        raise ValueError(f"daskflow.parse-memory-limit must be bytes or a size like '2GiB', "
-                         f"not {value!r}") from None
+        raise DaskflowError(f"daskflow.parse-memory-limit must be bytes or a size like "
+                            f"'2GiB' (or null for none), not {value!r}") from None
     if size <= 0:
-        raise ValueError(f"daskflow.parse-memory-limit must be positive, not {value!r}")
+        raise DaskflowError(f"daskflow.parse-memory-limit must be positive, not {value!r}")
     return size
 
 
@@ -193,13 +196,18 @@ def _work(work: _Work) -> None:
             if child is None:
                 try:
                     child = _Child(work.limits)
-                except OSError as exc:
+                except (OSError, ValueError, subprocess.SubprocessError) as exc:
                     work.done(FileParse(key, error=import_errors.could_not_start(key, str(exc))))
                     continue
             try:
                 parsed = child.run(key, request, work.cancel)
             except Cancelled:
                 return
+            except Exception as exc:  # a fault here: still every file gets its answer
+                child.kill()
+                child = None
+                work.done(FileParse(key, error=import_errors.internal(key, exc)))
+                continue
             if parsed is None:  # the child died before it announced the file
                 why, output = child.ended()
                 fresh = child.requests_sent == 1

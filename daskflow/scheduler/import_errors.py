@@ -99,6 +99,13 @@ def protocol_broken(path: str | Path, why: str) -> str:
             f"protocol ({why}; does the file write to inherited file descriptors?)\n")
 
 
+def internal(path: str | Path, exc: BaseException) -> str:
+    """A fault of daskflow's own while it parsed ``path`` (a bug to report)."""
+    trace = "".join(traceback.format_exception(exc))
+    return trace + (f"DagImportError: parsing {path} failed inside daskflow "
+                    f"({type(exc).__name__}: {exc}); the file is parsed again when it changes\n")
+
+
 def duplicate(dag_id: str, paths: list[str]) -> str:
     """The error of each file defining ``dag_id`` when several do."""
     if len(paths) == 2:

@@ -14,9 +14,11 @@ import textwrap
 import time
 from pathlib import Path
 
+import dask
 import psutil
 import pytest
 
+from daskflow.exceptions import DaskflowError
 from daskflow.scheduler.dag_processor import ParseLimits, build_version, memory_limit, parse_files
 from daskflow.scheduler.import_errors import last_line
 from daskflow.scheduler.parse_protocol import MessageReader, ProtocolError, decode, encode
@@ -315,9 +317,30 @@ def test_memory_limit_values(value, expected):
     assert memory_limit(value) == expected
 
 
-def test_a_bad_memory_limit_names_the_setting():
-    with pytest.raises(ValueError, match="daskflow.parse-memory-limit must be bytes"):
+def test_bad_settings_name_the_setting():
+    with pytest.raises(DaskflowError, match="daskflow.parse-memory-limit must be bytes"):
         memory_limit("lots")
+    with dask.config.set({"daskflow.parse-processes": 0}), \
+            pytest.raises(DaskflowError, match="daskflow.parse-processes must be a whole"):
+        ParseLimits.from_config()
+    with dask.config.set({"daskflow.parse-timeout": 7, "daskflow.parse-memory-limit": "1GiB",
+                          "daskflow.parse-processes": 3}):
+        assert ParseLimits.from_config() == ParseLimits(timeout=7, memory=2**30, processes=3)
+
+
+def test_a_fault_inside_daskflow_is_still_an_answer_for_the_file(tmp_path, monkeypatch):
+    import daskflow.scheduler.dag_processor as processor
+
+    path = _write(tmp_path, "fine.py", GOOD.format(dag_id="fine"))
+
+    def broken(key, reply):
+        raise RuntimeError("a bug in the parent")
+
+    monkeypatch.setattr(processor, "_file_parse", broken)
+    error = _parse(tmp_path)[str(path)].error
+    assert last_line(error) == (
+        f"DagImportError: parsing {path} failed inside daskflow (RuntimeError: a bug in the "
+        "parent); the file is parsed again when it changes")
 
 
 def test_messages_are_framed_and_refuse_anything_but_plain_values():
