@@ -15,7 +15,11 @@ What the parent does (``parse_files``):
 
 - it runs up to ``daskflow.parse-processes`` children at once, each taking
   the next file from a shared list, so one slow file holds up one child and
-  the other files go on in the others;
+  the other files go on in the others. It starts with one child and adds
+  another while files wait and either a file has held its child for
+  :data:`GROW_AFTER` seconds or many files wait: a folder of quick files
+  costs one Python start-up, and a slow file delays the others by at most
+  that much;
 - a child parses file after file (starting Python costs about 0.3 s); every
   call of ``parse_files`` starts new children, so a helper module a DAG file
   imports is read again after it changed;
@@ -67,6 +71,10 @@ from daskflow.scheduler.parse_protocol import MessageReader, ProtocolError, writ
 STARTUP_SECONDS = 60.0
 #: How often a waiting parent looks at its cancel event.
 POLL_SECONDS = 0.25
+#: A file busy this long in its child, with files waiting, gets them another child.
+GROW_AFTER = 0.5
+#: With more files than this waiting, another child starts at once.
+GROW_WHEN_WAITING = 16
 
 
 @dataclass(frozen=True)
@@ -148,43 +156,64 @@ class _Work:
                  on_result: Callable[[FileParse], None] | None) -> None:
         self.pending = deque((key, request, 0) for key, request in requests)
         self.results: dict[str, FileParse] = {}
-        self.lock = threading.Lock()
+        self.changed = threading.Condition()
         self.limits = limits
         self.cancel = cancel
         self.on_result = on_result
+        #: When the file each thread is on was announced by its child.
+        self.busy_since: dict[int, float] = {}
 
     def next(self) -> tuple[str, tuple, int] | None:
-        with self.lock:
+        with self.changed:
             if not self.pending or (self.cancel is not None and self.cancel.is_set()):
                 return None
             return self.pending.popleft()
 
     def again(self, key: str, request: tuple, attempts: int) -> None:
-        with self.lock:
+        with self.changed:
             self.pending.appendleft((key, request, attempts + 1))
 
+    def started(self) -> None:
+        with self.changed:
+            self.busy_since[threading.get_ident()] = time.monotonic()
+
     def done(self, parsed: FileParse) -> None:
-        with self.lock:
+        with self.changed:
             self.results[parsed.path] = parsed
+            self.busy_since.pop(threading.get_ident(), None)
+            self.changed.notify_all()
         if self.on_result is not None:
             self.on_result(parsed)
+
+    def wants_another_child(self) -> bool:
+        with self.changed:
+            if not self.pending or (self.cancel is not None and self.cancel.is_set()):
+                return False
+            now = time.monotonic()
+            return (len(self.pending) > GROW_WHEN_WAITING
+                    or any(now - since >= GROW_AFTER for since in self.busy_since.values()))
 
 
 def _run(requests: list[tuple[str, tuple]], limits: ParseLimits,
          cancel: threading.Event | None, on_result: Callable[[FileParse], None] | None
          ) -> dict[str, FileParse]:
+    """Carry out ``requests`` with one child, and more (up to the limit) when they help."""
     work = _Work(requests, limits, cancel, on_result)
-    workers = min(limits.processes, len(requests))
-    if workers <= 1:
-        _work(work)
-        return work.results
-    threads = [threading.Thread(target=_work, args=(work,), name=f"daskflow-parse-{i}",
-                                daemon=True) for i in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return work.results
+    most = min(limits.processes, len(requests))
+    threads: list[threading.Thread] = []
+    while True:
+        threads = [t for t in threads if t.is_alive()]
+        stopping = not work.pending or (cancel is not None and cancel.is_set())
+        if stopping and not threads:
+            return work.results
+        if not stopping and (not threads or (len(threads) < most
+                                             and work.wants_another_child())):
+            thread = threading.Thread(target=_work, args=(work,), daemon=True,
+                                      name="daskflow-parse")
+            thread.start()
+            threads.append(thread)
+        with work.changed:
+            work.changed.wait(timeout=0.1)
 
 
 def _work(work: _Work) -> None:
@@ -200,7 +229,7 @@ def _work(work: _Work) -> None:
                     work.done(FileParse(key, error=import_errors.could_not_start(key, str(exc))))
                     continue
             try:
-                parsed = child.run(key, request, work.cancel)
+                parsed = child.run(key, request, work.cancel, work.started)
             except Cancelled:
                 return
             except Exception as exc:  # a fault here: still every file gets its answer
@@ -258,7 +287,8 @@ class _Child:
         self.alive = True
 
     # -- one request ------------------------------------------------------------------
-    def run(self, key: str, request: tuple, cancel: threading.Event | None) -> FileParse | None:
+    def run(self, key: str, request: tuple, cancel: threading.Event | None,
+            started: Callable[[], None] = lambda: None) -> FileParse | None:
         """Send one request and wait for its reply; ``None`` if the child died before starting.
 
         After a timeout, a crash or a broken message the child is dead
@@ -271,12 +301,13 @@ class _Child:
         mark = self.output.mark()
         try:
             write_message(self.requests, request, announce_by)
-            started = self._receive(announce_by, cancel)
+            announced = self._receive(announce_by, cancel)
         except (OSError, TimeoutError, ProtocolError):
-            started = None
-        if started != ("start", key):
+            announced = None
+        if announced != ("start", key):
             self.kill()
             return None
+        started()
         deadline = time.monotonic() + self.limits.timeout
         try:
             reply = self._receive(deadline, cancel)

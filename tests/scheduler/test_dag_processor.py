@@ -145,6 +145,21 @@ def test_a_slow_file_holds_up_one_process_and_the_others_go_on(tmp_path):
         *[f"quick_{i}" for i in range(6)], "slow"]
 
 
+def test_quick_files_share_one_process_however_many_are_allowed(tmp_path, monkeypatch):
+    import daskflow.scheduler.dag_processor as processor
+
+    # However slow this machine is today, no file counts as slow here.
+    monkeypatch.setattr(processor, "GROW_AFTER", 3600)
+    pids = tmp_path / "pids"
+    for i in range(6):
+        _write(tmp_path, f"q_{i}.py", GOOD.format(dag_id=f"q_{i}") +
+               f"\nimport os\nopen({str(pids)!r}, 'a').write(f'{{os.getpid()}}\\n')\n")
+    results = parse_files(sorted(tmp_path.glob("*.py")), ParseLimits(processes=2),
+                          root=tmp_path)
+    assert all(len(r.dags) == 1 for r in results.values()) and len(results) == 6
+    assert len(set(pids.read_text().split())) == 1
+
+
 def test_a_memory_hog_is_an_import_error_naming_the_limit(tmp_path):
     hog = _write(tmp_path, "hog.py", '''
         from daskflow import DAG
