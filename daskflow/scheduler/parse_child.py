@@ -136,7 +136,11 @@ def _limit_memory(limit: int) -> None:
 
 
 def _die_with(parent: int) -> None:
-    """Be killed when the parent dies, not left running a file nobody waits for."""
+    """Be killed when the parent dies, not left running a file nobody waits for.
+
+    Linux sends the signal when the *thread* that started this process ends;
+    the parent's parsing threads close their child before they end.
+    """
     if sys.platform.startswith("linux"):
         try:
             ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
