@@ -15,8 +15,8 @@ Each shape runs three ways:
 
 * **raw delayed**: ``dask.delayed`` no-op functions, submitted with
   ``client.compute(...)`` and waited for with ``client.gather``. Building the
-  delayed objects is NOT timed (a delayed chain is quadratic to build, see
-  DASK_NOTES.md); the time runs from the ``compute`` call to all results being
+  delayed objects is NOT timed (a delayed chain is quadratic to build: each
+  call merges its upstream graph); the time runs from the ``compute`` call to all results being
   back in the client. ``optimize_graph=False`` so that Dask cannot fuse the
   chain into fewer tasks than daskflow runs. The futures held are the natural
   ones: the last link of the chain, the sink of the fan, every independent task.

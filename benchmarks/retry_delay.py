@@ -1,7 +1,7 @@
 """Retry delays hold no worker thread: 50 tasks fail once, retry after 2 s, on 2 threads.
 
 If each delay held a thread, 50 delays of 2 s on 2 threads would take about
-50 s. daskflow waits them out in the loop (DESIGN.md decision 3), so the run
+50 s. daskflow waits them out in the loop (docs/concepts.md), so the run
 takes about one delay plus the work.
 
     python benchmarks/retry_delay.py [--tasks 50] [--delay 2]

@@ -25,6 +25,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "postgresql: needs a PostgreSQL server; fails instead of skipping if CI=true"
     )
+    config.addinivalue_line(
+        "markers", "slow: a process-level fault test taking tens of seconds (-m 'not slow')"
+    )
 
 
 def _missing_server(cause: object) -> None:

@@ -1,5 +1,6 @@
-"""The layers of DESIGN.md, checked: the pure model imports no Dask, database or CLI,
-and every setting the code reads has a default in daskflow.yaml."""
+"""The layers of the architecture, checked: the pure model imports no Dask, database or
+CLI, and every setting the code reads has a default in daskflow.yaml. Nothing in the
+repository cites notes that are not in it."""
 
 from __future__ import annotations
 
@@ -63,3 +64,17 @@ def test_every_setting_read_has_a_default():
                 break
             node = node[part]
     assert missing == []
+
+
+def test_nothing_cites_notes_that_are_not_in_the_repository():
+    root = PACKAGE.parent
+    citing = []
+    for folder in ("daskflow", "tests", "docs", "benchmarks", "examples", "scripts"):
+        for path in (root / folder).rglob("*"):
+            if path.is_file() and path.suffix in (".py", ".md", ".sh", ".yaml", ".toml") \
+                    and path != Path(__file__):
+                text = path.read_text(errors="replace")
+                citing += [f"{path.relative_to(root)} cites {name}" for name in
+                           ("DESIGN.md", "DASK_NOTES.md", "STYLE.md") if name in text
+                           and not (root / name).exists()]
+    assert citing == []

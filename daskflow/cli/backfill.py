@@ -50,7 +50,6 @@ from daskflow.cli.serving import (
 )
 from daskflow.execution.cluster import dashboard_url
 from daskflow.schedule import DataInterval
-from daskflow.scheduler.dag_sync import save_version
 from daskflow.scheduler.loop import SchedulerLoop, utcnow
 from daskflow.store import DagRunRecord, RunExistsError, Store
 
@@ -92,7 +91,6 @@ def existing_runs(store: Store, dag_id: str, intervals: Sequence[DataInterval]
 def create_runs(store: Store, dag: Any, intervals: Sequence[DataInterval]) -> list[BackfillRun]:
     """A queued ``backfill`` run for each interval without a run; the others as found."""
     found = existing_runs(store, dag.dag_id, intervals)
-    version = save_version(store, dag) if len(found) < len(intervals) else None
     runs = []
     for interval in intervals:
         run = found.get(interval.start)
@@ -101,7 +99,7 @@ def create_runs(store: Store, dag: Any, intervals: Sequence[DataInterval]) -> li
                 run = store.create_dag_run(
                     dag.dag_id, backfill_run_id(interval.start), interval.start,
                     interval.start, interval.end, "backfill", {}, state="queued",
-                    external_trigger=False, dag_version=version)
+                    external_trigger=False)
                 runs.append(BackfillRun(interval, run.run_id, run.state, True))
                 continue
             except RunExistsError:  # created meanwhile by a loop or another backfill

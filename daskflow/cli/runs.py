@@ -9,7 +9,7 @@ from daskflow.cli.output import output_option, render
 from daskflow.models.state import DagRunState
 
 COLUMNS = ["dag_id", "run_id", "state", "logical_date", "start", "end", "run_type",
-           "dag_version"]
+           "dag_version", "reason"]
 
 
 @click.group("runs")

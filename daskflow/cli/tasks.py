@@ -104,12 +104,28 @@ def _jsonable(value: Any) -> Any:
 @output_option
 @pass_context
 def states(obj: CliContext, dag_id: str, run_id: str, output: str) -> None:
-    """Show the state of every task instance of one run."""
+    """Show the state of every task instance of one run, and why tries failed.
+
+    The error column is the latest try's error; with --output json every
+    try is listed with its state, error and the loop that drove it.
+    """
     store = obj.store()
     _require_run(store, dag_id, run_id)
-    rows = [vars(ti) for ti in store.list_task_instances(dag_id, run_id)]
-    render(rows, ["task_id", "map_index", "state", "try_number", "duration", "hostname",
-                  "worker"], output)
+    tries: dict[tuple[str, int], list[AttemptRecord]] = {}
+    for attempt in store.list_run_attempts(dag_id, run_id):
+        tries.setdefault((attempt.task_id, attempt.map_index), []).append(attempt)
+    rows = []
+    for ti in store.list_task_instances(dag_id, run_id):
+        attempts = tries.get((ti.task_id, ti.map_index), [])
+        rows.append({**vars(ti), "error": attempts[-1].error if attempts else None,
+                     "tries": [{"try_number": a.try_number, "state": a.state,
+                                "error": a.error, "loop_id": a.loop_id} for a in attempts]})
+    columns = ["task_id", "map_index", "state", "try_number", "duration", "hostname", "worker"]
+    if output == "json":
+        columns += ["error", "tries"]
+    elif any(row["error"] for row in rows):
+        columns.append("error")
+    render(rows, columns, output)
 
 
 @tasks_group.command("logs")

@@ -4,8 +4,10 @@ Triggering only writes a ``queued`` run; a running ``daskflow scheduler`` (or
 ``dags backfill``) on the same store claims it on its next tick. As in
 Airflow, the run is named ``manual__<logical date>`` and its data interval
 is the one the DAG's schedule gives a run triggered at that date. The run
-records the DAG version it was triggered with, so it runs that version even
-if the file changes before a loop starts it.
+records the DAG id and conf only, never code: the loop that starts it runs
+the DAG as the loop's own DAG folder defines it at that moment, and records
+that version. A trigger can therefore not make a loop run code from another
+folder (``--dags-folder`` only serves to check the DAG and its schedule).
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from daskflow.cli.context import CliContext, dags_folder_option, db_option, pass
 from daskflow.cli.errors import CliError
 from daskflow.cli.options import conf_option, logical_date_option
 from daskflow.cli.output import emit_json, output_option
-from daskflow.scheduler.dag_sync import save_version
 
 
 def manual_run_id(logical_date: datetime) -> str:
@@ -57,8 +58,7 @@ def trigger(obj: CliContext, dag_id: str, logical_date: datetime | None,
     interval = dag.timetable.infer_manual_data_interval(logical)
     run = store.create_dag_run(
         dag_id, run_id or manual_run_id(logical), logical, interval.start, interval.end,
-        "manual", conf, state="queued", external_trigger=True,
-        dag_version=save_version(store, dag))
+        "manual", conf, state="queued", external_trigger=True)
     if output == "json":
         emit_json(vars(run))
         return

@@ -6,6 +6,10 @@ streams are replaced once by proxies that write to the buffer of the
 capture active in the calling context (a ``ContextVar``), and fall through to
 the real stream otherwise. A root-logger handler does the same for log
 records, so ``logging.info`` inside a task lands in that task's log.
+
+A log keeps at most ``limit`` bytes (UTF-8) however they are written: one
+huge ``print`` is cut like many small ones, and a cut log ends with a line
+saying how much was dropped.
 """
 
 from __future__ import annotations
@@ -19,12 +23,46 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-_buffer: contextvars.ContextVar[io.StringIO | None] = contextvars.ContextVar(
-    "daskflow_log_buffer", default=None
-)
 _install_lock = threading.Lock()
 _installed = False
-MAX_LOG_CHARS = 1_000_000
+#: Default cap of one attempt's log (``daskflow.log-max-bytes``).
+MAX_LOG_BYTES = 1_000_000
+
+
+class CappedLog:
+    """The text of one attempt's log, cut at ``limit`` bytes."""
+
+    def __init__(self, limit: int = MAX_LOG_BYTES) -> None:
+        self.limit = limit
+        self.size = 0
+        self.dropped = 0
+        self._parts: list[str] = []
+
+    def write(self, text: str) -> int:
+        room = self.limit - self.size
+        if room <= 0:
+            self.dropped += len(text.encode("utf-8", "replace"))
+            return len(text)
+        data = text.encode("utf-8", "replace")
+        if len(data) > room:
+            self.dropped += len(data) - room
+            text = data[:room].decode("utf-8", "ignore")
+            data = text.encode("utf-8")
+        self._parts.append(text)
+        self.size += len(data)
+        return len(text)
+
+    def getvalue(self) -> str:
+        text = "".join(self._parts)
+        if self.dropped:
+            text += (f"\n[log truncated: {self.dropped:,} more bytes were written than the "
+                     f"{self.limit:,} kept (daskflow.log-max-bytes)]\n")
+        return text
+
+
+_buffer: contextvars.ContextVar[CappedLog | None] = contextvars.ContextVar(
+    "daskflow_log_buffer", default=None
+)
 
 
 class _RoutedStream(io.TextIOBase):
@@ -37,9 +75,7 @@ class _RoutedStream(io.TextIOBase):
         buffer = _buffer.get()
         if buffer is None:
             return self._fallback.write(text)
-        if buffer.tell() < MAX_LOG_CHARS:
-            buffer.write(text)
-        return len(text)
+        return buffer.write(text)
 
     def flush(self) -> None:
         if _buffer.get() is None:
@@ -67,8 +103,7 @@ class _RoutedHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         buffer = _buffer.get()
         if buffer is not None:
-            if buffer.tell() < MAX_LOG_CHARS:
-                buffer.write(self.format(record) + "\n")
+            buffer.write(self.format(record) + "\n")
             return
         root = logging.getLogger()
         others = [h for h in root.handlers if h is not self]
@@ -110,10 +145,10 @@ def install() -> None:
 
 
 @contextmanager
-def capture() -> Iterator[io.StringIO]:
-    """Collect what the current context prints or logs into a fresh buffer."""
+def capture(limit: int = MAX_LOG_BYTES) -> Iterator[CappedLog]:
+    """Collect what the current context prints or logs into a fresh log of ``limit`` bytes."""
     install()
-    buffer = io.StringIO()
+    buffer = CappedLog(limit)
     token = _buffer.set(buffer)
     try:
         yield buffer

@@ -3,7 +3,7 @@
 No address starts an in-process ``LocalCluster`` sized to the machine (one
 worker process per core, threads split between them, as Dask does); an
 address connects to a running scheduler; a ``Client`` is used as it is and
-never closed by daskflow (DESIGN.md decision 7).
+never closed by daskflow (docs/deployment.md).
 """
 
 from __future__ import annotations
@@ -13,14 +13,19 @@ from contextlib import contextmanager
 from importlib.util import find_spec
 from typing import Any
 
+from daskflow import config
 from daskflow.exceptions import ClusterError
 
 
 @contextmanager
 def connect(cluster: Any = None, *, workers: int | None = None,
             threads_per_worker: int | None = None, processes: bool = True,
-            dashboard_address: str | None = ":0", timeout: float = 10) -> Iterator[Any]:
-    """Yield a ``distributed.Client`` for ``cluster``; close only what was opened here."""
+            dashboard_address: str | None = None, timeout: float = 10) -> Iterator[Any]:
+    """Yield a ``distributed.Client`` for ``cluster``; close only what was opened here.
+
+    A started ``LocalCluster`` listens on 127.0.0.1 only, its dashboard too
+    (``daskflow.local-cluster.dashboard-address``), unless configured otherwise.
+    """
     from distributed import Client
 
     if isinstance(cluster, Client):
@@ -35,6 +40,8 @@ def connect(cluster: Any = None, *, workers: int | None = None,
         return
     from distributed import LocalCluster
 
+    if dashboard_address is None:
+        dashboard_address = config.get("local-cluster.dashboard-address", "127.0.0.1:0")
     local = LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker,
                          processes=processes, dashboard_address=dashboard_address,
                          silence_logs=40)

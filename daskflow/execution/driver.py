@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from daskflow.execution.cluster_plugins import REPORT_TOPIC_PREFIX
 from daskflow.execution.run import RunExecution
 
 
@@ -25,7 +26,7 @@ class Driver:
     def __init__(self, client: Any, recorder: Any, topic: str | None = None) -> None:
         self.client = client
         self.recorder = recorder
-        self.topic = topic or f"daskflow-{secrets.token_hex(6)}"
+        self.topic = topic or f"{REPORT_TOPIC_PREFIX}{secrets.token_hex(6)}"
         self.runs: dict[tuple[str, str], RunExecution] = {}
         self._events: queue.SimpleQueue = queue.SimpleQueue()
         client.subscribe_topic(self.topic, self._on_event)
@@ -38,8 +39,9 @@ class Driver:
             pass
         self.client.subscribe_topic(self.topic, self._on_event)
 
-    def close(self) -> None:
-        self.recorder.flush()
+    def close(self, flush: bool = True) -> None:
+        if flush:
+            self.recorder.flush()
         try:
             self.client.unsubscribe_topic(self.topic)
         except Exception:  # the client may already be closing; nothing left to stop
@@ -51,9 +53,13 @@ class Driver:
         execution.start()
         self._watch(execution)
 
-    def remove(self, execution: RunExecution) -> None:
+    def remove(self, execution: RunExecution, cancel: bool = False) -> None:
+        """Stop following a run; ``cancel`` also cancels its keys on the cluster."""
         self.runs.pop((execution.run.dag_id, execution.run.run_id), None)
-        execution.release()
+        if cancel:
+            execution.cancel()
+        else:
+            execution.release()
 
     def _watch(self, execution: RunExecution) -> None:
         for future in execution.take_new_futures():
@@ -64,8 +70,10 @@ class Driver:
         self._events.put(("report", event[1]))
 
     def _on_done(self, future: Any) -> None:
+        # The error is read now: by the time the loop handles the event the key
+        # may have been retried, and the future no longer holds it.
         if future.status != "finished":
-            self._events.put(("erred", future))
+            self._events.put(("erred", (future.key, _exception_of(future))))
 
     def step(self, max_wait: float = 0.25) -> None:
         """Handle what arrived (waiting up to ``max_wait`` or the next timer), fire timers."""
@@ -92,12 +100,10 @@ class Driver:
                 execution.on_report(payload, time.time())
                 self._watch(execution)
             return
-        if payload.status not in ("error", "cancelled"):
-            return  # stale: the key was retried since it erred
-        key = payload.key
+        key, exception = payload
         for execution in self.runs.values():
             if key in execution.keys:
-                execution.on_future_error(key, _exception_of(payload), time.time())
+                execution.on_future_error(key, exception, time.time())
                 break
 
     def run_until(self, done: Callable[[], bool], on_step: Callable[[], None] | None = None
@@ -110,11 +116,12 @@ class Driver:
 
 
 def _exception_of(future: Any) -> BaseException:
+    """The error a just-finished future holds (runs in the client's event loop: no waiting)."""
+    exception = getattr(getattr(future, "_state", None), "exception", None)
+    if isinstance(exception, BaseException):
+        return exception
     if future.status == "cancelled":
         from concurrent.futures import CancelledError
 
         return CancelledError(f"{future.key} was cancelled")
-    try:
-        return future.exception(timeout=5)
-    except Exception as exc:  # the exception itself could not be fetched
-        return exc
+    return RuntimeError(f"the key {future.key} erred without an error (status {future.status})")

@@ -1,7 +1,7 @@
 """From task instances to Dask keys and graph pieces.
 
 A run's graph is built directly as a ``{key: Task}`` dict (building it with
-``dask.delayed`` is quadratic for long chains, see DASK_NOTES.md) and
+``dask.delayed`` is quadratic for long chains: each call merges its upstream graph) and
 submitted in one call. A key reads ``<dag_id>.<task_id>-<token>`` so that
 Dask's task stream and progress bars group by task; ``token`` is unique per
 submission of a run, and mapped instances add ``-<map_index>`` after it and

@@ -36,8 +36,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from daskflow.exceptions import TaskFailedNoRetry, TaskSkipped, TaskTimeout
-from daskflow.execution import capture, limits, results
-from daskflow.execution.outcome import Outcome, Report, RetryAttempt, display
+from daskflow.execution import capture, lease, limits, results
+from daskflow.execution.annotations import FORCED
+from daskflow.execution.cluster_plugins import LEASE_ANNOTATION
+from daskflow.execution.outcome import (
+    NotYet,
+    Outcome,
+    Report,
+    RetryAttempt,
+    describe_error,
+    display,
+)
 from daskflow.models.context import (
     DagRunInfo,
     RuntimeTaskInstance,
@@ -53,9 +62,11 @@ from daskflow.models.xcom_arg import ParamArg, XComArg
 
 TI = TaskInstanceState
 TRY_ANNOTATION = "daskflow_try"
-FORCED_ANNOTATION = "daskflow_outcome"
+FORCED_ANNOTATION = FORCED
 #: Set by the loop once a success is recorded: the stored outcome's reference.
 DONE_ANNOTATION = "daskflow_done"
+#: Set by a loop that resumed a run while this instance's retry delay ran (epoch seconds).
+NOT_BEFORE_ANNOTATION = "daskflow_not_before"
 _HOSTNAME = socket.gethostname()
 
 
@@ -79,6 +90,8 @@ class NodeSpec:
     limits: tuple = ()
     #: Why this instance cannot run at all (e.g. an unknown pool): it fails with this.
     blocked: str | None = None
+    #: Bytes of an attempt's log to keep (``daskflow.log-max-bytes``).
+    log_limit: int = capture.MAX_LOG_BYTES
 
     def __dask_tokenize__(self) -> tuple:
         # Keys are unique per submission already; without this Dask would hash the
@@ -91,7 +104,8 @@ class _PlannedRetryFilter(logging.Filter):
     """Drops the worker's "Compute Failed" error for a planned retry: it is not an error."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "RetryAttempt(" not in record.getMessage()
+        message = record.getMessage()
+        return "RetryAttempt(" not in message and "NotYet(" not in message
 
 
 _retry_filter = _PlannedRetryFilter()
@@ -110,8 +124,12 @@ def run_node(spec: NodeSpec, *upstream: Any) -> Outcome:
     outcomes = dict(zip(spec.upstream_ids, upstream, strict=True))
     forced = annotations.get(FORCED_ANNOTATION)
     if forced is not None:
-        return _finish_without_running(spec, key, worker, TI(forced["state"]), forced["error"],
-                                       try_number=forced.get("try", 0))
+        # The loop recorded this crash itself; the outcome only tells downstream tasks.
+        return Outcome(task_id=spec.task.task_id, map_index=spec.map_index,
+                       state=TI(forced["state"]))
+    not_before = annotations.get(NOT_BEFORE_ANNOTATION)
+    if not_before is not None and time.time() < not_before:
+        raise NotYet(spec.task.task_id, not_before)
     skip = _skip_or_trigger(spec, outcomes)
     if skip is not None:
         state, descendants = skip
@@ -122,6 +140,7 @@ def run_node(spec: NodeSpec, *upstream: Any) -> Outcome:
     try_number = int(annotations.get(TRY_ANNOTATION, spec.first_try))
     if spec.blocked is not None:
         return _finish_without_running(spec, key, worker, TI.FAILED, spec.blocked, try_number)
+    lease.check(annotations.get(LEASE_ANNOTATION), _worker(), spec.task.task_id)
     with limits.held(spec.limits):
         return _attempt(spec, key, worker, outcomes, try_number)
 
@@ -170,23 +189,38 @@ def _attempt(spec: NodeSpec, key: str | None, worker: str | None,
              outcomes: dict[str, Any], try_number: int) -> Outcome:
     start = time.time()
     base = _report_base(spec, key, worker, try_number)
-    _emit(spec.topic, {**base, "kind": "start", "start": start, "state": TI.RUNNING.value})
-    with capture.capture() as log:
+    _emit_start(spec.topic, {**base, "kind": "start", "start": start,
+                             "state": TI.RUNNING.value})
+    result_ref = None
+    with capture.capture(spec.log_limit) as log:
         attempt = _run_code(spec, outcomes, try_number)
-        outcome = Outcome(task_id=spec.task.task_id, map_index=spec.map_index,
-                          state=attempt.state)
+        outcome = _outcome_of(spec, attempt)
         if attempt.state is TI.SUCCESS:
-            _fill_success(outcome, spec.task, attempt)
+            try:
+                result_ref = _keep(spec, outcome)
+            except results.UnpicklableResult as exc:
+                print(f"ERROR: {exc}")
+                _failed(attempt, spec, try_number, exc)
+                outcome = _outcome_of(spec, attempt)
     report = {**base, "kind": "end", "state": attempt.state.value, "start": start,
               "end": time.time(), "error": attempt.error, "log": log.getvalue(),
               "rendered": {k: display(v) for k, v in (attempt.rendered or {}).items()}}
     if attempt.state is TI.SUCCESS:
         report["xcom"] = _xcom_display(outcome, spec.task)
         report["lens"] = _lengths(outcome, spec.length_keys)
-        report["result"] = _keep(spec, outcome, report)
-    _emit(spec.topic, report)
+        report["result"] = result_ref
+    problem = _emit_end(spec.topic, report)
+    if problem is not None:
+        return Outcome(task_id=spec.task.task_id, map_index=spec.map_index, state=TI.FAILED)
     if attempt.state is TI.UP_FOR_RETRY:
         raise RetryAttempt(spec.task.task_id, try_number, attempt.error or "")
+    return outcome
+
+
+def _outcome_of(spec: NodeSpec, attempt: _Attempt) -> Outcome:
+    outcome = Outcome(task_id=spec.task.task_id, map_index=spec.map_index, state=attempt.state)
+    if attempt.state is TI.SUCCESS:
+        _fill_success(outcome, spec.task, attempt)
     return outcome
 
 
@@ -213,22 +247,37 @@ def _run_code(spec: NodeSpec, outcomes: dict[str, Any], try_number: int) -> _Att
         print(f"Task skipped: {exc}")
     except Exception as exc:  # the task's own failure, reported with its traceback
         traceback.print_exc()
-        attempt.error = f"{type(exc).__name__}: {exc}"
-        retry = try_number <= spec.task.retries and not isinstance(exc, TaskFailedNoRetry)
-        attempt.state = TI.UP_FOR_RETRY if retry else TI.FAILED
-        if attempt.context is not None:
-            attempt.context["exception"] = exc
+        _failed(attempt, spec, try_number, exc)
     return attempt
 
 
-def _keep(spec: NodeSpec, outcome: Outcome, report: Report) -> str | None:
-    """Store the outcome for recovery; a failure to store is logged, not fatal."""
+def _failed(attempt: _Attempt, spec: NodeSpec, try_number: int, exc: Exception) -> None:
+    """Make ``attempt`` a failure: up for retry while the task has retries left."""
+    attempt.error = describe_error(exc)
+    retry = try_number <= spec.task.retries and not isinstance(exc, TaskFailedNoRetry)
+    attempt.state = TI.UP_FOR_RETRY if retry else TI.FAILED
+    attempt.value, attempt.followed = None, None
+    if attempt.context is not None:
+        attempt.context["exception"] = exc
+
+
+def _keep(spec: NodeSpec, outcome: Outcome) -> str | None:
+    """Check that the outcome can travel, and store it for recovery.
+
+    A value that cannot be pickled raises :class:`results.UnpicklableResult`
+    (the task fails); a failure to store is logged, not fatal: only recovery
+    loses this value.
+    """
+    if results.is_trivial(outcome):
+        return results.TRIVIAL if spec.results_url is not None else None
+    data = results.pickled(outcome)
     if spec.results_url is None:
         return None
     try:
-        return results.save_outcome(spec.results_url, spec.run.dag_id, spec.run.run_id, outcome)
+        return results.save_outcome(spec.results_url, spec.run.dag_id, spec.run.run_id,
+                                    outcome, data)
     except Exception as exc:  # the run goes on; only recovery loses this value
-        report["log"] += f"\nWARNING: could not store the result for recovery: {exc}\n"
+        print(f"WARNING: could not store the result for recovery: {describe_error(exc)}")
         return None
 
 
@@ -359,8 +408,9 @@ def _finish_without_running(spec: NodeSpec, key: str | None, worker: str | None,
               "log": ""}
     if skip_descendants:
         # A resumed run must still skip everything below a short-circuit.
-        report["result"] = _keep(spec, outcome, report)
-    _emit(spec.topic, report)
+        report["result"] = _keep(spec, outcome)
+    if _emit_end(spec.topic, report) is not None:
+        return Outcome(task_id=spec.task.task_id, map_index=spec.map_index, state=TI.FAILED)
     return outcome
 
 
@@ -377,6 +427,10 @@ def _unexpandable(spec: NodeSpec, key: str | None, worker: str | None,
 
 
 # -- reporting ------------------------------------------------------------------------
+class ReportFailed(Exception):
+    """Not even a minimal end report could reach the loop; the loop records the crash."""
+
+
 def _report_base(spec: NodeSpec, key: str | None, worker: str | None, try_number: int
                  ) -> Report:
     return {"key": key, "dag_id": spec.run.dag_id, "run_id": spec.run.run_id,
@@ -389,6 +443,51 @@ def _emit(topic: str, report: Report) -> None:
     worker = _worker()
     if worker is not None:
         worker.log_event(topic, report)
+
+
+def _emit_start(topic: str, report: Report) -> None:
+    """The start report only shows the task running: if it cannot go, the end one tells."""
+    try:
+        _emit(topic, report)
+    except Exception:  # e.g. not serializable; the end report says what happened
+        pass
+
+
+def _emit_end(topic: str, report: Report) -> str | None:
+    """Send the end report; if it cannot be sent, fail the attempt with a plain report.
+
+    Returns the problem (``None`` when the report went as it was). A report that
+    cannot travel (a value Dask's event stream cannot serialize) ends the task
+    ``failed`` once, never in a loop of re-runs.
+    """
+    try:
+        _emit(topic, report)
+        return None
+    except Exception as exc:  # whatever stopped it, the loop must still hear of the end
+        problem = (f"daskflow could not report the end of task {report['task_id']!r} to the "
+                   f"scheduler loop: {describe_error(exc)}")
+    fallback = {name: _plain(report.get(name)) for name in
+                ("key", "dag_id", "run_id", "task_id", "map_index", "try", "host", "worker",
+                 "start", "end")}
+    fallback.update(kind="end", state=TI.FAILED.value, error=problem,
+                    log=f"{_plain(report.get('log')) or ''}\nERROR: {problem}\n")
+    try:
+        _emit(topic, fallback)
+    except Exception as exc:
+        raise ReportFailed(f"{problem}; a plain report failed too: {describe_error(exc)}"
+                           ) from None
+    return problem
+
+
+def _plain(value: Any) -> Any:
+    """``value`` made of types Dask's event stream always carries."""
+    if value is None or type(value) in (bool, int, float, str):
+        return value
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, (int, float)):
+        return float(value) if isinstance(value, float) else int(value)
+    return repr(value)
 
 
 def _xcom_display(outcome: Outcome, task: Any) -> dict[str, str]:

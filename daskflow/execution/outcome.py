@@ -2,7 +2,7 @@
 
 A node returns an :class:`Outcome`: the task instance's final state and its
 return value, which stays in Dask memory and goes to downstream nodes only
-(DESIGN.md decision 5). What the loop needs to record (states, times, the
+(docs/concepts.md). What the loop needs to record (states, times, the
 worker, the log, a small copy of the XCom for display) travels separately as
 a :class:`Report`, a plain dict sent over Dask's event stream, so the loop
 never pulls task data back to the client.
@@ -54,7 +54,7 @@ class RetryAttempt(Exception):
 
     The key errs in Dask, its dependents wait in the erred state, and the loop
     calls ``Client.retry`` once the retry delay has passed: no worker thread
-    is held while waiting (DESIGN.md decision 3).
+    is held while waiting (docs/concepts.md).
     """
 
     def __init__(self, task_id: str, try_number: int, error: str) -> None:
@@ -67,11 +67,36 @@ class RetryAttempt(Exception):
         return (RetryAttempt, (self.task_id, self.try_number, self.error))
 
 
+class NotYet(Exception):
+    """Raised by a node resubmitted before its retry delay ended (the loop restarted).
+
+    Like :class:`RetryAttempt` it leaves the key erred, without running
+    anything, until the loop's timer fires and ``Client.retry`` runs it.
+    """
+
+    def __init__(self, task_id: str, until: float) -> None:
+        super().__init__(f"{task_id} waits for its retry delay until {until:.3f}")
+        self.task_id = task_id
+        self.until = until
+
+    def __reduce__(self) -> tuple:
+        return (NotYet, (self.task_id, self.until))
+
+
 #: A report is a plain dict (it crosses Dask's msgpack event stream). Keys:
 #: kind ("start" | "end"), key, run, task_id, map_index, try, state, start,
 #: end, host, worker, error, log, xcom (display strings), lens (XCom key ->
 #: length, for runtime mapping), rendered (display strings).
 Report = dict[str, Any]
+
+
+def describe_error(exc: BaseException) -> str:
+    """``"Type: message"`` of an exception, even one whose ``__str__`` raises."""
+    try:
+        text = str(exc)
+    except Exception as problem:  # a broken __str__ must not hide the error's type
+        text = f"<str() of the exception raised {type(problem).__name__}>"
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def display(value: Any) -> str:

@@ -4,11 +4,18 @@ The loop calls :meth:`Recorder.report` for every report a node sends and
 :meth:`Recorder.flush` on its tick; a flush writes every pending change in
 one transaction (``Store.apply_updates``). Later changes to the same task
 instance are merged before they are written.
+
+A batch leaves memory only once the transaction that wrote it committed: if
+the store is unavailable (and stays so past its retries) the flush raises
+and everything stays queued. With an ``owner``, writes are fenced: only the
+runs the owner still drives with the fence it claimed them with are written
+(``store/fencing.py``); the others are dropped and reported to ``on_lost``.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -22,10 +29,16 @@ def _dt(epoch: float | None) -> datetime | None:
 class Recorder:
     """Collects task-instance changes and writes them in batches."""
 
-    def __init__(self, store: Any, interval: float = 0.25, max_batch: int = 2000) -> None:
+    def __init__(self, store: Any, interval: float = 0.25, max_batch: int = 2000, *,
+                 owner: str | None = None,
+                 fences: Callable[[], dict[tuple[str, str], int]] | None = None,
+                 on_lost: Callable[[set[tuple[str, str]]], None] | None = None) -> None:
         self.store = store
         self.interval = interval
         self.max_batch = max_batch
+        self.owner = owner
+        self.fences = fences
+        self.on_lost = on_lost
         self._tasks: dict[tuple, dict[str, Any]] = {}
         self._attempts: list[AttemptUpdate] = []
         self._xcoms: list[XComUpdate] = []
@@ -55,7 +68,7 @@ class Recorder:
                 *ids, try_number=report["try"], state=report["state"], start_date=start,
                 end_date=end, duration=duration, hostname=report.get("host"),
                 worker=report.get("worker"), error=report.get("error"),
-                log=report.get("log") or ""))
+                log=report.get("log") or "", loop_id=self.owner))
         for key, value in (report.get("xcom") or {}).items():
             self._xcoms.append(XComUpdate(dag_id=ids[0], run_id=ids[1], task_id=ids[2],
                                           map_index=ids[3], key=key, value=value))
@@ -69,12 +82,17 @@ class Recorder:
             self.flush()
 
     def flush(self) -> None:
-        """Write everything queued in one transaction."""
+        """Write everything queued in one transaction; keep it queued if that fails."""
         self._last_flush = time.monotonic()
         if not self.pending():
             return
         updates = [TaskUpdate(*ti, **fields) for ti, fields in self._tasks.items()]
-        attempts, xcoms = self._attempts, self._xcoms
+        fenced: dict[str, Any] = {}
+        if self.owner is not None:
+            fenced = {"owner": self.owner, "fences": self.fences() if self.fences else {}}
+        lost = self.store.apply_updates(task_updates=updates, attempts=self._attempts,
+                                        xcoms=self._xcoms, **fenced)
         self._tasks, self._attempts, self._xcoms = {}, [], []
-        self.store.apply_updates(task_updates=updates, attempts=attempts, xcoms=xcoms)
         self.flushes += 1
+        if lost and self.on_lost is not None:
+            self.on_lost(lost)

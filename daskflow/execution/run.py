@@ -9,7 +9,7 @@ Submission happens in waves. The first wave is every task whose instances
 are known when the run starts; a task mapped over an upstream task's output
 waits until that output's length is reported, then its instances and
 everything downstream of it are submitted, naming the keys already on the
-cluster (DESIGN.md decision 3). A failed attempt with retries left stays
+cluster (docs/concepts.md). A failed attempt with retries left stays
 erred in Dask, its dependents wait erred with it, and after the retry delay
 ``Client.retry`` runs it again with the next try number in its annotations.
 """
@@ -19,7 +19,8 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable
+from concurrent.futures import CancelledError, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -27,17 +28,27 @@ from typing import Any
 import dask
 from dask._task_spec import Task
 
+from daskflow import config
 from daskflow.execution.annotations import ByKey, set_annotations
+from daskflow.execution.capture import MAX_LOG_BYTES
+from daskflow.execution.cluster_plugins import (
+    LEASE_ANNOTATION,
+    fail_stuck,
+    key_states,
+    worker_death,
+)
 from daskflow.execution.graph import node_task, task_key
+from daskflow.execution.lease import LeaseExpired
 from daskflow.execution.limits import plan as plan_limits
 from daskflow.execution.limits import register as register_limits
 from daskflow.execution.node import (
     DONE_ANNOTATION,
     FORCED_ANNOTATION,
+    NOT_BEFORE_ANNOTATION,
     TRY_ANNOTATION,
     NodeSpec,
 )
-from daskflow.execution.outcome import RetryAttempt
+from daskflow.execution.outcome import NotYet, RetryAttempt, describe_error
 from daskflow.execution.results import load_outcome, outcome_exists
 from daskflow.models.context import DagRunInfo
 from daskflow.models.mapping import mapped_count
@@ -48,6 +59,9 @@ TI = TaskInstanceState
 logger = logging.getLogger("daskflow.execution")
 #: Seconds between annotation updates that mark recorded successes on the scheduler.
 DONE_MARK_INTERVAL = 0.5
+#: How often, and how long apart, to ask the cluster why a worker died.
+CRASH_REASON_TRIES = 5
+CRASH_REASON_WAIT = 0.1
 
 
 @dataclass(frozen=True)
@@ -58,10 +72,19 @@ class StoredInstance:
     try_number: int = 0
     result_ref: str | None = None
     map_lengths: dict[str, int | None] | None = None
+    #: When an ``up_for_retry`` instance's next try is due (epoch seconds).
+    next_try_at: float | None = None
 
     @property
     def finished(self) -> bool:
         return self.state is not None and TI(self.state) in FINISHED_STATES
+
+    @property
+    def waiting_until(self) -> float | None:
+        """The time its retry timer fires, if it was waiting for one."""
+        if self.state == TI.UP_FOR_RETRY.value and self.next_try_at is not None:
+            return self.next_try_at
+        return None
 
 
 @dataclass
@@ -93,7 +116,8 @@ class RunExecution:
     def __init__(self, dag: Any, run: DagRunInfo, client: Any, recorder: Any, topic: str,
                  token: str | None = None, *, results_url: str | None = None,
                  stored: dict[tuple[str, int], StoredInstance] | None = None,
-                 pools: dict[str, int] | None = None) -> None:
+                 pools: dict[str, int] | None = None,
+                 lease: Callable[[], tuple[str, float] | None] | None = None) -> None:
         self.dag = dag
         self.run = run
         self.client = client
@@ -112,6 +136,7 @@ class RunExecution:
         self._unwatched: list[str] = []
         self.weights = dag.priority_weights()
         self.results_url = results_url
+        self.log_limit = int(config.get("log-max-bytes", MAX_LOG_BYTES))
         self.pools = pools
         self.stored = self._usable(stored or {})
         self._done_marks: dict[str, dict[str, Any]] = {}
@@ -120,6 +145,16 @@ class RunExecution:
         self.hold: set[str] = set()
         #: (task, report) of every attempt outcome, for callbacks and notifications.
         self.ended: list[tuple[Any, dict[str, Any]]] = []
+        #: The error each key last erred with (to tell an upstream's error from its own).
+        self._errors: dict[str, str] = {}
+        #: ``(lease_id, until)`` of the run now (``execution/lease.py``); None: unleased.
+        self.lease = lease
+        #: Keys whose node found the lease expired: re-run once it is renewed.
+        self.refused: set[str] = set()
+        #: Keys resubmitted while their retry delay runs: their nodes wait for it.
+        self._not_before: dict[str, float] = {}
+        #: ``time.monotonic()`` of the last sign of progress (for :meth:`check_stall`).
+        self.last_progress = time.monotonic()
 
     # -- submitting -----------------------------------------------------------------
     def start(self) -> None:
@@ -144,6 +179,7 @@ class RunExecution:
             self.pending.remove(task_id)
             graph.update(self._nodes_for(task, count))
         if graph:
+            self.last_progress = time.monotonic()
             with dask.annotate(**self._annotations(graph)):
                 futures = self.client.get(graph, list(graph), sync=False)
             for key, future in zip(graph, futures, strict=True):
@@ -155,7 +191,14 @@ class RunExecution:
         """Per-key Dask priority (Airflow's priority_weight) and worker resources."""
         priority = {k: self.weights[self.keys[k][0]] for k in graph}
         annotations: dict[str, Any] = {"priority": ByKey(priority, 0)}
-        resources = {k: r for k in graph if (r := self.dag.task_dict[self.keys[k][0]].resources)}
+        lease = self.lease() if self.lease is not None else None
+        if lease is not None:
+            annotations[LEASE_ANNOTATION] = lease
+        waiting = {k: self._not_before[k] for k in graph if k in self._not_before}
+        if waiting:
+            annotations[NOT_BEFORE_ANNOTATION] = ByKey(waiting, None)
+        resources = {k: r for k in graph if not self.instances[self.keys[k]].finished
+                     and (r := self.dag.task_dict[self.keys[k][0]].resources)}
         if resources:
             annotations["resources"] = ByKey(resources, {})
             self._warn_unmet(resources)
@@ -241,9 +284,10 @@ class RunExecution:
                             length_keys=tuple(sorted(self.length_keys.get(task.task_id, ()))),
                             unexpandable=task.is_mapped and count <= 0,
                             first_try=(stored.try_number + 1) if stored else 1,
-                            results_url=self.results_url, **self._limit_fields(task))
+                            results_url=self.results_url, log_limit=self.log_limit,
+                            **self._limit_fields(task))
             graph[key] = node_task(key, spec, upstream)
-            self._track(task, key, map_index)
+            self._track(task, key, map_index, stored)
             keys.append(key)
         self.task_keys[task.task_id] = keys if task.is_mapped and count > 0 else keys[0]
         return graph
@@ -278,12 +322,22 @@ class RunExecution:
         self.instances[(task.task_id, map_index)] = instance
         self.keys[key] = (task.task_id, map_index)
 
-    def _track(self, task: Any, key: str, map_index: int) -> None:
+    def _track(self, task: Any, key: str, map_index: int,
+               stored: StoredInstance | None = None) -> None:
         instance = Instance(task.task_id, map_index, key)
         self.instances[(task.task_id, map_index)] = instance
         self.keys[key] = (task.task_id, map_index)
+        state = TI.QUEUED
+        waiting = stored.waiting_until if stored is not None else None
+        if waiting is not None:
+            # Its retry delay began before this loop resumed the run: it ends when it
+            # was going to end. Until then the node declines to run (``not_before``).
+            state = instance.state = TI.UP_FOR_RETRY
+            instance.try_number = stored.try_number
+            self.retry_due[key] = waiting
+            self._not_before[key] = waiting
         self.recorder.task(self.run.dag_id, self.run.run_id, task.task_id, map_index,
-                           state=TI.QUEUED.value, operator=_operator_name(task),
+                           state=state.value, operator=_operator_name(task),
                            pool=task.pool, pool_slots=task.pool_slots,
                            priority_weight=task.priority_weight, max_tries=task.retries)
 
@@ -292,6 +346,7 @@ class RunExecution:
         instance = self.instances.get((report["task_id"], report["map_index"]))
         if instance is None or report.get("key") not in (None, instance.key):
             return  # a report of an earlier submission of this run
+        self.last_progress = time.monotonic()
         task = self.dag.task_dict[instance.task_id]
         self.recorder.report(report, operator=_operator_name(task))
         state = TI(report["state"])
@@ -309,52 +364,102 @@ class RunExecution:
         self.ended.append((task, report))
         if state is TI.UP_FOR_RETRY:
             delay = task.retry_delay_for(instance.try_number)
-            self.retry_due[instance.key] = now + delay.total_seconds()
-            self.recorder.task(self.run.dag_id, self.run.run_id, instance.task_id,
-                               instance.map_index,
-                               next_try_at=_utc(self.retry_due[instance.key]))
+            self._set_timer(instance, now + delay.total_seconds())
         elif instance.finished:
             self.submit_ready()
 
     def on_future_error(self, key: str, exception: BaseException, now: float) -> None:
         """A key erred or was cancelled for a reason no report explains (worker death, ...)."""
         ti = self.keys.get(key)
-        if ti is None or isinstance(exception, RetryAttempt):
+        if ti is None:
+            return
+        self.last_progress = time.monotonic()
+        error = describe_error(exception)
+        blamed = self._blamed_on_upstream(key, error)
+        self._errors[key] = error
+        if isinstance(exception, (RetryAttempt, NotYet)):
+            return  # the node reported this attempt, or waits: the retry timer is set
+        if isinstance(exception, LeaseExpired):
+            self.refused.add(key)  # nothing ran; run it again once the lease is renewed
+            return
+        if isinstance(exception, CancelledError):
+            # Cancelled by this loop (timeout, a lost run) or lost with a restarted Dask
+            # scheduler, which the loop notices and resubmits from the store.
             return
         instance = self.instances[ti]
-        if instance.finished or key in self.retry_due or self._upstream_erred(key):
+        if instance.finished or key in self.retry_due or blamed:
             return
-        error = f"{type(exception).__name__}: {exception}"
+        error = self._crash_text(exception, error)
         task = self.dag.task_dict[instance.task_id]
         tried = max(instance.try_number, 1)
         if tried <= task.retries:
             instance.state, instance.error = TI.UP_FOR_RETRY, error
-            self.retry_due[key] = now + task.retry_delay_for(tried).total_seconds()
             self._record_crash(instance, tried, TI.UP_FOR_RETRY, error, now)
-        else:
-            self._record_crash(instance, tried, TI.FAILED, error, now)
-            self._retry_now({key: {FORCED_ANNOTATION: {"state": TI.FAILED.value,
-                                                       "error": error, "try": tried}}})
+            self._set_timer(instance, now + task.retry_delay_for(tried).total_seconds())
+            return
+        report = self._record_crash(instance, tried, TI.FAILED, error, now)
+        instance.state, instance.error, instance.end = TI.FAILED, error, now
+        self.ended.append((task, report))
+        # Dask re-runs the key with this outcome forced on it, so that the tasks
+        # downstream get a failed outcome and follow their trigger rules.
+        self._retry_now({key: {FORCED_ANNOTATION: {"state": TI.FAILED.value,
+                                                   "error": error, "try": tried}}})
+        self.submit_ready()
+
+    def _crash_text(self, exception: BaseException, error: str) -> str:
+        """The error of a crashed attempt, saying why its worker died when the cluster knows."""
+        worker = getattr(exception, "last_worker", None)
+        if type(exception).__name__ != "KilledWorker" or worker is None:
+            return error
+        address = getattr(worker, "address", worker)
+        reason = None
+        for _ in range(CRASH_REASON_TRIES):  # the nanny's word may arrive just after
+            try:
+                reason = worker_death(self.client, address)
+            except Exception:  # a scheduler without daskflow's plugin cannot say
+                break
+            if reason:
+                break
+            time.sleep(CRASH_REASON_WAIT)
+        return ("KilledWorker: the worker running the task died: "
+                f"{reason or f'the worker process {address} ended'}")
 
     def _record_crash(self, instance: Instance, try_number: int, state: TI, error: str,
-                      now: float) -> None:
-        self.recorder.report({
+                      now: float) -> dict[str, Any]:
+        report = {
             "kind": "end", "dag_id": self.run.dag_id, "run_id": self.run.run_id,
             "task_id": instance.task_id, "map_index": instance.map_index, "try": try_number,
             "state": state.value, "start": instance.start, "end": now, "error": error,
-            "log": f"The attempt ended without a result: {error}\n"})
+            "log": f"The attempt ended without a result: {error}\n"}
+        self.recorder.report(report)
+        return report
 
-    def _upstream_erred(self, key: str) -> bool:
-        """Whether ``key`` erred only because an upstream key did."""
+    def _blamed_on_upstream(self, key: str, error: str) -> bool:
+        """Whether ``key`` erred only because a key it depends on erred.
+
+        Dask errs every dependent of an erred key with the same exception, so
+        an upstream key that erred with this very error is to blame. The loop
+        may already have retried that key (its future is pending again), so
+        the error each key last erred with is kept rather than asked for.
+        """
         task = self.dag.task_dict[self.keys[key][0]]
         for upstream in task.upstream_task_ids:
             keys = self.task_keys.get(upstream)
             for k in [keys] if isinstance(keys, str) else keys or []:
-                if self.futures[k].status in ("error", "cancelled"):
+                if self._errors.get(k) == error:
+                    return True
+                instance = self.instances[self.keys[k]]
+                if not instance.finished and self.futures[k].status in ("error", "cancelled"):
                     return True
         return False
 
     # -- time -----------------------------------------------------------------------
+    def _set_timer(self, instance: Instance, at: float) -> None:
+        """Retry ``instance`` at ``at``; the time is stored first, so a new loop keeps it."""
+        self.recorder.task(self.run.dag_id, self.run.run_id, instance.task_id,
+                           instance.map_index, next_try_at=_utc(at))
+        self.retry_due[instance.key] = at
+
     def next_timer(self) -> float | None:
         return min(self.retry_due.values(), default=None)
 
@@ -375,6 +480,14 @@ class RunExecution:
         self._retry_now(updates)
         return len(due)
 
+    def retry_refused(self) -> int:
+        """Run again the keys whose nodes found the lease expired (it is valid again)."""
+        if not self.refused:
+            return 0
+        keys, self.refused = self.refused, set()
+        self._retry_now({k: {} for k in keys if k in self.futures})
+        return len(keys)
+
     def _send_done_marks(self, now: float) -> None:
         """Tell the scheduler which keys are recorded successes (twice a second at most).
 
@@ -387,10 +500,113 @@ class RunExecution:
             _background.submit(_send_quietly, self.client, marks)
 
     def _retry_now(self, updates: dict[str, dict[str, Any]]) -> None:
-        set_annotations(self.client, updates)
-        self.client.retry([self.futures[k] for k in updates])
+        """Run keys again (``Client.retry``), with their annotations updated first.
+
+        Dask re-runs the erred tasks downstream of a retried key too, but the
+        client resets (and so can report again) only the futures it was given:
+        those erred descendants are passed as well, and watched again.
+        """
+        keys = [*updates, *self._erred_descendants(updates)]
+        try:
+            set_annotations(self.client, {k: v for k, v in updates.items() if v})
+            self.client.retry([self.futures[k] for k in keys])
+        except Exception as exc:  # the keys are gone (a restarted scheduler): resubmitted later
+            logger.warning("DAG %r run %r: could not re-run %d keys (%s); the loop resubmits "
+                           "the run if the Dask scheduler restarted", self.run.dag_id,
+                           self.run.run_id, len(updates), describe_error(exc))
+            return
         # Done callbacks fire once: watch the retried futures again.
-        self._unwatched.extend(updates)
+        self._unwatched.extend(keys)
+
+    def _erred_descendants(self, roots: Iterable[str]) -> list[str]:
+        """Erred keys below ``roots`` that only ``roots`` (or each other) hold back.
+
+        A key that also waits on another erred key (one whose retry delay still
+        runs) is left out: passing it to ``Client.retry`` would retry that one too.
+        """
+        chosen = set(roots)
+        found = []
+        for task in self.dag.topological_sort():
+            for key in self._keys_of(task.task_id):
+                if key in chosen or self.futures.get(key) is None \
+                        or self.futures[key].status != "error":
+                    continue
+                upstream = [k for u in task.upstream_task_ids for k in self._keys_of(u)]
+                erred = [k for k in upstream if k in self.futures
+                         and (k in chosen or self.futures[k].status == "error")]
+                if erred and all(k in chosen for k in erred):
+                    chosen.add(key)
+                    found.append(key)
+        return found
+
+    def _keys_of(self, task_id: str) -> list[str]:
+        keys = self.task_keys.get(task_id)
+        return [keys] if isinstance(keys, str) else list(keys or ())
+
+    # -- stalls -------------------------------------------------------------------------
+    def check_stall(self, now: float, timeout: float) -> list[str]:
+        """Find out why the run made no progress for ``timeout`` seconds, and end that.
+
+        ``now`` is ``time.monotonic()``. A task running on a worker, however
+        long, is progress (``execution_timeout`` is the tool for those). A key
+        waiting for a worker that can take it fails with the reason
+        (:class:`StalledTask`; its retries apply); a key that finished without
+        its report reaching the loop is recorded from its outcome. Returns the
+        keys Dask no longer has: the caller resubmits the run from the store.
+        """
+        if self.finished or self.retry_due or self.refused \
+                or now - self.last_progress < timeout:
+            return []
+        unfinished = [i.key for i in self.instances.values() if not i.finished]
+        if not unfinished:
+            return []
+        self.last_progress = now
+        answer = key_states(self.client, unfinished)
+        states = answer["keys"]
+        if any(info["state"] in ("processing", "queued") for info in states.values()):
+            return []
+        stuck = {key: self._stall_reason(key, info, answer, timeout)
+                 for key, info in states.items() if info["state"] == "no-worker"}
+        if stuck:
+            for reason in stuck.values():
+                logger.warning("DAG %r run %r: %s", self.run.dag_id, self.run.run_id, reason)
+            fail_stuck(self.client, stuck)
+        for key, info in states.items():
+            if info["state"] == "memory":
+                self._recover_report(key)
+        return [k for k, info in states.items()
+                if info["state"] in ("missing", "released", "forgotten")]
+
+    def _stall_reason(self, key: str, info: dict[str, Any], answer: dict[str, Any],
+                      timeout: float) -> str:
+        task_id = self.keys[key][0]
+        needed, offered = info.get("resources") or {}, answer.get("offered") or {}
+        if not answer.get("workers"):
+            why = "the Dask cluster has no workers"
+        elif any(offered.get(name, 0) < amount for name, amount in needed.items()):
+            why = (f"it needs Dask worker resources {needed} and no worker offers them "
+                   f"(the workers offer: {offered or 'none'})")
+        else:
+            why = "no worker of the Dask cluster can take it (Dask state no-worker)"
+        return f"task {task_id!r} could not start for {timeout:g}s (daskflow.stall-timeout): {why}"
+
+    def _recover_report(self, key: str) -> None:
+        """A node finished but its report never came: record what its outcome says."""
+        instance = self.instances[self.keys[key]]
+        try:
+            outcome = self.futures[key].result(timeout=60)
+        except Exception:  # it erred after all: on_future_error hears of it
+            return
+        self.on_report({
+            "kind": "end", "key": key, "dag_id": self.run.dag_id, "run_id": self.run.run_id,
+            "task_id": instance.task_id, "map_index": instance.map_index,
+            "try": max(instance.try_number, 1), "state": outcome.state.value,
+            "start": instance.start, "end": time.time(), "error": None,
+            "lens": {k: (len(v) if isinstance(v, (list, tuple, dict)) else None)
+                     for k in self.length_keys.get(instance.task_id, ())
+                     for v in [outcome.xcom(k)]},
+            "log": "daskflow never received this attempt's report; its outcome was read "
+                   "from the Dask cluster\n"}, time.time())
 
     # -- finishing ------------------------------------------------------------------
     @property
@@ -424,6 +640,13 @@ class RunExecution:
     def release(self) -> None:
         """Let Dask forget this run's results."""
         self.futures.clear()
+        self._errors.clear()
+
+    def cancel(self) -> None:
+        """Cancel every key of the run on the cluster (the run was lost to another loop)."""
+        if self.futures:
+            self.client.cancel(list(self.futures.values()), force=True)
+        self.release()
 
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}

@@ -19,18 +19,23 @@ from typing import Any
 
 from daskflow import config
 from daskflow.exceptions import DaskflowError
+from daskflow.execution import cluster_plugins
 from daskflow.execution.callbacks import TaskCallbacks, call, dag_callbacks
 from daskflow.execution.cluster import connect
 from daskflow.execution.driver import Driver
+from daskflow.execution.ownership import Ownership
 from daskflow.execution.recorder import Recorder
+from daskflow.execution.resume import stored_instances
 from daskflow.execution.run import RunExecution
 from daskflow.models.context import DagRunInfo
 from daskflow.models.state import DagRunState
 from daskflow.scheduler.dag_sync import dag_record, save_version
-from daskflow.store import RunExistsError, Store
+from daskflow.store import RunExistsError, RunLostError, Store
 
 _OWNER = f"dag-test-{socket.gethostname()}-{os.getpid()}"
 HEARTBEAT_INTERVAL = 2.0
+#: A loop adopts a run whose heartbeat is this old (``daskflow scheduler --stale-after``).
+STALE_AFTER = 10.0
 
 
 @dataclass(frozen=True)
@@ -67,7 +72,7 @@ class RunResult:
             "dag_id": self.dag_id, "run_id": self.run_id, "state": self.state,
             "logical_date": self.logical_date.isoformat(),
             "tasks": {name: {k: v for k, v in asdict(t).items()
-                             if k in ("state", "try_number", "duration")}
+                             if k in ("state", "try_number", "duration", "error")}
                       for name, t in self.tasks.items()},
         }
 
@@ -117,6 +122,8 @@ def run_once(dag: Any, logical_date: Any = None, conf: dict | None = None, clust
             run = _create_run(store, dag, logical, conf, now)
             try:
                 state, execution = _execute(dag, run, client, store, progress)
+            except RunLostError:
+                raise  # another process drives the run now; its state is theirs to set
             except BaseException:
                 # Ctrl-C or a crash: the run must not stay "running" with nobody on it.
                 store.set_dag_run_state(dag.dag_id, run.run_id, DagRunState.FAILED.value,
@@ -142,9 +149,6 @@ def _create_run(store: Store, dag: Any, logical: datetime, conf: dict, now: date
     except RunExistsError:
         store.delete_dag_run(dag.dag_id, logical_date=logical)
         store.create_dag_run(**kwargs)
-    # Owned by this process (and kept alive by its heartbeat) so that a scheduler
-    # loop on the same store does not adopt the run as an orphan.
-    store.assign_run(dag.dag_id, run_id, owner=_OWNER, now=now)
     return DagRunInfo(dag_id=dag.dag_id, run_id=run_id, logical_date=logical,
                       data_interval_start=interval.start, data_interval_end=interval.end,
                       run_type="manual", conf=conf, start_date=now)
@@ -153,11 +157,26 @@ def _create_run(store: Store, dag: Any, logical: datetime, conf: dict, now: date
 def _execute(dag: Any, run: DagRunInfo, client: Any, store: Store,
              progress: Callable[[dict[str, int]], None] | None
              ) -> tuple[DagRunState, RunExecution]:
-    recorder = Recorder(store, interval=float(config.get("record-interval", 0.25)))
+    key = (dag.dag_id, run.run_id)
+    ownership = Ownership(store.with_retries(0), _OWNER, client, interval=HEARTBEAT_INTERVAL,
+                          stale_after=STALE_AFTER)
+    # Owned by this process (and kept alive by its heartbeat) so that a scheduler
+    # loop on the same store does not adopt the run as an orphan.
+    now = datetime.now(timezone.utc)
+    ownership.hold(key, store.assign_run(*key, owner=_OWNER, now=now), now.timestamp())
+    cluster_plugins.install(client)
+    recorder = Recorder(store, interval=float(config.get("record-interval", 0.25)),
+                        owner=_OWNER, fences=ownership.fences, on_lost=ownership.mark_lost)
     driver = Driver(client, recorder)
     pools = {p.name: p.slots for p in store.list_pools()}
-    execution = RunExecution(dag, run, client, recorder, driver.topic,
-                             results_url=config.results_url(), pools=pools)
+    stall_timeout = float(config.get("stall-timeout", 300))
+
+    def new_execution(stored: dict | None = None) -> RunExecution:
+        return RunExecution(dag, run, client, recorder, driver.topic,
+                            results_url=config.results_url(), pools=pools, stored=stored,
+                            lease=lambda: ownership.lease(key))
+
+    execution = new_execution()
     callbacks = ThreadPoolExecutor(2, thread_name_prefix="daskflow-callbacks")
     task_callbacks = TaskCallbacks()
 
@@ -167,24 +186,40 @@ def _execute(dag: Any, run: DagRunInfo, client: Any, store: Store,
             for callback, context in task_callbacks.due(dag, run, task, report):
                 callbacks.submit(call, callback, context)
 
-    try:
+    def resubmit() -> None:
+        """Dask lost keys of the run: rebuild its graph from the store."""
+        nonlocal execution
+        recorder.flush()
+        run_task_callbacks()
+        driver.remove(execution)
+        execution = new_execution(stored_instances(store, *key))
         driver.add(execution)
-        last = [0.0]
-        beat = [time.monotonic()]
+
+    try:
+        ownership.start()
+        driver.add(execution)
+        last = [0.0, time.monotonic()]
 
         def tick() -> None:
             run_task_callbacks()
-            if time.monotonic() - beat[0] > HEARTBEAT_INTERVAL:
-                beat[0] = time.monotonic()
-                store.heartbeat(_OWNER, datetime.now(timezone.utc))
-            if progress is not None and time.monotonic() - last[0] > 0.2:
-                last[0] = time.monotonic()
+            if key in ownership.take_lost():
+                raise RunLostError(f"run {run.run_id!r} of DAG {dag.dag_id!r} was taken over "
+                                   "by a scheduler loop (or cleared) while this process ran it")
+            if execution.refused and ownership.lease_valid(key):
+                execution.retry_refused()
+            mono = time.monotonic()
+            if mono - last[1] > HEARTBEAT_INTERVAL:
+                last[1] = mono
+                if execution.check_stall(mono, stall_timeout):
+                    resubmit()
+            if progress is not None and mono - last[0] > 0.2:
+                last[0] = mono
                 progress(execution.counts())
 
         driver.run_until(lambda: execution.finished, tick)
         state = execution.final_state()
-        store.set_dag_run_state(dag.dag_id, run.run_id, state.value,
-                                end_date=datetime.now(timezone.utc), clear_owner=True)
+        store.set_dag_run_state(*key, state.value, end_date=datetime.now(timezone.utc),
+                                clear_owner=True, owner=_OWNER, fence=ownership.fence(key))
         if progress is not None:
             progress(execution.counts())
         run_task_callbacks()
@@ -192,6 +227,8 @@ def _execute(dag: Any, run: DagRunInfo, client: Any, store: Store,
             callbacks.submit(call, callback, context)
         return state, execution
     finally:
+        ownership.stop()
+        ownership.store.dispose()
         callbacks.shutdown(wait=True)
         driver.remove(execution)
         driver.close()

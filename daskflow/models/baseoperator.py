@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from daskflow.exceptions import DagDefinitionError
 from daskflow.models import _authoring_stack
 from daskflow.models.dependencies import DependencyMixin
+from daskflow.models.ids import plain
 from daskflow.models.trigger_rules import TriggerRule
 
 if TYPE_CHECKING:
@@ -174,6 +175,7 @@ class BaseOperator(DependencyMixin):
     ) -> None:
         dag = dag or _authoring_stack.current_dag()
         group = task_group or (dag and _authoring_stack.current_group(dag))
+        task_id, pool = plain(task_id), plain(pool)
         self._check_task_id(task_id, dag)
         self._dag_hint = dag.dag_id if dag is not None else None
         if kwargs:
@@ -211,7 +213,7 @@ class BaseOperator(DependencyMixin):
         self.multiple_outputs = multiple_outputs
         self.doc_md = doc_md
         self.doc = doc
-        self.task_display_name = task_display_name or task_id
+        self.task_display_name = plain(task_display_name) or task_id
         # Accepted so Airflow DAG files load; Dask runs every task, so an Airflow
         # executor's settings do not apply (use `resources` to place tasks).
         self.executor_config = dict(executor_config or {})

@@ -46,7 +46,7 @@ class RuntimeTaskInstance:
 
     ``xcom_pull`` reads the outputs of this task's direct upstream tasks, which
     Dask handed to the node; daskflow does not fetch values from the database
-    during a run (DESIGN.md decision 5).
+    during a run (docs/concepts.md, "XComs travel through Dask memory").
     """
 
     def __init__(self, *, task: Any, run: DagRunInfo, try_number: int, max_tries: int,

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from daskflow.exceptions import DagDefinitionError
 from daskflow.models import _authoring_stack
+from daskflow.models.ids import plain
 from daskflow.models.taskgroup import TaskGroup
 
 if TYPE_CHECKING:
@@ -86,6 +87,7 @@ class DAG:
         schedule_interval: Any = None,
         fileloc: str | None = None,
     ) -> None:
+        dag_id = plain(dag_id)
         if not isinstance(dag_id, str) or not _DAG_ID.match(dag_id) or len(dag_id) > 250:
             raise DagDefinitionError(
                 f"invalid dag_id {dag_id!r}: use letters, digits, '_', '-' and '.'"

@@ -4,7 +4,7 @@
 defines a :class:`MappedOperator`. Its instances are decided by the values it
 is expanded over: a literal list is known when the run is planned; an
 upstream task's output is known only when that task finishes, and the
-execution layer grows the run's Dask graph then (DESIGN.md decision 3).
+execution layer grows the run's Dask graph then (docs/concepts.md).
 
 Several keyword arguments expand as a cross product, first key slowest, as in
 Airflow; a dict expands into ``(key, value)`` pairs; ``expand_kwargs`` takes a

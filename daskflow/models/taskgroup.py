@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from daskflow.exceptions import DagDefinitionError
 from daskflow.models import _authoring_stack
 from daskflow.models.dependencies import DependencyMixin
+from daskflow.models.ids import plain
 
 if TYPE_CHECKING:
     from daskflow.models.baseoperator import BaseOperator
@@ -46,7 +47,7 @@ class TaskGroup(DependencyMixin):
                 f"TaskGroup {group_id!r} must be created inside a DAG (or given dag=)"
             )
         self.dag = dag
-        self._group_id = group_id
+        self._group_id = group_id = plain(group_id)
         self.prefix_group_id = prefix_group_id
         self.default_args = dict(default_args or {})
         self.tooltip = tooltip

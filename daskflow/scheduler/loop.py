@@ -7,11 +7,19 @@ One loop drives any number of runs on one Dask client. Each ``tick(now)``:
    (dag_id, logical_date) constraint makes a second loop's attempt harmless;
 3. claims runs nobody drives (new queued runs, manual triggers, cleared runs,
    and the orphans of a dead loop) and resumes each from the store, so tasks
-   that succeeded are not run again (DESIGN.md decision 4);
+   that succeeded are not run again (docs/reliability.md);
 4. finishes runs whose task instances all finished, fails runs past their
    ``dagrun_timeout``, and sends callbacks and notifications from threads of
    its own, never its own thread;
-5. proves it is alive (heartbeat) and lets go of runs another loop took.
+5. lets go of runs another loop took (cancelling their keys), and re-runs the
+   keys whose nodes found the run's lease expired once it is renewed.
+
+Proving it is alive is not the tick's job: heartbeats come from a thread of
+their own (``execution/ownership.py``), so a slow tick or a slow store call
+never makes the loop look dead. Every write for a run is fenced: it goes
+through only while this loop still owns the run with the fence it claimed
+it with (``store/fencing.py``), and the cluster starts a run's tasks only
+while the loop's lease on it runs (``execution/lease.py``).
 
 Between ticks the Driver waits for what the cluster reports. The loop holds
 no state the store does not have: killed at any instant, a new loop (or a
@@ -30,13 +38,16 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from daskflow import config
 from daskflow.exceptions import DagVersionError
+from daskflow.execution import cluster_plugins
 from daskflow.execution.callbacks import TaskCallbacks, dag_callbacks
 from daskflow.execution.callbacks import call as call_callback
 from daskflow.execution.driver import Driver
+from daskflow.execution.ownership import Ownership
 from daskflow.execution.recorder import Recorder
-from daskflow.execution.run import RunExecution, StoredInstance
-from daskflow.models.context import DagRunInfo
+from daskflow.execution.resume import run_info, stored_instances
+from daskflow.execution.run import RunExecution
 from daskflow.models.state import DagRunState, TaskInstanceState
 from daskflow.schedule import DataInterval
 from daskflow.scheduler.dag_folder import DagFolder
@@ -47,10 +58,16 @@ from daskflow.scheduler.planning import (
     runs_to_create,
     scheduled_run_id,
 )
-from daskflow.store import RunExistsError
+from daskflow.scheduler.retention import purge_results
+from daskflow.store import RunExistsError, RunLostError, StoreUnavailable
 
 logger = logging.getLogger("daskflow.scheduler")
 TI = TaskInstanceState
+#: Longest time between sweeps that delete outcomes finished runs no longer need.
+PURGE_INTERVAL = 30.0
+NO_DAG_REASON = ("waiting: no running scheduler's DAG folder defines this DAG (its file was "
+                 "removed or renamed, or fails to import: see `daskflow dags "
+                 "list-import-errors`)")
 
 
 def utcnow() -> datetime:
@@ -76,25 +93,41 @@ class SchedulerLoop:
         self.parse_interval = parse_interval
         self.create_scheduled = create_scheduled
         self.max_runs = max_runs
-        self.recorder = Recorder(store)
+        self.stall_timeout = float(config.get("stall-timeout", 300))
+        self.results_retention = float(config.get("results-retention", 86400))
+        cluster_plugins.install(client)
+        self.ownership = Ownership(store.with_retries(0), self.loop_id, client,
+                                   interval=heartbeat_interval,
+                                   stale_after=stale_after.total_seconds())
+        self.recorder = Recorder(store, owner=self.loop_id, fences=self.ownership.fences,
+                                 on_lost=self.ownership.mark_lost)
         self.driver = Driver(client, self.recorder)
         self.executions: dict[tuple[str, str], RunExecution] = {}
         self.callbacks = ThreadPoolExecutor(2, thread_name_prefix="daskflow-callbacks")
         self.task_callbacks = TaskCallbacks()
         self._look_again: dict[str, datetime] = {}
         self._next_parse = 0.0
-        self._next_heartbeat = 0.0
-        self._scheduler_id = self._current_scheduler_id()
+        self._next_check = 0.0
+        self._next_purge = 0.0
+        self._purging: Any = None
+        self._explained = False
+        self.ownership.push_leases()
+        self._scheduler_id = self.ownership.scheduler_id
         self.stopping = False
 
     # -- the tick -------------------------------------------------------------------
     def tick(self, now: datetime) -> None:
         """One pass of the loop at time ``now`` (see the module docstring)."""
+        self.ownership.start()
         mono = time.monotonic()
         if mono >= self._next_parse:
             self._next_parse = mono + self.parse_interval
-            if self.folder.refresh().changed:
+            changes = self.folder.refresh()
+            if changes.changed:
                 self._look_again.clear()
+            if changes.changed or changes.removed or changes.errors or not self._explained:
+                self._explain_waiting_runs()
+        self._follow_ownership(now)
         if self.create_scheduled:
             self.create_due_runs(now)
         if not self.stopping:
@@ -102,19 +135,28 @@ class SchedulerLoop:
         self._notify_task_ends()
         self._time_out_runs(now)
         self._finish_runs(now)
-        if mono >= self._next_heartbeat:
-            self._next_heartbeat = mono + self.heartbeat_interval
-            self._heartbeat(now)
+        if mono >= self._next_check:
+            self._next_check = mono + self.heartbeat_interval
+            self._check_runs(now)
+        if mono >= self._next_purge and self.results_url is not None \
+                and (self._purging is None or self._purging.done()):
+            self._next_purge = mono + min(PURGE_INTERVAL, max(1.0, self.results_retention / 10))
+            self._purging = self.callbacks.submit(
+                purge_results, self.store, self.results_url, now, self.results_retention)
 
     def serve(self, stop: threading.Event, max_wait: float = 0.2) -> None:
         """Tick until ``stop`` is set; then leave running runs for another loop."""
+        store_gone = False
         try:
             while not stop.is_set():
                 now = utcnow()
                 self.tick(now)
                 self.driver.step(self._wait_before_next_tick(now, max_wait))
+        except StoreUnavailable:
+            store_gone = True  # for longer than daskflow.store-retry-for: give up
+            raise
         finally:
-            self.shutdown()
+            self.shutdown(record=not store_gone)
 
     def _wait_before_next_tick(self, now: datetime, max_wait: float) -> float:
         """Up to ``max_wait``, but no later than the next scheduled run falls due."""
@@ -123,16 +165,24 @@ class SchedulerLoop:
             return max_wait
         return max(0.01, min(max_wait, (soonest - now).total_seconds()))
 
-    def shutdown(self) -> None:
-        """Stop driving: flush what was recorded and let the runs be adopted at once."""
+    def shutdown(self, record: bool = True) -> None:
+        """Stop driving: flush what was recorded and let the runs be adopted at once.
+
+        ``record=False`` (the store stayed unavailable) writes nothing more: the
+        runs go stale and are adopted, and what was not recorded runs again.
+        """
         self.stopping = True
-        self.recorder.flush()
+        self.ownership.stop()
+        if record:
+            self.recorder.flush()
         for execution in list(self.executions.values()):
             self.driver.remove(execution)
         self.executions.clear()
-        self.store.release_runs(self.loop_id)
-        self.driver.close()
+        if record:
+            self.store.release_runs(self.loop_id)
+        self.driver.close(flush=record)
         self.callbacks.shutdown(wait=True)
+        self.ownership.store.dispose()
 
     # -- creating scheduled runs ----------------------------------------------------
     def create_due_runs(self, now: datetime) -> int:
@@ -168,6 +218,11 @@ class SchedulerLoop:
             return False  # another loop created it first: exactly one run per interval
         return True
 
+    def _explain_waiting_runs(self) -> None:
+        """Queued runs of DAGs this loop cannot load say so (``runs list``), not just wait."""
+        self._explained = True
+        self.store.explain_queued_runs(self.folder.dags.keys(), NO_DAG_REASON)
+
     def _when_to_look(self, state: DagScheduleState, infos: list, now: datetime) -> datetime:
         soon = now + timedelta(seconds=1)
         if state.is_paused or state.active_runs + len(infos) >= state.max_active_runs:
@@ -191,6 +246,7 @@ class SchedulerLoop:
         claimed = self.store.claim_runs(self.loop_id, now, room, self.stale_after, caps,
                                         dag_ids=set(self.folder.dags))
         for run in claimed:
+            self.ownership.hold((run.dag_id, run.run_id), run.fence, now.timestamp())
             execution = self._resume(run, now)
             if execution is not None:
                 started.append(execution)
@@ -201,31 +257,30 @@ class SchedulerLoop:
         if previous is not None:
             # Cleared while this loop drove it: the old execution's keys go away.
             self.driver.remove(previous)
+        key = (run.dag_id, run.run_id)
         try:
             dag = self._dag_for(run)
         except DagVersionError as exc:
-            self.store.set_dag_run_state(run.dag_id, run.run_id, DagRunState.FAILED.value,
-                                         end_date=now, clear_owner=True)
+            self._set_state(key, DagRunState.FAILED, now, reason=str(exc))
+            self.ownership.release(key)
             logger.error("run %s of DAG %r failed: %s", run.run_id, run.dag_id, exc)
             return None
+        if dag is not None and run.dag_version is None and run.dag_id in self.folder.versions:
+            # Queued by a trigger, which records no code: it runs this loop's version.
+            self.store.set_dag_run_version(*key, self.folder.versions[run.dag_id])
         if dag is None:
-            self.store.set_dag_run_state(run.dag_id, run.run_id, DagRunState.FAILED.value,
-                                         end_date=now, clear_owner=True)
+            self._set_state(key, DagRunState.FAILED, now,
+                            reason=f"the DAG is no longer in {self.folder.folder}")
+            self.ownership.release(key)
             logger.error("run %s of DAG %r failed: the DAG is no longer in %s",
                          run.run_id, run.dag_id, self.folder.folder)
             return None
-        stored = {(t.task_id, t.map_index): StoredInstance(t.state, t.try_number, t.result_ref,
-                                                           dict(t.map_lengths or {}))
-                  for t in self.store.list_task_instances(run.dag_id, run.run_id)}
-        info = DagRunInfo(
-            dag_id=run.dag_id, run_id=run.run_id, logical_date=run.logical_date,
-            data_interval_start=run.data_interval_start or run.logical_date,
-            data_interval_end=run.data_interval_end or run.logical_date,
-            run_type=run.run_type, conf=dict(run.conf or {}), start_date=run.start_date,
-            external_trigger=run.external_trigger)
+        stored = stored_instances(self.store, run.dag_id, run.run_id)
+        info = run_info(run)
         pools = {p.name: p.slots for p in self.store.list_pools()}
         execution = RunExecution(dag, info, self.client, self.recorder, self.driver.topic,
-                                 results_url=self.results_url, stored=stored, pools=pools)
+                                 results_url=self.results_url, stored=stored, pools=pools,
+                                 lease=lambda: self.ownership.lease(key))
         execution.hold = self._held_tasks(dag, run)
         self.executions[(run.dag_id, run.run_id)] = execution
         self.driver.add(execution)
@@ -268,15 +323,27 @@ class SchedulerLoop:
     def _close(self, execution: RunExecution, state: DagRunState, now: datetime,
                reason: str | None = None) -> None:
         run = execution.run
-        self.store.set_dag_run_state(run.dag_id, run.run_id, state.value, end_date=now,
-                                     clear_owner=True)
+        key = (run.dag_id, run.run_id)
+        try:
+            self._set_state(key, state, now, reason=reason)
+        except RunLostError:
+            self._drop(key, "its end could not be recorded")
+            return
         self.driver.remove(execution)
-        del self.executions[(run.dag_id, run.run_id)]
+        del self.executions[key]
+        self.ownership.release(key)
         self._look_again.pop(run.dag_id, None)
         for callback, context in dag_callbacks(execution.dag, run, state.value, reason):
             self.callbacks.submit(call_callback, callback, context)
         if self.notifier is not None:
             self._notify_run(execution, state, reason)
+
+    def _set_state(self, key: tuple[str, str], state: DagRunState, now: datetime,
+                   reason: str | None = None) -> None:
+        """End a run this loop owns (fenced: :class:`RunLostError` if it lost it)."""
+        self.store.set_dag_run_state(*key, state.value, end_date=now, clear_owner=True,
+                                     owner=self.loop_id, fence=self.ownership.fence(key),
+                                     reason=reason)
 
     def _time_out_runs(self, now: datetime) -> None:
         for execution in list(self.executions.values()):
@@ -289,45 +356,73 @@ class SchedulerLoop:
             self._close(execution, DagRunState.FAILED, now,
                         reason=f"the run exceeded dagrun_timeout ({timeout})")
 
-    # -- liveness -------------------------------------------------------------------
-    def _heartbeat(self, now: datetime) -> None:
-        self.store.heartbeat(self.loop_id, now)
-        owned = {(r.dag_id, r.run_id) for r in self.store.owned_runs(self.loop_id)}
-        for key, execution in list(self.executions.items()):
-            if key not in owned:
-                # Another loop adopted it, or a user cleared it: stop driving it here.
-                self.driver.remove(execution)
-                del self.executions[key]
+    # -- ownership -------------------------------------------------------------------
+    def _follow_ownership(self, now: datetime) -> None:
+        """Let go of lost runs, take up owned ones nobody drives, re-run refused keys."""
+        for key in self.ownership.take_lost():
+            if key in self.executions:
+                self._drop(key, "another loop adopted it or a user cleared it")
+        for key, fence in self.ownership.take_unknown().items():
+            if key in self.executions or self.stopping:
+                continue
+            record = self.store.get_dag_run(*key)
+            if record is None or record.owner_loop != self.loop_id or record.fence != fence \
+                    or record.state != DagRunState.RUNNING.value:
+                continue
+            # Claimed by this loop, but the answer never arrived (the connection broke).
+            self.ownership.hold(key, fence, now.timestamp())
+            self._resume(record, now)
+        for key, execution in self.executions.items():
+            if execution.refused and self.ownership.lease_valid(key):
+                execution.retry_refused()
+
+    def _drop(self, key: tuple[str, str], why: str) -> None:
+        """Stop driving a run this loop no longer owns, and cancel its keys on the cluster."""
+        execution = self.executions.pop(key, None)
+        self.ownership.release(key)
+        if execution is None:
+            return
+        logger.warning("run %s of DAG %r is no longer driven by loop %s (%s); its keys are "
+                       "cancelled", key[1], key[0], self.loop_id, why)
+        self.driver.remove(execution, cancel=True)
+
+    def _check_runs(self, now: datetime) -> None:
+        """Every heartbeat interval: ``depends_on_past`` holds, stalls, a restarted scheduler."""
         for execution in self.executions.values():
             if execution.hold:
                 execution.hold = self._held_tasks(execution.dag, self._record(execution))
                 execution.submit_ready()
-        scheduler_id = self._current_scheduler_id()
-        if scheduler_id != self._scheduler_id:
+        scheduler_id = self.ownership.scheduler_id
+        if scheduler_id is not None and scheduler_id != self._scheduler_id:
             self._scheduler_id = scheduler_id
             self._resubmit_all(now)
+            return
+        mono = time.monotonic()
+        for key, execution in list(self.executions.items()):
+            if execution.check_stall(mono, self.stall_timeout):
+                logger.warning("DAG %r run %r: Dask lost keys of the run; resubmitting it "
+                               "from the store", *key)
+                self._resubmit(key, now)
 
     def _record(self, execution: RunExecution) -> Any:
         return self.store.get_dag_run(execution.run.dag_id, execution.run.run_id)
-
-    def _current_scheduler_id(self) -> str | None:
-        """The id of the Dask scheduler now (asked, not the client's cached copy)."""
-        try:
-            return self.client.run_on_scheduler(_scheduler_id)
-        except Exception:  # the scheduler is away; the next heartbeat asks again
-            return getattr(self, "_scheduler_id", None)
 
     def _resubmit_all(self, now: datetime) -> None:
         """The Dask scheduler restarted and forgot every key: resume each run from the store."""
         logger.warning("the Dask scheduler restarted; resubmitting %d runs", len(self.executions))
         self.driver.resubscribe()
         self.recorder.flush()
-        for key, execution in list(self.executions.items()):
-            self.driver.remove(execution)
-            del self.executions[key]
-            record = self._record(execution)
-            if record is not None:
-                self._resume(record, now)
+        for key in list(self.executions):
+            self._resubmit(key, now)
+
+    def _resubmit(self, key: tuple[str, str], now: datetime) -> None:
+        """Rebuild a run's graph from the store (its old keys are gone or going)."""
+        self.recorder.flush()
+        execution = self.executions.pop(key)
+        self.driver.remove(execution)
+        record = self._record(execution)
+        if record is not None and record.owner_loop == self.loop_id:
+            self._resume(record, now)
 
     # -- notifications --------------------------------------------------------------
     def _notify_task_ends(self) -> None:
@@ -360,6 +455,3 @@ class SchedulerLoop:
                                       logical_date=execution.run.logical_date, error=reason):
             self.notifier.notify(execution.dag, notice)
 
-
-def _scheduler_id(dask_scheduler: Any) -> str:
-    return dask_scheduler.id

@@ -4,7 +4,7 @@ The loop gathers, per DAG, what the store knows (paused, the interval of the
 latest scheduled run, how many runs are active) and asks :func:`runs_to_create`
 with the current time. The answer is data; the loop turns it into rows, and
 the unique (dag_id, logical_date) constraint makes a second loop asking the
-same question harmless (DESIGN.md decision 4).
+same question harmless.
 
 Runs are created only while the DAG has fewer active runs than
 ``max_active_runs``, one interval after another, as in Airflow: with

@@ -6,7 +6,14 @@ raises ``StoreError`` (and its subclasses) for anything the database refuses.
 
 from __future__ import annotations
 
-from daskflow.store.errors import ConstraintError, NotFoundError, RunExistsError, StoreError
+from daskflow.store.errors import (
+    ConstraintError,
+    NotFoundError,
+    RunExistsError,
+    RunLostError,
+    StoreError,
+    StoreUnavailable,
+)
 from daskflow.store.records import (
     AttemptRecord,
     AttemptUpdate,
@@ -33,8 +40,10 @@ __all__ = [
     "NotFoundError",
     "PoolRecord",
     "RunExistsError",
+    "RunLostError",
     "Store",
     "StoreError",
+    "StoreUnavailable",
     "TaskInstanceRecord",
     "TaskUpdate",
     "XComRecord",

@@ -1,4 +1,4 @@
-"""Which scheduler loop drives which DAG run (DESIGN.md, decision 4).
+"""Which scheduler loop drives which DAG run (docs/reliability.md).
 
 Several loops may share one database. A ``running`` run is driven by the loop
 named in its ``owner_loop`` column, and that loop proves it is alive by touching
@@ -16,6 +16,10 @@ hands a loop the runs that no live loop drives, in one transaction:
    shared round-robin: every waiting DAG gets its first run before any gets a
    second, the DAG whose oldest queued run waited longest first - a backfill of
    one DAG cannot starve the others. Orphans count against ``limit`` first.
+
+Every claim or adoption adds one to the run's ``fence``; the loop's writes for
+the run check owner and fence (``fencing.py``), so a loop that lost a run
+while it was stalled cannot write for it afterwards.
 
 How a run is never claimed twice:
 
@@ -93,7 +97,8 @@ def adopt_orphans(
         .with_for_update(skip_locked=True)
     )
     ids = list(conn.execute(picked).scalars())
-    return _take(conn, ids, {"owner_loop": owner, "heartbeat": now})
+    return _take(conn, ids, {"owner_loop": owner, "heartbeat": now,
+                             "fence": dag_run.c.fence + 1})
 
 
 def start_queued(
@@ -113,7 +118,8 @@ def start_queued(
         candidates = [b for b in backlog(conn, caps, locked) if b.free > 0]
     ids = pick_queued(conn, candidates, limit)
     start_date = func.coalesce(dag_run.c.start_date, literal(now, dag_run.c.start_date.type))
-    values = {"state": RUNNING, "start_date": start_date, "owner_loop": owner, "heartbeat": now}
+    values = {"state": RUNNING, "start_date": start_date, "owner_loop": owner, "heartbeat": now,
+              "fence": dag_run.c.fence + 1}
     return _take(conn, ids, values, dag_run.c.state == QUEUED)
 
 

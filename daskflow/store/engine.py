@@ -16,6 +16,7 @@ with its password masked (:func:`translate_errors`).
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,7 +27,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, StatementError
 
-from daskflow.store.errors import ConstraintError, StoreError
+from daskflow.store.errors import ConstraintError, StoreError, StoreUnavailable
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 PG_CONNECT_TIMEOUT_S = 10
@@ -68,9 +69,13 @@ def make_engine(url: URL) -> Engine:
 
 
 def _pg_connect_args(url: URL) -> dict[str, Any]:
-    if "connect_timeout" in url.query:
-        return {}
-    return {"connect_timeout": PG_CONNECT_TIMEOUT_S}
+    """A connect timeout, and a name that tells an operator whose sessions these are."""
+    args: dict[str, Any] = {}
+    if "connect_timeout" not in url.query:
+        args["connect_timeout"] = PG_CONNECT_TIMEOUT_S
+    if "application_name" not in url.query:
+        args["application_name"] = f"daskflow-{os.getpid()}"
+    return args
 
 
 def _sqlite_engine(url: URL) -> Engine:
@@ -98,6 +103,30 @@ def _sqlite_on_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+#: PostgreSQL error classes and codes a later attempt may not meet: connection
+#: exceptions, the server shutting down or starting, too many connections,
+#: serialization failures and deadlocks.
+_TRANSIENT_SQLSTATE_CLASSES = ("08", "57P")
+_TRANSIENT_SQLSTATES = {"40001", "40P01", "53300", "55P03"}
+_SQLITE_TRANSIENT = ("database is locked", "database table is locked", "database is busy")
+
+
+def is_transient(exc: DBAPIError) -> bool:
+    """Whether a database error may go away by itself (locked, disconnected, failed over)."""
+    if exc.connection_invalidated:
+        return True
+    orig = exc.orig
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if sqlstate:
+        return sqlstate in _TRANSIENT_SQLSTATES or sqlstate.startswith(
+            _TRANSIENT_SQLSTATE_CLASSES)
+    module = type(orig).__module__
+    if module.startswith("sqlite3"):
+        return any(text in str(orig).lower() for text in _SQLITE_TRANSIENT)
+    # psycopg raises connection failures (refused, reset, closed) without a SQLSTATE.
+    return module.startswith("psycopg") and type(orig).__name__ == "OperationalError"
+
+
 @contextmanager
 def translate_errors(url: URL, doing: str = "use") -> Iterator[None]:
     """Turn database errors into :class:`StoreError`; a naive datetime stays a ValueError.
@@ -110,7 +139,8 @@ def translate_errors(url: URL, doing: str = "use") -> Iterator[None]:
     except IntegrityError as exc:
         raise ConstraintError(f"{where} refused a write: {exc.orig}") from exc
     except DBAPIError as exc:
-        raise StoreError(f"cannot {doing} {where}: {exc.orig}") from exc
+        kind = StoreUnavailable if is_transient(exc) else StoreError
+        raise kind(f"cannot {doing} {where}: {exc.orig}") from exc
     except StatementError as exc:
         if isinstance(exc.orig, ValueError | TypeError):
             raise exc.orig from exc

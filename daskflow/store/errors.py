@@ -29,3 +29,20 @@ class RunExistsError(ConstraintError):
 
 class NotFoundError(StoreError, LookupError):
     """A write named a DAG, run or pool that is not in the store."""
+
+
+class StoreUnavailable(StoreError):
+    """The database could not be reached or was busy: worth trying again later.
+
+    A locked SQLite file, a PostgreSQL connection terminated by the server or
+    an administrator, a server restart or failover, a serialization failure.
+    ``Store`` methods retry these with backoff for ``daskflow.store-retry-for``
+    seconds before raising (``retrying.py``).
+    """
+
+
+class RunLostError(StoreError):
+    """A loop wrote for a run it no longer owns (another loop adopted it, a user cleared it).
+
+    The write was not made. The loop must stop driving the run (``fencing.py``).
+    """

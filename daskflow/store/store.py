@@ -1,6 +1,6 @@
 """``Store``: the one interface the rest of daskflow uses to read and write metadata.
 
-The store is the truth the scheduler loop restarts from (DESIGN.md, decision 4),
+The store is the truth the scheduler loop restarts from (docs/reliability.md),
 so its interface is small and every method is one transaction:
 
 =================  ==========================================================
@@ -14,13 +14,15 @@ DAGs               ``sync_dags``, ``get_dag``, ``list_dags``, ``set_paused``,
 runs               ``create_dag_run``, ``get_dag_run``, ``list_dag_runs``,
                    ``set_dag_run_state``, ``delete_dag_run``,
                    ``dag_run_before``
-run ownership      ``claim_runs``, ``heartbeat``, ``release_runs``,
-                   ``owned_runs`` (several loops, see ``claims.py``)
+run ownership      ``claim_runs``, ``assign_run``, ``heartbeat``,
+                   ``release_runs``, ``owned_runs``, ``set_run_reason``
+                   (several loops: ``claims.py``, ``fencing.py``)
 scheduling reads   ``latest_scheduled_intervals``, ``active_run_counts``,
                    ``paused_dag_ids``, ``previous_task_instance_state``
 task instances     ``create_task_instances``, ``apply_updates``,
                    ``list_task_instances``, ``get_task_instance``,
-                   ``list_attempts``, ``get_log``, ``list_xcoms``,
+                   ``list_attempts``, ``list_run_attempts``, ``get_log``,
+                   ``list_xcoms``,
                    ``task_state_counts``, ``clear_task_instances``,
                    ``delete_mapped_instances``
 import errors      ``set_import_errors``, ``list_import_errors``
@@ -54,10 +56,18 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, Row, delete, func, select, text, tuple_, update
 
+from daskflow import config
 from daskflow.store import migrations, scheduling
 from daskflow.store.claims import adopt_orphans, start_queued
 from daskflow.store.engine import WRITE_OPTION, make_engine, mask_url, parse_url, translate_errors
-from daskflow.store.errors import ConstraintError, NotFoundError, RunExistsError, StoreError
+from daskflow.store.errors import (
+    ConstraintError,
+    NotFoundError,
+    RunExistsError,
+    RunLostError,
+    StoreError,
+)
+from daskflow.store.fencing import still_owned
 from daskflow.store.records import (
     AttemptRecord,
     AttemptUpdate,
@@ -71,6 +81,7 @@ from daskflow.store.records import (
     XComRecord,
     XComUpdate,
 )
+from daskflow.store.retrying import Retrying, retried
 from daskflow.store.schema import (
     DEFAULT_POOL,
     DEFAULT_POOL_SLOTS,
@@ -139,11 +150,18 @@ class Store:
 
     Constructing a store connects once, so a bad or unreachable URL fails here
     with a :class:`StoreError` naming it. Call :meth:`init` before first use.
+    Afterwards a method that meets an unavailable database (locked, restarting,
+    connection terminated) runs again with backoff for ``retry_for`` seconds
+    (default ``daskflow.store-retry-for``) before raising :class:`StoreUnavailable`.
     ``engine`` is public for tests and tools that need to observe it.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, retry_for: float | None = None) -> None:
         self.url = parse_url(url)
+        if retry_for is None:
+            retry_for = float(config.get("store-retry-for", 300))
+        #: Runs methods again while the database is unavailable (``retrying.py``).
+        self.retrying = Retrying(retry_for, f"metadata store {mask_url(self.url)!r}")
         self.engine: Engine = make_engine(self.url)
         try:
             with translate_errors(self.url, doing="connect to"), self.engine.connect() as conn:
@@ -159,6 +177,11 @@ class Store:
 
     def __repr__(self) -> str:
         return f"Store({mask_url(self.url)!r})"
+
+    def with_retries(self, retry_for: float) -> Store:
+        """Another store on the same database, with connections of its own, that retries
+        an unavailable database for ``retry_for`` seconds (0: not at all)."""
+        return Store(self.url.render_as_string(hide_password=False), retry_for=retry_for)
 
     def __enter__(self) -> Store:
         return self
@@ -184,6 +207,7 @@ class Store:
 
     # -- schema -------------------------------------------------------------------
 
+    @retried
     def init(self) -> None:
         """Create the schema or upgrade it to the newest revision; safe to call always."""
         with self._write() as conn:
@@ -193,6 +217,7 @@ class Store:
         """Upgrade the schema to the newest revision (what ``init`` does on an old DB)."""
         self.init()
 
+    @retried
     def reset(self) -> None:
         """Drop every table, then :meth:`init`: all metadata is lost."""
         with self._write() as conn:
@@ -201,6 +226,7 @@ class Store:
             conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
             self._migrate(conn)
 
+    @retried
     def current_revision(self) -> str | None:
         """The schema revision of the database, ``None`` before :meth:`init`."""
         with self._read() as conn:
@@ -219,6 +245,7 @@ class Store:
 
     # -- DAGs ---------------------------------------------------------------------
 
+    @retried
     def sync_dags(self, records: Sequence[DagRecord]) -> None:
         """Insert or update DAGs as parsed, in one transaction.
 
@@ -240,22 +267,26 @@ class Store:
             for chunk in chunks(rows, 500):
                 conn.execute(statement, chunk)
 
+    @retried
     def get_dag(self, dag_id: str) -> DagRecord | None:
         """The DAG ``dag_id``, or ``None``."""
         with self._read() as conn:
             row = conn.execute(select(dag).where(dag.c.dag_id == dag_id)).first()
         return None if row is None else _record(DagRecord, row)
 
+    @retried
     def list_dags(self) -> list[DagRecord]:
         """Every DAG, active or not, ordered by ``dag_id``."""
         with self._read() as conn:
             rows = conn.execute(select(dag).order_by(dag.c.dag_id)).all()
         return [_record(DagRecord, row) for row in rows]
 
+    @retried
     def set_paused(self, dag_id: str, paused: bool) -> None:
         """Pause or unpause a DAG; :class:`NotFoundError` if it is unknown."""
         self._update_dag(dag_id, is_paused=paused)
 
+    @retried
     def set_next_dagrun(
         self,
         dag_id: str,
@@ -277,6 +308,7 @@ class Store:
         if result.rowcount == 0:
             raise NotFoundError(f"DAG {dag_id!r} is not in the metadata store")
 
+    @retried
     def mark_inactive(self, dag_ids_not_in: set[str], fileloc: str | None) -> int:
         """Deactivate active DAGs not in ``dag_ids_not_in`` (only from ``fileloc`` if given).
 
@@ -291,6 +323,7 @@ class Store:
                 conn.execute(update(dag).where(dag.c.dag_id.in_(chunk)).values(is_active=False))
         return len(gone)
 
+    @retried
     def save_dag_version(
         self, version_id: str, dag_id: str, fileloc: str, source: str, structure: Any,
         signature: str | None = None,
@@ -314,6 +347,7 @@ class Store:
                                     & dag_version.c.signature.is_(None))
                              .values(signature=signature))
 
+    @retried
     def get_dag_version(self, version_id: str) -> DagVersionRecord | None:
         """The stored version ``version_id``, or ``None``."""
         query = select(dag_version).where(dag_version.c.version_id == version_id)
@@ -321,6 +355,7 @@ class Store:
             row = conn.execute(query).first()
         return None if row is None else _record(DagVersionRecord, row)
 
+    @retried
     def list_dag_versions(self, dag_id: str) -> list[DagVersionRecord]:
         """The DAG's stored versions, newest first: what the UI offers to compare runs with."""
         query = (
@@ -333,6 +368,7 @@ class Store:
 
     # -- runs ---------------------------------------------------------------------
 
+    @retried
     def create_dag_run(
         self,
         dag_id: str,
@@ -391,6 +427,7 @@ class Store:
             f"for {logical_date.isoformat()}"
         )
 
+    @retried
     def get_dag_run(self, dag_id: str, run_id: str) -> DagRunRecord | None:
         """The run ``run_id`` of ``dag_id``, or ``None``."""
         query = select(dag_run).where((dag_run.c.dag_id == dag_id) & (dag_run.c.run_id == run_id))
@@ -398,6 +435,7 @@ class Store:
             row = conn.execute(query).first()
         return None if row is None else _record(DagRunRecord, row)
 
+    @retried
     def dag_run_before(self, dag_id: str, logical_date: datetime) -> DagRunRecord | None:
         """The DAG's run with the greatest logical date before ``logical_date``, or ``None``.
 
@@ -414,6 +452,7 @@ class Store:
             row = conn.execute(query).first()
         return None if row is None else _record(DagRunRecord, row)
 
+    @retried
     def list_dag_runs(
         self,
         dag_id: str | None = None,
@@ -438,6 +477,7 @@ class Store:
         with self._read() as conn:
             return [_record(DagRunRecord, row) for row in conn.execute(query)]
 
+    @retried
     def set_dag_run_state(
         self,
         dag_id: str,
@@ -446,13 +486,20 @@ class Store:
         start_date: datetime | None = None,
         end_date: datetime | None = None,
         clear_owner: bool = False,
+        *,
+        owner: str | None = None,
+        fence: int | None = None,
+        reason: str | None = None,
     ) -> None:
         """Set a run's state (and dates, where given); :class:`NotFoundError` if unknown.
 
         ``clear_owner`` also drops ``owner_loop`` and ``heartbeat``: a loop that
         hands a run back (or a user re-queuing it) leaves it free for any loop.
+        With ``owner`` and ``fence`` the change is made only while ``owner`` still
+        drives the run with that fence; otherwise :class:`RunLostError`.
+        ``reason`` is kept with the run (``None`` clears an earlier one).
         """
-        values: dict[str, Any] = {"state": state}
+        values: dict[str, Any] = {"state": state, "reason": reason}
         if start_date is not None:
             values["start_date"] = start_date
         if end_date is not None:
@@ -460,11 +507,73 @@ class Store:
         if clear_owner:
             values |= NO_OWNER
         where = (dag_run.c.dag_id == dag_id) & (dag_run.c.run_id == run_id)
+        if owner is not None:
+            where &= (dag_run.c.owner_loop == owner) & (dag_run.c.fence == fence)
         with self._write() as conn:
             result = conn.execute(update(dag_run).where(where).values(**values))
         if result.rowcount == 0:
+            if owner is not None and self.get_dag_run(dag_id, run_id) is not None:
+                raise RunLostError(f"run {run_id!r} of DAG {dag_id!r} is no longer driven by "
+                                   f"{owner!r} (fence {fence}); its state was not changed")
             raise NotFoundError(f"DAG {dag_id!r} has no run {run_id!r} in the metadata store")
 
+    @retried
+    def set_dag_run_version(self, dag_id: str, run_id: str, version_id: str) -> None:
+        """Record the DAG version a run runs, where none was recorded when it was queued."""
+        where = ((dag_run.c.dag_id == dag_id) & (dag_run.c.run_id == run_id)
+                 & dag_run.c.dag_version.is_(None))
+        with self._write() as conn:
+            conn.execute(update(dag_run).where(where).values(dag_version=version_id))
+
+    @retried
+    def explain_queued_runs(self, known_dag_ids: Collection[str], reason: str) -> int:
+        """Give queued runs of DAGs not in ``known_dag_ids`` ``reason``; take it from the others.
+
+        So that a run whose DAG no loop can load waits visibly (``runs list``)
+        instead of looking merely slow. Returns how many runs now carry it.
+        """
+        known = list(known_dag_ids)
+        queued = dag_run.c.state == "queued"
+        with self._write() as conn:
+            conn.execute(update(dag_run).where(queued & (dag_run.c.reason == reason)
+                                               & dag_run.c.dag_id.in_(known))
+                         .values(reason=None))
+            conn.execute(update(dag_run).where(queued & dag_run.c.dag_id.not_in(known)
+                                               & dag_run.c.reason.is_distinct_from(reason))
+                         .values(reason=reason))
+            count = select(func.count()).where(queued & (dag_run.c.reason == reason))
+            return conn.execute(count).scalar() or 0
+
+    @retried
+    def runs_with_kept_results(self, ended_before: datetime, limit: int = 100
+                               ) -> list[tuple[str, str]]:
+        """Finished runs that ended before ``ended_before`` whose kept outcomes were not
+        deleted since they ended, oldest first."""
+        finished = dag_run.c.state.in_(["success", "failed"])
+        kept = dag_run.c.results_purged_at.is_(None) | (
+            dag_run.c.results_purged_at < dag_run.c.end_date)
+        query = (select(dag_run.c.dag_id, dag_run.c.run_id)
+                 .where(finished & kept & (dag_run.c.end_date < ended_before))
+                 .order_by(dag_run.c.end_date).limit(limit))
+        with self._read() as conn:
+            return [(dag_id, run_id) for dag_id, run_id in conn.execute(query)]
+
+    @retried
+    def mark_results_purged(self, runs: Collection[tuple[str, str]], at: datetime) -> None:
+        """Record that these runs' kept outcomes were deleted at ``at``."""
+        with self._write() as conn:
+            for chunk in chunks(list(runs), 500):
+                where = tuple_(dag_run.c.dag_id, dag_run.c.run_id).in_(chunk)
+                conn.execute(update(dag_run).where(where).values(results_purged_at=at))
+
+    @retried
+    def set_run_reason(self, dag_id: str, run_id: str, reason: str | None) -> None:
+        """Say why a run waits (or clear it with ``None``), leaving its state alone."""
+        where = (dag_run.c.dag_id == dag_id) & (dag_run.c.run_id == run_id)
+        with self._write() as conn:
+            conn.execute(update(dag_run).where(where).values(reason=reason))
+
+    @retried
     def delete_dag_run(
         self, dag_id: str, run_id: str | None = None, logical_date: datetime | None = None
     ) -> int:
@@ -481,6 +590,7 @@ class Store:
 
     # -- run ownership (several loops) ---------------------------------------------
 
+    @retried
     def claim_runs(
         self,
         owner: str,
@@ -510,15 +620,21 @@ class Store:
             started = start_queued(conn, owner, now, limit - len(adopted), caps, ids)
         return [_record(DagRunRecord, row) for row in adopted + started]
 
-    def assign_run(self, dag_id: str, run_id: str, owner: str, now: datetime) -> None:
-        """Make ``owner`` drive a run it created itself (``dag.test()``): running, alive."""
+    @retried
+    def assign_run(self, dag_id: str, run_id: str, owner: str, now: datetime) -> int:
+        """Make ``owner`` drive a run it created itself (``dag.test()``); return the fence."""
         where = (dag_run.c.dag_id == dag_id) & (dag_run.c.run_id == run_id)
         values = {"state": "running", "owner_loop": owner, "heartbeat": now,
-                  "start_date": func.coalesce(dag_run.c.start_date, now)}
+                  "start_date": func.coalesce(dag_run.c.start_date, now),
+                  "fence": dag_run.c.fence + 1}
+        statement = update(dag_run).where(where).values(**values).returning(dag_run.c.fence)
         with self._write() as conn:
-            if conn.execute(update(dag_run).where(where).values(**values)).rowcount == 0:
-                raise NotFoundError(f"DAG {dag_id!r} has no run {run_id!r} in the metadata store")
+            fence = conn.execute(statement).scalar()
+        if fence is None:
+            raise NotFoundError(f"DAG {dag_id!r} has no run {run_id!r} in the metadata store")
+        return fence
 
+    @retried
     def has_claimable(self, owner: str, now: datetime, stale_after: timedelta,
                       dag_ids: Collection[str] | None = None) -> bool:
         """Whether :meth:`claim_runs` could take anything: one cheap read per idle tick.
@@ -542,18 +658,22 @@ class Store:
             found = set(conn.execute(query).scalars())
         return bool(found if dag_ids is None else found & set(dag_ids))
 
-    def heartbeat(self, owner: str, now: datetime) -> int:
-        """Mark every running run of ``owner`` alive at ``now``; return how many it has.
+    @retried
+    def heartbeat(self, owner: str, now: datetime) -> dict[tuple[str, str], int]:
+        """Mark every running run of ``owner`` alive at ``now``; return them with their fences.
 
-        A smaller count than the loop expects means runs were taken from it (it
-        went stale and was adopted, or a user cleared the run): read
-        :meth:`owned_runs` and stop driving the others.
+        ``{(dag_id, run_id): fence}``. A run the loop drives but that is missing
+        here, or has another fence, was taken from it (it went stale and was
+        adopted, or a user cleared it): the loop stops driving it. A run here
+        that the loop does not drive is one it claimed without hearing back
+        (the connection broke after the commit): the loop resumes it.
         """
+        statement = (update(dag_run).where(self._owned_by(owner)).values(heartbeat=now)
+                     .returning(dag_run.c.dag_id, dag_run.c.run_id, dag_run.c.fence))
         with self._write() as conn:
-            return conn.execute(
-                update(dag_run).where(self._owned_by(owner)).values(heartbeat=now)
-            ).rowcount
+            return {(dag_id, run_id): fence for dag_id, run_id, fence in conn.execute(statement)}
 
+    @retried
     def release_runs(self, owner: str) -> int:
         """Give up ``owner``'s running runs (clean shutdown) so any loop adopts them at once."""
         with self._write() as conn:
@@ -561,6 +681,7 @@ class Store:
                 update(dag_run).where(self._owned_by(owner)).values(**NO_OWNER)
             ).rowcount
 
+    @retried
     def owned_runs(self, owner: str) -> list[DagRunRecord]:
         """The running runs ``owner`` drives, oldest logical date first."""
         query = (
@@ -577,6 +698,7 @@ class Store:
 
     # -- scheduling reads (one statement each, for all DAGs) -----------------------
 
+    @retried
     def latest_scheduled_intervals(self) -> dict[str, tuple[datetime, datetime]]:
         """``{dag_id: (data_interval_start, data_interval_end)}`` of each DAG's newest
         ``scheduled`` run, by logical date: where the timetable continues from.
@@ -588,16 +710,19 @@ class Store:
             rows = conn.execute(scheduling.latest_scheduled_intervals_query())
             return {dag_id: (start, end) for dag_id, start, end in rows}
 
+    @retried
     def active_run_counts(self) -> dict[str, int]:
         """``{dag_id: queued + running runs}``; DAGs without active runs are absent."""
         with self._read() as conn:
             return scheduling.active_run_counts(conn)
 
+    @retried
     def paused_dag_ids(self) -> set[str]:
         """The DAGs a user paused: the loop neither creates nor starts their runs."""
         with self._read() as conn:
             return set(conn.execute(select(dag.c.dag_id).where(dag.c.is_paused)).scalars())
 
+    @retried
     def previous_task_instance_state(
         self, dag_id: str, task_id: str, before_logical_date: datetime
     ) -> str | None:
@@ -614,6 +739,7 @@ class Store:
 
     # -- task instances -----------------------------------------------------------
 
+    @retried
     def create_task_instances(self, records: Sequence[TaskInstanceRecord]) -> None:
         """Insert task instances in one transaction; ones that exist are left as they are."""
         now = _now()
@@ -621,24 +747,45 @@ class Store:
         with self._write() as conn:
             upsert(conn, task_instance, rows, TASK_INSTANCE_KEY, update=())
 
+    @retried
     def apply_updates(
         self,
         task_updates: Sequence[TaskUpdate] = (),
         attempts: Sequence[AttemptUpdate] = (),
         xcoms: Sequence[XComUpdate] = (),
-    ) -> None:
+        *,
+        owner: str | None = None,
+        fences: Mapping[tuple[str, str], int] | None = None,
+    ) -> set[tuple[str, str]]:
         """Write a runner's batch - task changes, attempts, XComs - in ONE transaction.
 
         Task instances are upserted (missing ones inserted, existing ones changed
         only in the fields an update names), then attempts and XComs, which must
         belong to task instances that exist after the first step.
+
+        With ``owner`` and ``fences`` (``{(dag_id, run_id): fence}`` for every run
+        in the batch), only the updates of runs that ``owner`` still drives with
+        that fence are written (``fencing.py``); the runs whose updates were
+        dropped are returned, so that the caller stops driving them.
         """
         now = _now()
         with self._write() as conn:
+            lost: set[tuple[str, str]] = set()
+            if owner is not None:
+                fences = fences or {}
+                runs = {(u.dag_id, u.run_id) for u in [*task_updates, *attempts, *xcoms]}
+                held = still_owned(conn, owner, {r: fences[r] for r in runs if r in fences})
+                lost = runs - held
+                if lost:
+                    task_updates = [u for u in task_updates if (u.dag_id, u.run_id) in held]
+                    attempts = [a for a in attempts if (a.dag_id, a.run_id) in held]
+                    xcoms = [x for x in xcoms if (x.dag_id, x.run_id) in held]
             apply_task_updates(conn, task_instance, task_updates, now)
             apply_attempts(conn, task_attempt, attempts)
             apply_xcoms(conn, xcom, xcoms, now)
+        return lost
 
+    @retried
     def list_task_instances(self, dag_id: str, run_id: str) -> list[TaskInstanceRecord]:
         """The run's task instances ordered by ``task_id`` then ``map_index``."""
         query = (
@@ -649,6 +796,7 @@ class Store:
         with self._read() as conn:
             return [_record(TaskInstanceRecord, row) for row in conn.execute(query)]
 
+    @retried
     def get_task_instance(
         self, dag_id: str, run_id: str, task_id: str, map_index: int = -1
     ) -> TaskInstanceRecord | None:
@@ -658,6 +806,7 @@ class Store:
             row = conn.execute(select(task_instance).where(where)).first()
         return None if row is None else _record(TaskInstanceRecord, row)
 
+    @retried
     def list_attempts(
         self, dag_id: str, run_id: str, task_id: str, map_index: int = -1
     ) -> list[AttemptRecord]:
@@ -671,6 +820,20 @@ class Store:
         with self._read() as conn:
             return [_record(AttemptRecord, row) for row in conn.execute(query)]
 
+    @retried
+    def list_run_attempts(self, dag_id: str, run_id: str) -> list[AttemptRecord]:
+        """Every attempt of a run (logs not included), by task, map index and try."""
+        columns = [c for c in task_attempt.c if c.name not in ("id", "log")]
+        query = (
+            select(*columns)
+            .where((task_attempt.c.dag_id == dag_id) & (task_attempt.c.run_id == run_id))
+            .order_by(task_attempt.c.task_id, task_attempt.c.map_index,
+                      task_attempt.c.try_number)
+        )
+        with self._read() as conn:
+            return [_record(AttemptRecord, row) for row in conn.execute(query)]
+
+    @retried
     def get_log(
         self,
         dag_id: str,
@@ -690,6 +853,7 @@ class Store:
         with self._read() as conn:
             return conn.execute(query).scalar()
 
+    @retried
     def list_xcoms(self, dag_id: str, run_id: str, task_id: str | None = None) -> list[XComRecord]:
         """The run's XComs (of one task if given), ordered by task, map index, key."""
         query = (
@@ -702,6 +866,7 @@ class Store:
         with self._read() as conn:
             return [_record(XComRecord, row) for row in conn.execute(query)]
 
+    @retried
     def task_state_counts(self, dag_id: str, run_id: str) -> dict[str, int]:
         """How many task instances of the run are in each state (no state: ``"none"``)."""
         query = (
@@ -712,6 +877,7 @@ class Store:
         with self._read() as conn:
             return {state or NULL_STATE: count for state, count in conn.execute(query)}
 
+    @retried
     def clear_task_instances(
         self, dag_id: str, run_id: str, keys: Sequence[tuple[str, int]]
     ) -> int:
@@ -741,6 +907,7 @@ class Store:
                 raise NotFoundError(f"DAG {dag_id!r} has no run {run_id!r} in the metadata store")
         return count
 
+    @retried
     def delete_mapped_instances(self, dag_id: str, run_id: str, task_id: str) -> int:
         """Delete a mapped task's expanded instances (``map_index >= 0``) before re-expanding.
 
@@ -758,6 +925,7 @@ class Store:
 
     # -- import errors ------------------------------------------------------------
 
+    @retried
     def set_import_errors(self, errors: Mapping[str, str], clear_others_under: str | None) -> None:
         """Record ``{filename: stacktrace}``; drop other errors of files under a folder.
 
@@ -778,6 +946,7 @@ class Store:
         for chunk in chunks(stale, 500):
             conn.execute(delete(import_error).where(import_error.c.filename.in_(chunk)))
 
+    @retried
     def list_import_errors(self) -> list[ImportErrorRecord]:
         """Every recorded import error, ordered by filename."""
         query = select(import_error).order_by(import_error.c.filename)
@@ -786,6 +955,7 @@ class Store:
 
     # -- pools --------------------------------------------------------------------
 
+    @retried
     def set_pool(self, name: str, slots: int, description: str = "") -> None:
         """Create or change a pool."""
         if slots < 0:
@@ -794,18 +964,21 @@ class Store:
         with self._write() as conn:
             upsert(conn, pool, [row], ["name"], ["slots", "description"])
 
+    @retried
     def get_pool(self, name: str) -> PoolRecord | None:
         """The pool ``name``, or ``None``."""
         with self._read() as conn:
             row = conn.execute(select(pool).where(pool.c.name == name)).first()
         return None if row is None else _record(PoolRecord, row)
 
+    @retried
     def list_pools(self) -> list[PoolRecord]:
         """Every pool, ordered by name."""
         with self._read() as conn:
             rows = conn.execute(select(pool).order_by(pool.c.name)).all()
         return [_record(PoolRecord, row) for row in rows]
 
+    @retried
     def delete_pool(self, name: str) -> None:
         """Delete a pool; ``default_pool`` cannot be deleted, an unknown one raises."""
         if name == DEFAULT_POOL:

@@ -275,6 +275,28 @@ def test_tasks_states_of_a_recorded_run(recorded, dask_client):
     assert {r["worker"] for r in rows} <= workers
 
 
+def test_tasks_states_say_why_a_try_failed(recorded):
+    table = invoke(recorded.env, "tasks", "states", "failing", recorded.failing_run)
+    rows = json.loads(invoke(recorded.env, "tasks", "states", "failing", recorded.failing_run,
+                             "-o", "json").stdout)
+    assert table.stdout.splitlines()[0].split()[-1] == "error"
+    assert "ValueError: kaboom" in table.stdout
+    boom = next(r for r in rows if r["task_id"] == "boom")
+    assert boom["error"] == "ValueError: kaboom"
+    assert [(t["try_number"], t["state"], t["error"]) for t in boom["tries"]] == [
+        (1, "failed", "ValueError: kaboom")]
+    after = next(r for r in rows if r["task_id"] == "after")
+    assert (after["state"], after["error"], after["tries"]) == ("upstream_failed", None, [])
+
+
+def test_dags_test_json_carries_the_error(env, dask_client, tmp_path):
+    data = json.loads(invoke(env, "dags", "test", "failing", "-o", "json",
+                             "--db", f"sqlite:///{tmp_path / 'json.db'}",
+                             "--cluster", dask_client.cluster.scheduler_address).stdout)
+    assert data["tasks"]["boom"]["error"] == "ValueError: kaboom"
+    assert data["tasks"]["after"]["error"] is None
+
+
 def test_tasks_states_of_an_unknown_run(recorded):
     message = one_error(invoke(recorded.env, "tasks", "states", "hello", "manual__nope"))
     assert "no run 'manual__nope'" in message and recorded.hello_run in message
@@ -360,7 +382,7 @@ def test_runs_list_filters_by_dag_state_and_limit(recorded):
     assert run_ids("--limit", "1") == [("failing", "failed")]
     table = invoke(recorded.env, "runs", "list").stdout.splitlines()
     assert table[0].split() == ["dag_id", "run_id", "state", "logical_date", "start", "end",
-                                "run_type", "dag_version"]
+                                "run_type", "dag_version", "reason"]
     assert len(table) == 4
 
 

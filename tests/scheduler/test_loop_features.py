@@ -285,3 +285,107 @@ def test_a_resumed_run_still_skips_below_a_short_circuit(dask_client, store, tmp
     states = {t.task_id: t.state for t in store.list_task_instances("gated", "r1")}
     assert states == {"gate": "success", "middle": "skipped", "last": "skipped"}
     assert not ran.exists()
+
+
+SAYS = '''
+from daskflow import DAG
+from daskflow.operators import BashOperator
+with DAG("says"):
+    BashOperator(task_id="say", bash_command="echo {word}")
+'''
+
+
+def test_a_trigger_from_another_folder_runs_the_loops_own_code(dask_client, store, tmp_path):
+    from click.testing import CliRunner
+
+    from daskflow.cli.main import cli
+
+    write_dag(tmp_path / "dags", "says", SAYS.format(word="from-the-loops-folder"))
+    write_dag(tmp_path / "elsewhere", "says", SAYS.format(word="from-another-folder"))
+    db = store.url.render_as_string(hide_password=False)
+    triggered = CliRunner().invoke(cli, ["dags", "trigger", "says", "--dags-folder",
+                                         str(tmp_path / "elsewhere"), "--db", db])
+    assert triggered.exit_code == 0, triggered.stderr
+    run_id = triggered.stdout.strip()
+    assert store.get_dag_run("says", run_id).dag_version is None  # no code recorded
+
+    loop = _loop(tmp_path, store, dask_client)
+    try:
+        drive_until(loop, lambda: store.get_dag_run("says", run_id).state == "success")
+    finally:
+        loop.shutdown()
+    log = store.get_log("says", run_id, "say")
+    assert "from-the-loops-folder" in log and "from-another-folder" not in log
+    version = store.get_dag_version(store.get_dag_run("says", run_id).dag_version)
+    assert "from-the-loops-folder" in version.source
+
+
+def test_queued_runs_of_a_dag_no_folder_defines_wait_with_a_reason(dask_client, store,
+                                                                   tmp_path):
+    (tmp_path / "dags").mkdir()
+    day = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    store.create_dag_run("ghost", "manual__1", day, day, day, "manual", {}, state="queued")
+    loop = _loop(tmp_path, store, dask_client)
+    try:
+        drive_for(loop, 0.5)
+        waiting = store.get_dag_run("ghost", "manual__1")
+        assert waiting.state == "queued"
+        assert "no running scheduler's DAG folder defines this DAG" in waiting.reason
+        write_dag(tmp_path / "dags", "ghost", '''
+            from daskflow import DAG
+            from daskflow.operators import EmptyOperator
+            with DAG("ghost"):
+                EmptyOperator(task_id="t")
+        ''')
+        drive_until(loop, lambda: store.get_dag_run("ghost", "manual__1").state == "success")
+    finally:
+        loop.shutdown()
+    assert store.get_dag_run("ghost", "manual__1").reason is None
+
+
+RETURNS = '''
+from daskflow import DAG, task
+with DAG("{dag_id}"):
+    @task
+    def make():
+        return list(range(100))
+    @task
+    def use(values):
+        return sum(values)
+    use(make())
+'''
+
+
+def test_kept_outcomes_are_deleted_after_the_retention(dask_client, store, tmp_path):
+    write_dag(tmp_path / "dags", "short", RETURNS.format(dag_id="short"))
+    write_dag(tmp_path / "dags", "long", RETURNS.format(dag_id="long"))
+    results = tmp_path / "results"
+    day = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    for dag_id in ("short", "long"):
+        store.create_dag_run(dag_id, "r", day, day, day, "manual", {}, state="queued")
+    with dask.config.set({"daskflow.results-retention": 0}):
+        loop = _loop(tmp_path, store, dask_client)
+    try:
+        drive_until(loop, lambda: all(store.get_dag_run(d, "r").state == "success"
+                                      for d in ("short", "long")))
+        assert (results / "short" / "r").exists()
+        drive_until(loop, lambda: store.get_dag_run("short", "r").results_purged_at)
+    finally:
+        loop.shutdown()
+    assert not (results / "short" / "r").exists()
+    assert not (results / "long" / "r").exists()
+    assert store.runs_with_kept_results(utcnow()) == []
+
+
+def test_outcomes_are_kept_until_the_retention_ends(dask_client, store, tmp_path):
+    write_dag(tmp_path / "dags", "kept", RETURNS.format(dag_id="kept"))
+    day = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    store.create_dag_run("kept", "r", day, day, day, "manual", {}, state="queued")
+    loop = _loop(tmp_path, store, dask_client)  # the default retention: a day
+    try:
+        drive_until(loop, lambda: store.get_dag_run("kept", "r").state == "success")
+        drive_for(loop, 1.0)
+    finally:
+        loop.shutdown()
+    assert (tmp_path / "results" / "kept" / "r").exists()
+    assert store.get_dag_run("kept", "r").results_purged_at is None

@@ -52,13 +52,21 @@ def _dag_file(folder: Path, journal: Path, *, length: int, pause: float, max_run
     (folder / "chain.py").write_text(textwrap.dedent(source))
 
 
-def _start_loop(folder: Path, db: str, home: Path, *extra: str) -> subprocess.Popen:
-    env = {**os.environ, "DASKFLOW_HOME": str(home), "PYTHONPATH": os.pathsep.join(sys.path)}
-    return subprocess.Popen(
-        [sys.executable, "-m", "daskflow.cli.main", "scheduler", "--dags-folder", str(folder),
-         "--db", db, "--workers", "1", "--threads-per-worker", "2", "--heartbeat", "1",
-         "--stale-after", "3", *extra],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+def _start_loop(folder: Path, db: str, home: Path, *extra: str,
+                env: dict[str, str] | None = None) -> subprocess.Popen:
+    """A `daskflow scheduler` in a session of its own; its stderr goes to ``proc.log``."""
+    home.mkdir(parents=True, exist_ok=True)
+    log = home / "scheduler.log"
+    variables = {**os.environ, "DASKFLOW_HOME": str(home),
+                 "PYTHONPATH": os.pathsep.join(sys.path), **(env or {})}
+    with open(log, "a") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "daskflow.cli.main", "scheduler", "--dags-folder",
+             str(folder), "--db", db, "--workers", "1", "--threads-per-worker", "2",
+             "--heartbeat", "1", "--stale-after", "3", *extra],
+            env=variables, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
+    proc.log = log  # type: ignore[attr-defined]
+    return proc
 
 
 def _stop(proc: subprocess.Popen, sig: int = signal.SIGINT) -> None:
@@ -105,7 +113,7 @@ def test_a_killed_loop_is_restarted_and_no_recorded_success_runs_again(tmp_path,
         _wait(lambda: store.get_dag_run("chain", "manual__x").state == "success")
     finally:
         _stop(second)
-    assert second.returncode == 0, second.stderr.read().decode()[-2000:]
+    assert second.returncode == 0, second.log.read_text()[-2000:]
 
     runs = Counter(line.split()[1] for line in journal.read_text().splitlines())
     assert set(runs) == {f"t{i:02d}" for i in range(12)}
@@ -150,3 +158,137 @@ def test_two_loops_share_the_work_and_one_carries_on_when_the_other_dies(tmp_pat
     assert sum(n - 1 for n in executions.values()) <= 2
     owners = {r.owner_loop for r in store.list_dag_runs("chain")}
     assert owners == {None}
+
+
+JOURNALED_CHAIN = '''
+import os
+from daskflow import DAG
+from daskflow.operators import PythonOperator
+
+JOURNAL = {journal!r}
+
+def step(run, name):
+    import time
+    time.sleep({pause})
+    with open(JOURNAL, "a") as f:
+        f.write(f"{{run}} {{name}} {{os.environ.get('LOOP_NAME', '?')}}\\n")
+
+with DAG("chain"):
+    previous = None
+    for i in range({length}):
+        current = PythonOperator(task_id=f"t{{i:02d}}", python_callable=step,
+                                 op_args=["{{{{ run_id }}}}", f"t{{i:02d}}"])
+        if previous is not None:
+            previous >> current
+        previous = current
+'''
+
+
+@pytest.mark.postgresql
+def test_a_loop_paused_past_stale_after_stops_driving_its_run_when_it_wakes(tmp_path, pg_url):
+    journal = tmp_path / "journal"
+    folder = tmp_path / "dags"
+    folder.mkdir()
+    (folder / "chain.py").write_text(textwrap.dedent(
+        JOURNALED_CHAIN.format(journal=str(journal), pause=0.5, length=14)))
+    store = Store(pg_url)
+    store.reset()
+    now = datetime.now(timezone.utc)
+    store.create_dag_run("chain", "r", now, now, now, "manual", {}, state="queued")
+
+    def executed() -> list[list[str]]:
+        return [line.split() for line in journal.read_text().splitlines()] \
+            if journal.exists() else []
+
+    paused = _start_loop(folder, pg_url, tmp_path / "home0", "--loop-id", "paused",
+                         env={"LOOP_NAME": "paused"})
+    other = None
+    try:
+        _wait(lambda: len(_succeeded(store, "chain", "r")) >= 3)
+        other = _start_loop(folder, pg_url, tmp_path / "home1", "--loop-id", "other",
+                            env={"LOOP_NAME": "other"})
+        os.killpg(paused.pid, signal.SIGSTOP)  # the loop, its Dask scheduler and workers
+        _wait(lambda: store.get_dag_run("chain", "r").owner_loop == "other")
+        _wait(lambda: sum(1 for line in executed() if line[2] == "other") >= 2)
+        os.killpg(paused.pid, signal.SIGCONT)
+        _wait(lambda: store.get_dag_run("chain", "r").state == "success")
+        time.sleep(3)  # the woken loop has had time to do whatever it would do
+        assert paused.poll() is None, "the woken loop exited"
+    finally:
+        os.killpg(paused.pid, signal.SIGCONT)
+        _stop(paused)
+        if other is not None:
+            _stop(other)
+
+    runs = Counter(task for _, task, _ in executed())
+    assert set(runs) == {f"t{i:02d}" for i in range(14)}
+    # At most the task in flight when the loop was paused ran on both clusters.
+    assert sum(n - 1 for n in runs.values()) <= 1, runs
+    attempts = [a for t in runs for a in store.list_attempts("chain", "r", t)]
+    by_loop = {a.task_id: a.loop_id for a in attempts}
+    ran_by = {task: loop for _, task, loop in executed()}
+    assert set(by_loop.values()) == {"paused", "other"}
+    for task, loop in by_loop.items():
+        if runs[task] == 1:
+            assert ran_by[task] == loop, f"{task} ran on {ran_by[task]}'s cluster"
+    assert "no longer driven by loop paused" in paused.log.read_text()
+
+
+RETRY_DAG = '''
+import os, time
+from datetime import timedelta
+from daskflow import DAG
+from daskflow.operators import PythonOperator
+
+JOURNAL = {journal!r}
+
+def flaky():
+    first = not os.path.exists(JOURNAL)
+    with open(JOURNAL, "a") as f:
+        f.write(f"start {{time.time():.3f}}\\n")
+    if first:
+        with open(JOURNAL, "a") as f:
+            f.write(f"fail {{time.time():.3f}}\\n")
+        raise RuntimeError("first try fails")
+
+with DAG("retry_later"):
+    PythonOperator(task_id="flaky", python_callable=flaky, retries=1,
+                   retry_delay=timedelta(seconds={delay}))
+'''
+
+
+def test_a_retry_delay_outlives_a_killed_loop(tmp_path, db_url):
+    journal = tmp_path / "journal"
+    folder = tmp_path / "dags"
+    folder.mkdir()
+    delay = 8
+    (folder / "retry.py").write_text(textwrap.dedent(
+        RETRY_DAG.format(journal=str(journal), delay=delay)))
+    store = Store(db_url)
+    store.init()
+    now = datetime.now(timezone.utc)
+    store.create_dag_run("retry_later", "r", now, now, now, "manual", {}, state="queued")
+
+    first = _start_loop(folder, db_url, tmp_path / "home0")
+    try:
+        def waiting():
+            ti = store.get_task_instance("retry_later", "r", "flaky")
+            return ti is not None and ti.state == "up_for_retry" and ti.next_try_at
+        _wait(waiting)
+        time.sleep(2)
+        os.killpg(first.pid, signal.SIGKILL)  # mid-delay: the timer lives only in the store
+        first.wait()
+    finally:
+        _stop(first, signal.SIGKILL)
+    second = _start_loop(folder, db_url, tmp_path / "home1")
+    try:
+        _wait(lambda: store.get_dag_run("retry_later", "r").state == "success")
+    finally:
+        _stop(second)
+
+    lines = [line.split() for line in journal.read_text().splitlines()]
+    assert [phase for phase, _ in lines] == ["start", "fail", "start"]
+    failed_at, retried_at = float(lines[1][1]), float(lines[2][1])
+    assert retried_at - failed_at >= delay - 0.5, "the retry came before its delay ended"
+    ti = store.get_task_instance("retry_later", "r", "flaky")
+    assert (ti.state, ti.try_number) == ("success", 2)
