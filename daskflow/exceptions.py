@@ -21,6 +21,10 @@ class DagImportError(DaskflowError):
     """A DAG file could not be imported."""
 
 
+class DagVersionError(DaskflowError):
+    """A stored DAG version cannot be run (missing, not signed, or it fails to import)."""
+
+
 class DagNotFound(DaskflowError):
     """No DAG with the requested id exists in the DAG folder."""
 

@@ -6,14 +6,13 @@ group and handed to every command. Options name *where* things are
 it, and then only once, so ``daskflow version`` never parses DAG files and
 ``daskflow dags list`` opens the store only to read who is paused.
 
-Output written by DAG files while they are imported goes to stderr: stdout
-belongs to the command's table or JSON.
+Output written by DAG files while they are imported goes to stderr (the
+parse processes' output is copied there): stdout belongs to the command's
+table or JSON.
 """
 
 from __future__ import annotations
 
-import contextlib
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,11 +51,13 @@ class CliContext:
         return folder
 
     def dagbag(self) -> DagBag:
-        """The parsed DAG folder (``--dags-folder``, else the configured one)."""
+        """The parsed DAG folder (``--dags-folder``, else the configured one).
+
+        Files are imported in parse processes, never in this one: a file that
+        calls ``sys.exit()`` or crashes is an import error, not this command's end.
+        """
         if self._bag is None:
-            folder = self.folder()
-            with contextlib.redirect_stdout(sys.stderr):
-                self._bag = DagBag.load(folder)
+            self._bag = DagBag.load(self.folder())
         return self._bag
 
     def get_dag(self, dag_id: str) -> DAG:

@@ -3,7 +3,7 @@
 Both commands drive a :class:`~daskflow.scheduler.loop.SchedulerLoop` on a
 Dask client until something tells them to stop. The loop is built here from
 the command's options and daskflow's settings (results location,
-notifications, parse timeout), so the two commands cannot drift apart.
+notifications, parsing), so the two commands cannot drift apart.
 
 Stopping is cooperative: SIGINT (Ctrl-C) and SIGTERM only set an event that
 the command checks between two steps of the loop, and the command then shuts
@@ -108,11 +108,13 @@ def build_loop(obj: CliContext, store: Any, client: Any, notifier: Any, *,
                loop_id: str | None = None, heartbeat: float = HEARTBEAT_SECONDS,
                stale_after: float = STALE_AFTER_SECONDS,
                create_scheduled: bool = True) -> SchedulerLoop:
-    """A loop over the command's DAG folder, parsed once so its errors can be shown now."""
-    folder = DagFolder(obj.folder(), store,
-                       parse_timeout=float(config.get("parse-timeout", 30.0)))
-    with contextlib.redirect_stdout(sys.stderr):  # what DAG files print is not our output
-        folder.refresh()
+    """A loop over the command's DAG folder, parsed once so its errors can be shown now.
+
+    The files are imported in parse processes (``daskflow.parse-*`` settings),
+    whose output goes to stderr.
+    """
+    folder = DagFolder(obj.folder(), store)
+    folder.refresh(wait=True)
     return SchedulerLoop(folder, store, client, results_url=config.results_url(),
                          notifier=notifier, loop_id=loop_id, heartbeat_interval=heartbeat,
                          stale_after=timedelta(seconds=stale_after),

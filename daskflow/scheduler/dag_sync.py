@@ -2,7 +2,9 @@
 
 A DAG version is a hash of the file's source and the DAG's structure; every
 run records the version it was created from, and the source is kept, so an
-old run can always be shown as it was defined.
+old run can always be shown as it was defined, and run as it was defined
+once its file has changed: for that the version is signed with the
+deployment's secret key (``versions.py``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import inspect
 from datetime import datetime, timezone
 from typing import Any
 
+from daskflow.scheduler.versions import sign
 from daskflow.store.records import DagRecord
 
 
@@ -38,9 +41,11 @@ def dag_source(dag: Any) -> str:
 
 
 def save_version(store: Any, dag: Any, source: str | None = None) -> str:
-    """Store this DAG's current version (once) and return its id."""
+    """Store this DAG's current version (once, signed: ``versions.py``) and return its id."""
     source = dag_source(dag) if source is None else source
     structure = dag.structure()
     digest = hashlib.sha256(source.encode() + dag.structure_hash().encode()).hexdigest()[:16]
-    store.save_dag_version(digest, dag.dag_id, str(dag.fileloc or ""), source, structure)
+    fileloc = str(dag.fileloc or "")
+    store.save_dag_version(digest, dag.dag_id, fileloc, source, structure,
+                           signature=sign(digest, dag.dag_id, fileloc, source))
     return digest

@@ -1,11 +1,18 @@
 """Loading DAG files: each file in isolation, every error kept with its file.
 
-A file is imported under a private module name and registered with
-cloudpickle to be pickled by value, so Dask workers run its functions
-without having the DAG folder on their path. A file that fails to import
-becomes an import error (file + traceback); the other files load as usual.
-Like Airflow, only files that mention both ``daskflow``/``airflow`` and
-``dag`` are imported (``safe_mode``), so helper modules are not executed.
+:meth:`DagBag.load` lists the folder's DAG files (``ignore.py``) and has them
+imported in child processes (``dag_processor.py``): a file that raises,
+exits, crashes, hangs or eats memory becomes an import error of that file,
+and the other files load as usual. The functions below the class are what a
+child runs: a file is imported under a private module name, which leaves
+``sys.modules`` once executed, so its functions and classes are pickled by
+value (cloudpickle) and Dask workers need neither the DAG folder nor the
+module. Like Airflow, only files that mention both ``daskflow``/``airflow``
+and ``dag`` are imported (``safe_mode``), so helper modules are not executed.
+
+One DAG id defined in two files is an error of both files, and the DAG is
+loaded from neither (``duplicates.py``): which file would win is not
+something to leave to the order of a directory listing.
 """
 
 from __future__ import annotations
@@ -13,15 +20,19 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import sys
-import traceback
 import types
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from daskflow.exceptions import DagDefinitionError, DagImportError, DagNotFound
+from daskflow.exceptions import DagDefinitionError, DagImportError, DagNotFound, DagVersionError
 from daskflow.models import _authoring_stack
 from daskflow.models.dag import DAG
+from daskflow.scheduler import import_errors, versions
+from daskflow.scheduler.dag_processor import FileParse, ParseLimits, build_version, parse_files
+from daskflow.scheduler.duplicates import compose
+from daskflow.scheduler.ignore import dag_files
 
 
 @dataclass
@@ -32,49 +43,33 @@ class DagBag:
     dags: dict[str, DAG] = field(default_factory=dict)
     import_errors: dict[str, str] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
+    files: dict[str, FileParse] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def load(cls, folder: str | Path, safe_mode: bool = True) -> DagBag:
+    def load(cls, folder: str | Path, safe_mode: bool = True,
+             limits: ParseLimits | None = None) -> DagBag:
+        """Parse every DAG file of ``folder`` in parse processes (``daskflow.parse-*``)."""
         bag = cls(Path(folder).expanduser().resolve())
         if not bag.folder.exists():
             raise DagImportError(f"DAG folder {str(bag.folder)!r} does not exist")
-        files = [bag.folder] if bag.folder.is_file() else sorted(bag.folder.rglob("*.py"))
-        for path in files:
-            if path.name.startswith(("_", ".")) and path != bag.folder:
-                continue
-            bag.load_file(path, safe_mode=safe_mode)
+        parsed = parse_files(dag_files(bag.folder), limits or ParseLimits.from_config(),
+                             root=bag.folder, safe_mode=safe_mode)
+        bag.add(parsed.values())
         return bag
 
     def load_file(self, path: Path, safe_mode: bool = True) -> list[DAG]:
-        source = path.read_text(errors="replace")
-        lowered = source.lower()
-        if safe_mode and not ("dag" in lowered and ("daskflow" in lowered or "airflow" in lowered)):
-            return []
-        try:
-            module, created = _import(path)
-        except Exception:  # any error in user code becomes this file's import error
-            self.import_errors[str(path)] = traceback.format_exc()
-            return []
-        # As in Airflow 2.4+, a DAG used as a context manager (or built by a @dag
-        # function) is found even when no module-level name holds it.
-        found = list({id(d): d for d in [*vars(module).values(), *created]
-                      if isinstance(d, DAG)}.values())
-        try:
-            for dag in found:
-                dag.validate()
-        except DagDefinitionError as exc:
-            self.import_errors[str(path)] = f"DagDefinitionError: {path}: {exc}\n"
-            return []
-        for dag in found:
-            if dag.dag_id in self.dags and self.dags[dag.dag_id].fileloc != dag.fileloc:
-                self.import_errors[str(path)] = (
-                    f"DagDefinitionError: DAG id {dag.dag_id!r} is defined in both "
-                    f"{self.dags[dag.dag_id].fileloc} and {path}\n")
-                continue
-            dag.fileloc = str(path)
-            self.dags[dag.dag_id] = dag
-            self.sources[dag.dag_id] = source
-        return found
+        """Import one file in this process (what a parse process does); its DAGs."""
+        parsed = parse_in_process(path, safe_mode)
+        self.add([parsed])
+        return parsed.dags
+
+    def add(self, parsed: Iterable[FileParse]) -> None:
+        """Take in parsed files, then apply the one-file-per-DAG-id rule to all of them."""
+        for result in parsed:
+            self.files[result.path] = result
+        found = compose(self.files)
+        self.dags, self.import_errors = found.dags, found.errors
+        self.sources = {dag_id: self.files[path].source for dag_id, path in found.owner.items()}
 
     def get_dag(self, dag_id: str) -> DAG:
         if dag_id in self.dags:
@@ -86,6 +81,49 @@ class DagBag:
         raise DagNotFound(
             f"no DAG {dag_id!r} in {self.folder} (DAGs found: {known}){hint}"
         )
+
+
+# -- what a parse process runs -----------------------------------------------------------
+def parse_in_process(path: Path, safe_mode: bool = True, memory_limit: int | None = None
+                     ) -> FileParse:
+    """Import ``path`` here; its DAGs, its source, or its import error."""
+    try:
+        source = path.read_text(errors="replace")
+    except OSError as exc:
+        return FileParse(str(path), error=f"DagImportError: cannot read {path}: {exc}\n")
+    if safe_mode and not mentions_a_dag(source):
+        return FileParse(str(path), source=source)
+    try:
+        module, created = _import(path)
+    except (Exception, SystemExit) as exc:  # any error in user code is this file's error
+        return FileParse(str(path), source=source,
+                         error=import_errors.from_exception(path, exc, memory_limit))
+    # As in Airflow 2.4+, a DAG used as a context manager (or built by a @dag
+    # function) is found even when no module-level name holds it.
+    found = list({id(d): d for d in [*vars(module).values(), *created]
+                  if isinstance(d, DAG)}.values())
+    try:
+        _check(found)
+    except DagDefinitionError as exc:
+        return FileParse(str(path), source=source, error=import_errors.invalid(path, str(exc)))
+    for dag in found:
+        dag.fileloc = str(path)
+    return FileParse(str(path), dags=found, source=source)
+
+
+def mentions_a_dag(source: str) -> bool:
+    """Safe mode: only files mentioning ``dag`` and ``daskflow`` or ``airflow`` are imported."""
+    lowered = source.lower()
+    return "dag" in lowered and ("daskflow" in lowered or "airflow" in lowered)
+
+
+def _check(dags: list[DAG]) -> None:
+    seen: set[str] = set()
+    for dag in dags:
+        dag.validate()
+        if dag.dag_id in seen:
+            raise DagDefinitionError(f"DAG id {dag.dag_id!r} is defined twice in this file")
+        seen.add(dag.dag_id)
 
 
 def _import(path: Path) -> tuple[Any, list[DAG]]:
@@ -115,8 +153,9 @@ def _import(path: Path) -> tuple[Any, list[DAG]]:
     return module, created
 
 
-def load_dag_source(source: str, dag_id: str, fileloc: str) -> DAG | None:
-    """Build DAG ``dag_id`` from a stored version of its file's source."""
+def build_in_process(source: str, dag_id: str, fileloc: str,
+                     memory_limit: int | None = None) -> FileParse:
+    """Build DAG ``dag_id`` from a stored version of its file's source, here."""
     name = f"daskflow_version_{hashlib.sha1(source.encode()).hexdigest()[:12]}"
     module = types.ModuleType(name)
     module.__file__ = fileloc
@@ -124,21 +163,60 @@ def load_dag_source(source: str, dag_id: str, fileloc: str) -> DAG | None:
     try:
         with _authoring_stack.recording_dags() as created:
             exec(compile(source, fileloc, "exec"), module.__dict__)
+    except (Exception, SystemExit) as exc:  # any error in user code is this version's error
+        return FileParse(fileloc, source=source,
+                         error=import_errors.from_exception(fileloc, exc, memory_limit))
     finally:
         sys.modules.pop(name, None)
     for dag in [*vars(module).values(), *created]:
         if isinstance(dag, DAG) and dag.dag_id == dag_id:
             dag.fileloc = fileloc
-            return dag
-    return None
+            return FileParse(fileloc, dags=[dag], source=source)
+    return FileParse(fileloc, source=source)
 
 
-def load_dag_version(store: Any, version_id: str, dag_id: str) -> DAG | None:
-    """The DAG as stored under ``version_id`` (None if the version or DAG is gone)."""
+# -- stored versions -----------------------------------------------------------------------
+#: Versions built lately: a file edited under many running runs is built once, not per run.
+_BUILT: dict[tuple[str, str, str], DAG] = {}
+_BUILT_KEPT = 16
+
+
+def load_dag_version(store: Any, version_id: str, dag_id: str,
+                     limits: ParseLimits | None = None) -> DAG:
+    """The DAG as stored under ``version_id``, built in a parse process.
+
+    Stored source runs only when its signature verifies with this
+    deployment's secret key (``versions.py``): write access to the database
+    alone must not be a way to run code on the scheduler's host.
+    :class:`DagVersionError` says why a version cannot be used.
+    """
+    where = f"version {version_id!r} of DAG {dag_id!r}"
     version = store.get_dag_version(version_id)
-    if version is None or not version.source:
-        return None
-    try:
-        return load_dag_source(version.source, dag_id, version.fileloc)
-    except Exception:  # an old version that no longer imports: the caller falls back
-        return None
+    if version is None or version.dag_id != dag_id:
+        raise DagVersionError(f"{where} is not in the metadata store")
+    if not version.signature:
+        raise DagVersionError(
+            f"{where} is not signed, so its stored source is not run (versions stored before "
+            "daskflow signed them, or written by something else); start a new run")
+    if not versions.verify(version.version_id, version.dag_id, version.fileloc,
+                           version.source, version.signature):
+        raise DagVersionError(
+            f"{where} has a signature this scheduler's secret key does not verify: set the "
+            "same daskflow.secret-key (or DASKFLOW_SECRET_KEY) on every scheduler and every "
+            "host running daskflow commands; a version nobody signed with that key is "
+            "never run")
+    key = (version_id, dag_id, hashlib.sha256(version.source.encode()).hexdigest())
+    if key in _BUILT:
+        return _BUILT[key]
+    built = build_version(version.source, version.fileloc, dag_id,
+                          limits or ParseLimits.from_config())
+    if built.error is not None:
+        raise DagVersionError(f"{where} failed to import from its stored source: "
+                              f"{import_errors.last_line(built.error)}")
+    if not built.dags:
+        raise DagVersionError(f"{where}: its stored source ({version.fileloc}) does not "
+                              f"define DAG {dag_id!r}")
+    if len(_BUILT) >= _BUILT_KEPT:
+        _BUILT.pop(next(iter(_BUILT)))
+    _BUILT[key] = built.dags[0]
+    return built.dags[0]

@@ -39,6 +39,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from daskflow import config
+from daskflow.exceptions import DagVersionError
 from daskflow.execution import cluster_plugins
 from daskflow.execution.callbacks import TaskCallbacks, dag_callbacks
 from daskflow.execution.callbacks import call as call_callback
@@ -256,8 +257,14 @@ class SchedulerLoop:
         if previous is not None:
             # Cleared while this loop drove it: the old execution's keys go away.
             self.driver.remove(previous)
-        dag = self._dag_for(run)
         key = (run.dag_id, run.run_id)
+        try:
+            dag = self._dag_for(run)
+        except DagVersionError as exc:
+            self._set_state(key, DagRunState.FAILED, now, reason=str(exc))
+            self.ownership.release(key)
+            logger.error("run %s of DAG %r failed: %s", run.run_id, run.dag_id, exc)
+            return None
         if dag is not None and run.dag_version is None and run.dag_id in self.folder.versions:
             # Queued by a trigger, which records no code: it runs this loop's version.
             self.store.set_dag_run_version(*key, self.folder.versions[run.dag_id])
@@ -280,11 +287,17 @@ class SchedulerLoop:
         return execution
 
     def _dag_for(self, run: Any) -> Any:
-        """The DAG as the run was created: its version, even if the file changed since."""
+        """The DAG as the run was created: its version, even if the file changed since.
+
+        An old version is built from its stored source, which must be signed
+        (``versions.py``); when it cannot be built this raises
+        :class:`DagVersionError` and the run fails: it must never run the
+        current file's code instead of its own.
+        """
         current = self.folder.dags.get(run.dag_id)
         if run.dag_version is None or self.folder.versions.get(run.dag_id) == run.dag_version:
             return current
-        return load_dag_version(self.store, run.dag_version, run.dag_id) or current
+        return load_dag_version(self.store, run.dag_version, run.dag_id)
 
     def _held_tasks(self, dag: Any, run: Any) -> set[str]:
         """``depends_on_past`` tasks whose previous instance did not succeed or skip."""

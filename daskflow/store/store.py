@@ -325,9 +325,11 @@ class Store:
 
     @retried
     def save_dag_version(
-        self, version_id: str, dag_id: str, fileloc: str, source: str, structure: Any
+        self, version_id: str, dag_id: str, fileloc: str, source: str, structure: Any,
+        signature: str | None = None,
     ) -> None:
-        """Store a version of a DAG once; saving the same ``version_id`` again is a no-op."""
+        """Store a version of a DAG once; saving the same ``version_id`` again is a no-op,
+        except that it signs a version stored without a signature."""
         row = {
             "version_id": version_id,
             "dag_id": dag_id,
@@ -335,9 +337,15 @@ class Store:
             "source": source,
             "structure": structure,
             "created_at": _now(),
+            "signature": signature,
         }
         with self._write() as conn:
             upsert(conn, dag_version, [row], ["version_id"], update=())
+            if signature is not None:
+                conn.execute(update(dag_version)
+                             .where((dag_version.c.version_id == version_id)
+                                    & dag_version.c.signature.is_(None))
+                             .values(signature=signature))
 
     @retried
     def get_dag_version(self, version_id: str) -> DagVersionRecord | None:

@@ -8,12 +8,10 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import cloudpickle
-import dask
 import pytest
 from distributed import Client, LocalCluster
 
 from daskflow.execution import cluster_plugins, lease
-from daskflow.execution.cluster_plugins import LEASE_ANNOTATION
 from daskflow.execution.ownership import Ownership
 from daskflow.store import StoreUnavailable
 
@@ -128,11 +126,42 @@ def test_a_node_runs_only_while_the_lease_runs(client):
     assert client.submit(_checked, ("unknown", now + 60), pure=False).result() == "ran"
 
 
-def test_keys_carrying_a_lease_are_marked_so_one_worker_death_ends_the_try(client):
-    with dask.annotate(**{LEASE_ANNOTATION: ("L", time.time() + 60)}):
-        future = client.submit(time.sleep, 0.01, pure=False)
-    future.result()
-    suspicious = client.run_on_scheduler(
-        lambda dask_scheduler, key: dask_scheduler.tasks[key].suspicious, key=future.key)
-    assert suspicious == client.run_on_scheduler(
-        lambda dask_scheduler: dask_scheduler.allowed_failures)
+def _reports_start_then_waits(topic: str, release: str) -> str:
+    import os
+
+    from distributed import get_worker
+
+    worker = get_worker()
+    worker.log_event(topic, {"kind": "start", "key": worker.get_current_task()})
+    while not os.path.exists(release):
+        time.sleep(0.02)
+    return "done"
+
+
+def _suspicious(client, key) -> int:
+    """The key's crash count on the scheduler (0 before the scheduler has the key)."""
+    return client.run_on_scheduler(
+        lambda dask_scheduler, key: getattr(dask_scheduler.tasks.get(key), "suspicious", 0),
+        key=key)
+
+
+def test_a_started_key_is_marked_so_its_workers_death_ends_the_try(client, tmp_path):
+    allowed = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.allowed_failures)
+    release = str(tmp_path / "release")
+    started = client.submit(_reports_start_then_waits,
+                            cluster_plugins.REPORT_TOPIC_PREFIX + "test", release, pure=False)
+    queued = client.submit(time.sleep, 0, pure=False, key="only-queued")
+    deadline = time.monotonic() + 30
+    while _suspicious(client, started.key) < allowed:
+        assert time.monotonic() < deadline, "the start report never marked the key"
+        time.sleep(0.05)
+    open(release, "w").close()
+    assert started.result() == "done"
+    queued.result()
+    assert _suspicious(client, queued.key) == 0  # no start report, no mark
+
+    # A new try (the loop's annotation update before Client.retry) clears the mark.
+    from daskflow.execution.annotations import set_annotations
+
+    set_annotations(client, {started.key: {"daskflow_try": 2}})
+    assert _suspicious(client, started.key) == 0
