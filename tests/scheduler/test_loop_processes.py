@@ -292,3 +292,50 @@ def test_a_retry_delay_outlives_a_killed_loop(tmp_path, db_url):
     assert retried_at - failed_at >= delay - 0.5, "the retry came before its delay ended"
     ti = store.get_task_instance("retry_later", "r", "flaky")
     assert (ti.state, ti.try_number) == ("success", 2)
+
+
+SLOW_FILE = '''
+import time
+from daskflow import DAG
+time.sleep({seconds})
+with DAG("slow_to_import"):
+    pass
+'''
+
+
+@pytest.mark.slow
+@pytest.mark.postgresql
+def test_a_slow_dag_file_on_the_owning_loop_neither_stalls_nor_hands_over_its_run(
+        tmp_path, pg_url):
+    journal = tmp_path / "journal"
+    folders = [tmp_path / "dags_a", tmp_path / "dags_b"]
+    for folder in folders:
+        folder.mkdir()
+        (folder / "chain.py").write_text(textwrap.dedent(
+            JOURNALED_CHAIN.format(journal=str(journal), pause=0.4, length=20)))
+    store = Store(pg_url)
+    store.reset()
+    now = datetime.now(timezone.utc)
+    store.create_dag_run("chain", "r", now, now, now, "manual", {}, state="queued")
+    loops = {name: _start_loop(folder, pg_url, tmp_path / f"home_{name}", "--loop-id", name,
+                               env={"LOOP_NAME": name})
+             for name, folder in zip(("a", "b"), folders, strict=True)}
+    try:
+        _wait(lambda: store.get_dag_run("chain", "r").owner_loop in loops)
+        owner = store.get_dag_run("chain", "r").owner_loop
+        owner_folder = folders[0] if owner == "a" else folders[1]
+        (owner_folder / "slow.py").write_text(textwrap.dedent(SLOW_FILE.format(seconds=15)))
+        _wait(lambda: store.get_dag_run("chain", "r").state == "success", timeout=180)
+        owners = {store.get_dag_run("chain", "r").owner_loop}
+    finally:
+        for proc in loops.values():
+            _stop(proc)
+
+    lines = [line.split() for line in journal.read_text().splitlines()]
+    runs = Counter(task for _, task, _ in lines)
+    assert set(runs) == {f"t{i:02d}" for i in range(20)}
+    assert all(n == 1 for n in runs.values()), runs  # no handover: nothing twice
+    assert {loop for _, _, loop in lines} == {owner}
+    attempts = [a for t in runs for a in store.list_attempts("chain", "r", t)]
+    assert {a.loop_id for a in attempts} == {owner}
+    assert owners == {None}  # finished and released
