@@ -20,9 +20,10 @@ and some promises can only be kept there. :class:`SchedulerSide` (a
   plugin marks the key as already suspicious, so the death of the worker
   running it ends the attempt and Airflow's ``retries`` decide what follows.
   Keys merely queued on a dying worker are not marked: Dask moves them to
-  another worker as usual. A new try (the loop's annotation update before
-  ``Client.retry``) clears the mark. Other work on the same cluster keeps
-  Dask's setting.
+  another worker as usual. The node's ``end`` report, and a new try (the
+  loop's annotation update before ``Client.retry``), clear the mark, so a
+  finished key whose result Dask recomputes after losing it is not marked.
+  Other work on the same cluster keeps Dask's setting.
 * **Why a worker died.** The nanny's memory monitor announces the restarts
   it makes (``worker-restart-memory`` events); :class:`WorkerExitReporter`,
   a ``NannyPlugin``, announces every other exit of a worker process with its
@@ -116,6 +117,13 @@ class SchedulerSide(SchedulerPlugin):
         if ts is not None and ts.state == "processing":
             ts.suspicious = max(ts.suspicious, self.scheduler.allowed_failures)
 
+    def _ended(self, key: str) -> None:
+        """The attempt ended: recomputing a lost result later (a replay of the recorded
+        outcome, no code of the task) is not that try, and gets Dask's usual tolerance."""
+        ts = self.scheduler.tasks.get(key) if self.scheduler is not None else None
+        if ts is not None:
+            ts.suspicious = 0
+
     # -- worker deaths ------------------------------------------------------------------
     def add_worker(self, scheduler: Any, worker: str) -> None:
         ws = scheduler.workers.get(worker)
@@ -129,8 +137,11 @@ class SchedulerSide(SchedulerPlugin):
     def log_event(self, topic: str, msg: Any) -> None:
         if not isinstance(msg, dict):
             return
-        if msg.get("kind") == "start" and topic.startswith(REPORT_TOPIC_PREFIX):
-            self._started(msg.get("key"))
+        if topic.startswith(REPORT_TOPIC_PREFIX):
+            if msg.get("kind") == "start":
+                self._started(msg.get("key"))
+            elif msg.get("kind") == "end":
+                self._ended(msg.get("key"))
         elif topic == MEMORY_TOPIC:
             address = msg.get("worker")
             limit = self.workers.get(address, {}).get("memory_limit")

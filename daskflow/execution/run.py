@@ -59,6 +59,8 @@ TI = TaskInstanceState
 logger = logging.getLogger("daskflow.execution")
 #: Seconds between annotation updates that mark recorded successes on the scheduler.
 DONE_MARK_INTERVAL = 0.5
+#: Replays of a lost recorded success that may fail before its code runs again.
+RECOMPUTE_TRIES = 3
 #: How often, and how long apart, to ask the cluster why a worker died.
 CRASH_REASON_TRIES = 5
 CRASH_REASON_WAIT = 0.1
@@ -147,6 +149,8 @@ class RunExecution:
         self.ended: list[tuple[Any, dict[str, Any]]] = []
         #: The error each key last erred with (to tell an upstream's error from its own).
         self._errors: dict[str, str] = {}
+        #: Failed recomputations of lost results, per key (``_recompute``).
+        self._recomputes: dict[str, int] = {}
         #: ``(lease_id, until)`` of the run now (``execution/lease.py``); None: unleased.
         self.lease = lease
         #: Keys whose node found the lease expired: re-run once it is renewed.
@@ -375,7 +379,7 @@ class RunExecution:
             return
         self.last_progress = time.monotonic()
         error = describe_error(exception)
-        blamed = self._blamed_on_upstream(key, error)
+        blamed = self._blamed_on_upstream(key, error, exception)
         self._errors[key] = error
         if isinstance(exception, (RetryAttempt, NotYet)):
             return  # the node reported this attempt, or waits: the retry timer is set
@@ -387,6 +391,9 @@ class RunExecution:
             # scheduler, which the loop notices and resubmits from the store.
             return
         instance = self.instances[ti]
+        if instance.finished and instance.state is TI.SUCCESS and not blamed:
+            self._recompute(key, instance, error)
+            return
         if instance.finished or key in self.retry_due or blamed:
             return
         error = self._crash_text(exception, error)
@@ -405,6 +412,22 @@ class RunExecution:
         self._retry_now({key: {FORCED_ANNOTATION: {"state": TI.FAILED.value,
                                                    "error": error, "try": tried}}})
         self.submit_ready()
+
+    def _recompute(self, key: str, instance: Instance, error: str) -> None:
+        """A recorded success Dask lost with a worker, and could not compute again.
+
+        Its node replays the recorded outcome; that is retried a few times, then
+        (the recorded outcome cannot be read, say) the task's code runs again.
+        """
+        tries = self._recomputes[key] = self._recomputes.get(key, 0) + 1
+        if tries <= RECOMPUTE_TRIES:
+            self._retry_now({key: {}})
+            return
+        logger.warning("DAG %r run %r: the result of task %r was lost and its recorded outcome "
+                       "could not be used (%s); running the task again", self.run.dag_id,
+                       self.run.run_id, instance.task_id, error)
+        self._recomputes[key] = 0
+        self._retry_now({key: {DONE_ANNOTATION: None, TRY_ANNOTATION: instance.try_number + 1}})
 
     def _crash_text(self, exception: BaseException, error: str) -> str:
         """The error of a crashed attempt, saying why its worker died when the cluster knows."""
@@ -434,14 +457,20 @@ class RunExecution:
         self.recorder.report(report)
         return report
 
-    def _blamed_on_upstream(self, key: str, error: str) -> bool:
+    def _blamed_on_upstream(self, key: str, error: str, exception: BaseException) -> bool:
         """Whether ``key`` erred only because a key it depends on erred.
 
         Dask errs every dependent of an erred key with the same exception, so
         an upstream key that erred with this very error is to blame. The loop
         may already have retried that key (its future is pending again), so
-        the error each key last erred with is kept rather than asked for.
+        the error each key last erred with is kept rather than asked for. A
+        ``KilledWorker`` names the key whose worker died, whichever of the two
+        errors the loop hears first.
         """
+        killed = getattr(exception, "task", None) \
+            if type(exception).__name__ == "KilledWorker" else None
+        if killed is not None and killed != key:
+            return True
         task = self.dag.task_dict[self.keys[key][0]]
         for upstream in task.upstream_task_ids:
             keys = self.task_keys.get(upstream)

@@ -8,6 +8,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import cloudpickle
+import dask
 import pytest
 from distributed import Client, LocalCluster
 
@@ -126,7 +127,7 @@ def test_a_node_runs_only_while_the_lease_runs(client):
     assert client.submit(_checked, ("unknown", now + 60), pure=False).result() == "ran"
 
 
-def _reports_start_then_waits(topic: str, release: str) -> str:
+def _reports_start_then_waits(topic: str, release: str, ended: str) -> str:
     import os
 
     from distributed import get_worker
@@ -135,7 +136,14 @@ def _reports_start_then_waits(topic: str, release: str) -> str:
     worker.log_event(topic, {"kind": "start", "key": worker.get_current_task()})
     while not os.path.exists(release):
         time.sleep(0.02)
+    worker.log_event(topic, {"kind": "end", "key": worker.get_current_task()})
+    while not os.path.exists(ended):
+        time.sleep(0.02)
     return "done"
+
+
+def _mark(dask_scheduler, key) -> None:
+    dask_scheduler.tasks[key].suspicious = dask_scheduler.allowed_failures
 
 
 def _suspicious(client, key) -> int:
@@ -147,21 +155,33 @@ def _suspicious(client, key) -> int:
 
 def test_a_started_key_is_marked_so_its_workers_death_ends_the_try(client, tmp_path):
     allowed = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.allowed_failures)
-    release = str(tmp_path / "release")
+    release, ended = str(tmp_path / "release"), str(tmp_path / "ended")
     started = client.submit(_reports_start_then_waits,
-                            cluster_plugins.REPORT_TOPIC_PREFIX + "test", release, pure=False)
+                            cluster_plugins.REPORT_TOPIC_PREFIX + "test", release, ended,
+                            pure=False)
     queued = client.submit(time.sleep, 0, pure=False, key="only-queued")
     deadline = time.monotonic() + 30
     while _suspicious(client, started.key) < allowed:
         assert time.monotonic() < deadline, "the start report never marked the key"
         time.sleep(0.05)
     open(release, "w").close()
+    # The attempt's end clears the mark: recomputing a lost result is not that try.
+    while _suspicious(client, started.key) != 0:
+        assert time.monotonic() < deadline, "the end report never cleared the mark"
+        time.sleep(0.05)
+    open(ended, "w").close()
     assert started.result() == "done"
     queued.result()
     assert _suspicious(client, queued.key) == 0  # no start report, no mark
+    with dask.annotate(daskflow_try=1):
+        again = client.submit(_reports_start_then_waits,
+                              cluster_plugins.REPORT_TOPIC_PREFIX + "test", release, ended,
+                              pure=False)
+    again.result()
 
     # A new try (the loop's annotation update before Client.retry) clears the mark.
     from daskflow.execution.annotations import set_annotations
 
-    set_annotations(client, {started.key: {"daskflow_try": 2}})
-    assert _suspicious(client, started.key) == 0
+    client.run_on_scheduler(_mark, key=again.key)
+    set_annotations(client, {again.key: {"daskflow_try": 2}})
+    assert _suspicious(client, again.key) == 0
