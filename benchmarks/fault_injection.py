@@ -377,6 +377,8 @@ class Loop:
         try:
             self.proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
+            os.kill(self.proc.pid, signal.SIGUSR1)  # its threads' stacks, into its log
+            time.sleep(2)
             self.signal(signal.SIGKILL)
             self.proc.wait()
         self.code = self.proc.returncode

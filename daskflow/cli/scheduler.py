@@ -9,11 +9,14 @@ existing Dask cluster instead; several loops may share one PostgreSQL (see
 On Ctrl-C or SIGTERM the loop stops claiming, flushes what it recorded and
 hands its running runs back, so another loop, or this one started again,
 resumes them at once; the command then exits 0. Tasks that succeeded are
-not run again when a run is resumed.
+not run again when a run is resumed. SIGUSR1 prints the stack of every
+thread to stderr, for a scheduler that seems stuck.
 """
 
 from __future__ import annotations
 
+import faulthandler
+import signal
 import threading
 
 import click
@@ -64,6 +67,9 @@ def scheduler(obj: CliContext, cluster: str | None, cluster_timeout: float,
                        f"({heartbeat:g}s), or other loops would take this loop's runs")
     obj.folder()
     store = obj.writable_store()
+    # `kill -USR1 <pid>` prints every thread's stack to stderr: how to see why a
+    # scheduler does not stop, or seems stuck.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     stop = threading.Event()
     options = ClusterOptions(cluster, workers, threads_per_worker, processes, cluster_timeout)
     with stop_on_signals(stop) as received, log_to_stderr(), \
