@@ -207,7 +207,7 @@ def profile_idle(folder: Any, store: Any, client: Any, seconds: float) -> dict[s
     try:
         for _ in range(5):  # warm: the first tick evaluates every DAG
             loop.tick(utcnow())
-            loop.driver.step(MAX_WAIT)
+            loop.step(MAX_WAIT)
         profiler = cProfile.Profile(time.thread_time)  # CPU time: waits do not count
         ticks = 0
         cpu0, wall0 = time.thread_time(), time.perf_counter()
@@ -215,7 +215,7 @@ def profile_idle(folder: Any, store: Any, client: Any, seconds: float) -> dict[s
         profiler.enable()
         while time.perf_counter() < end:
             loop.tick(utcnow())
-            loop.driver.step(MAX_WAIT)
+            loop.step(MAX_WAIT)
             ticks += 1
         profiler.disable()
         cpu, wall = time.thread_time() - cpu0, time.perf_counter() - wall0
@@ -298,14 +298,14 @@ def measure_ticks(folder: Any, store: Any, client: Any, active: int, ticks: int,
         while len(loop.executions) < active:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"only {len(loop.executions)} of {active} runs claimed")
-            loop.driver.step(MAX_WAIT)
+            loop.step(MAX_WAIT)
             loop.tick(utcnow())
         for _ in range(10):  # warm: the recorder writes the queued states, Dask settles
-            loop.driver.step(MAX_WAIT)
+            loop.step(MAX_WAIT)
             loop.tick(utcnow())
         samples = []
         for _ in range(ticks):
-            loop.driver.step(MAX_WAIT)
+            loop.step(MAX_WAIT)
             parse_due = time.monotonic() >= loop._next_parse
             beat_due = time.monotonic() >= loop._next_heartbeat
             t0 = time.perf_counter()
@@ -315,7 +315,7 @@ def measure_ticks(folder: Any, store: Any, client: Any, active: int, ticks: int,
         result["executions"] = len(loop.executions)
         profiler = cProfile.Profile()
         for _ in range(profile_ticks):
-            loop.driver.step(MAX_WAIT)
+            loop.step(MAX_WAIT)
             profiler.enable()
             loop.tick(utcnow())
             profiler.disable()

@@ -86,7 +86,7 @@ def functions(client: Any, runs: int) -> None:
     wrap(single_run, "_execute", "_execute (graph, submit, run, final write)")
     wrap(single_run, "_create_run", "_create_run (DAG sync, version, DagRun row)")
     wrap(run.RunExecution, "__init__", "RunExecution.__init__")
-    wrap(run.RunExecution, "_nodes_for", "RunExecution._nodes_for (graph build)")
+    wrap(run.RunExecution, "_submit", "RunExecution._submit (graph build)")
     wrap(distributed.Client, "get", "Client.get (tokenize, pickle, send)")
     wrap(driver.Driver, "_watch", "Driver._watch (a done callback per future)")
     wrap(recorder.Recorder, "flush", "Recorder.flush (store writes)")
@@ -185,9 +185,9 @@ def _node_task_any_key(key: Any, spec: Any, upstream_keys: Any) -> Any:
 
 
 def keys(client: Any, runs: int) -> None:
-    from daskflow.execution import run
+    from daskflow.execution import decisions, run
 
-    original_key, original_node = run.task_key, run.node_task
+    original_key, original_node = decisions.task_key, run.node_task
     variants = {
         "dag.task_id-<token> (current)": (original_key, original_node),
         "dag.tasks-<token>-<task_id>": (_shared_prefix_key, original_node),
@@ -199,11 +199,11 @@ def keys(client: Any, runs: int) -> None:
         times: dict[str, list[float]] = collections.defaultdict(list)
         for i in range(runs + 1):
             for name, (key_fn, node_fn) in variants.items():
-                run.task_key, run.node_task = key_fn, node_fn
+                decisions.task_key, run.node_task = key_fn, node_fn
                 try:
                     elapsed = runner(dag)
                 finally:
-                    run.task_key, run.node_task = original_key, original_node
+                    decisions.task_key, run.node_task = original_key, original_node
                 if i:
                     times[name].append(elapsed)
         print(f"\n{shape}: dag.test seconds, median (min) of {runs}, load {os.getloadavg()[0]:.1f}")

@@ -115,7 +115,7 @@ def wait_for_runs(loop: SchedulerLoop, store: Store, dag_id: str, runs: list[Bac
     next_poll = 0.0
     while not stop.is_set():
         loop.tick(utcnow())
-        loop.driver.step(0.2)
+        loop.step(0.2)
         if time.monotonic() < next_poll:
             continue
         next_poll = time.monotonic() + POLL_INTERVAL

@@ -12,19 +12,13 @@ computed by an upstream task.
 
 from __future__ import annotations
 
-import socket
-import traceback
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from daskflow.exceptions import DaskflowError, TaskSkipped
+from daskflow.exceptions import DaskflowError
 from daskflow.models.context import (
     DagRunInfo,
-    RuntimeTaskInstance,
-    build_context,
-    reset_current_context,
-    set_current_context,
 )
 from daskflow.models.mapping import resolved_copy
 from daskflow.models.xcom_arg import ParamArg
@@ -62,26 +56,24 @@ def run_info(dag: Any, logical_date: datetime | None, conf: dict[str, Any]) -> D
 
 
 def run_task(dag: Any, task: Any, run: DagRunInfo) -> TaskRunResult:
-    """Render and execute ``task`` (from :func:`concrete_task`) here; report how it ended."""
-    task_id = task.task_id
+    """Run ``task`` (from :func:`concrete_task`) here, as a node would; report how it ended.
+
+    The attempt goes through the node's own code (``execution/node.py``):
+    ``execution_timeout``, ``on_execute_callback`` and the ``multiple_outputs``
+    check apply exactly as in a DAG run. It is try 1 and nothing retries it.
+    """
+    from daskflow.execution.node import run_attempt
+
     index = getattr(task, "map_index", -1)
-    ti = RuntimeTaskInstance(task=task, run=run, try_number=1, max_tries=task.retries,
-                             map_index=index, hostname=socket.gethostname(),
-                             upstream_xcoms={t: {} for t in task.upstream_task_ids})
-    context = build_context(task, run, ti, dag=dag)
-    context["test_mode"] = True
-    token = set_current_context(context)
-    try:
-        task.render_template_fields(context)
-        value = task.execute(context)
-    except TaskSkipped as exc:
-        return TaskRunResult(dag.dag_id, task_id, index, "skipped", error=str(exc) or None)
-    except Exception:  # the task's own failure: shown to the user with its traceback
-        return TaskRunResult(dag.dag_id, task_id, index, "failed",
-                              error=traceback.format_exc())
-    finally:
-        reset_current_context(token)
-    return TaskRunResult(dag.dag_id, task_id, index, "success", value=value)
+    attempt = run_attempt(task, run, 1, index, {t: {} for t in task.upstream_task_ids},
+                          test_mode=True, show_traceback=False)
+    if attempt.state.value == "skipped":
+        return TaskRunResult(dag.dag_id, task.task_id, index, "skipped",
+                             error=attempt.skipped_because)
+    if attempt.state.value != "success":
+        return TaskRunResult(dag.dag_id, task.task_id, index, "failed",
+                             error=attempt.traceback or attempt.error)
+    return TaskRunResult(dag.dag_id, task.task_id, index, "success", value=attempt.value)
 
 
 def concrete_task(dag: Any, task_id: str, conf: dict[str, Any], map_index: int | None) -> Any:

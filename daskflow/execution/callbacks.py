@@ -16,6 +16,7 @@ import logging
 from typing import Any
 
 from daskflow.exceptions import DaskflowError
+from daskflow.execution.report import Report
 from daskflow.models.context import DagRunInfo, RuntimeTaskInstance, build_context
 
 logger = logging.getLogger("daskflow.callbacks")
@@ -30,14 +31,14 @@ class TaskCallbacks:
     def __init__(self) -> None:
         self._seen: set[tuple] = set()
 
-    def due(self, dag: Any, run: DagRunInfo, task: Any, report: dict[str, Any]
+    def due(self, dag: Any, run: DagRunInfo, task: Any, report: Report
             ) -> list[tuple[Any, dict[str, Any]]]:
         """(callback, context) pairs to call for this report; empty if already done."""
-        hook = _HOOKS.get(report["state"])
+        hook = _HOOKS.get(report.state)
         callbacks = getattr(task, hook, None) if hook else None
         if not callbacks:
             return []
-        seen = (task.task_id, report["map_index"], report.get("try"), report["state"])
+        seen = (task.task_id, report.map_index, report.try_number, report.state)
         if seen in self._seen:
             return []
         self._seen.add(seen)
@@ -45,14 +46,14 @@ class TaskCallbacks:
         return [(callback, context) for callback in callbacks]
 
 
-def _context(dag: Any, run: DagRunInfo, task: Any, report: dict[str, Any]) -> dict[str, Any]:
-    ti = RuntimeTaskInstance(task=task, run=run, try_number=report.get("try") or 0,
-                             max_tries=task.retries, map_index=report["map_index"],
-                             hostname=report.get("host") or "")
-    ti.state = report["state"]
+def _context(dag: Any, run: DagRunInfo, task: Any, report: Report) -> dict[str, Any]:
+    ti = RuntimeTaskInstance(task=task, run=run, try_number=report.try_number,
+                             max_tries=task.retries, map_index=report.map_index,
+                             hostname=report.host or "")
+    ti.state = report.state
     context = build_context(task, run, ti, dag=dag)
-    if report.get("error"):
-        context["exception"] = DaskflowError(report["error"])
+    if report.error:
+        context["exception"] = DaskflowError(report.error)
     return context
 
 

@@ -4,8 +4,8 @@ Nodes report over Dask's event stream (``Worker.log_event`` ->
 ``Client.subscribe_topic``) and futures finish in the client's thread; both
 land in one queue. :meth:`Driver.step` waits on that queue until the next
 timer, hands everything to the right :class:`RunExecution`, fires due
-retries, and flushes the recorder in batches. ``dag.test()`` calls it until
-its run finishes; the scheduler loop calls it on every tick.
+retries, and flushes the recorder in batches. The runner
+(``execution/runner.py``) calls it between its ticks.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from __future__ import annotations
 import queue
 import secrets
 import time
-from collections.abc import Callable
 from typing import Any
 
 from daskflow.execution.cluster_plugins import REPORT_TOPIC_PREFIX
+from daskflow.execution.report import Report
 from daskflow.execution.run import RunExecution
 
 
@@ -48,9 +48,10 @@ class Driver:
             pass
 
     # -- runs -----------------------------------------------------------------------
-    def add(self, execution: RunExecution) -> None:
+    def add(self, execution: RunExecution, hold: set[str] | None = None) -> None:
+        """Start following a run and submit what it can run now (not the ``hold`` tasks)."""
         self.runs[(execution.run.dag_id, execution.run.run_id)] = execution
-        execution.start()
+        execution.start(hold)
         self._watch(execution)
 
     def remove(self, execution: RunExecution, cancel: bool = False) -> None:
@@ -97,7 +98,7 @@ class Driver:
         if kind == "report":
             execution = self.runs.get((payload.get("dag_id"), payload.get("run_id")))
             if execution is not None:
-                execution.on_report(payload, time.time())
+                execution.on_report(Report.from_wire(payload), time.time())
                 self._watch(execution)
             return
         key, exception = payload
@@ -105,14 +106,6 @@ class Driver:
             if key in execution.keys:
                 execution.on_future_error(key, exception, time.time())
                 break
-
-    def run_until(self, done: Callable[[], bool], on_step: Callable[[], None] | None = None
-                  ) -> None:
-        while not done():
-            self.step()
-            if on_step is not None:
-                on_step()
-        self.recorder.flush()
 
 
 def _exception_of(future: Any) -> BaseException:

@@ -2,10 +2,7 @@
 
 A run's graph is built directly as a ``{key: Task}`` dict (building it with
 ``dask.delayed`` is quadratic for long chains: each call merges its upstream graph) and
-submitted in one call. A key reads ``<dag_id>.<task_id>-<token>`` so that
-Dask's task stream and progress bars group by task; ``token`` is unique per
-submission of a run, and mapped instances add ``-<map_index>`` after it and
-share their task's prefix.
+submitted in one call; keys are named by ``execution/keys.py``.
 """
 
 from __future__ import annotations
@@ -16,18 +13,6 @@ from typing import Any
 from dask._task_spec import List, Task, TaskRef
 
 from daskflow.execution.node import NodeSpec, run_node
-
-
-def task_key(dag_id: str, task_id: str, token: str, map_index: int = -1) -> str:
-    """The Dask key of one task instance in one submission of a run.
-
-    >>> task_key("etl", "extract", "3fa85f64")
-    'etl.extract-3fa85f64'
-    >>> task_key("etl", "load", "3fa85f64", 2)
-    'etl.load-3fa85f64-2'
-    """
-    base = f"{dag_id}.{task_id}-{token}"
-    return base if map_index < 0 else f"{base}-{map_index}"
 
 
 def node_task(key: str, spec: NodeSpec, upstream_keys: Mapping[str, Sequence[str] | str]

@@ -29,6 +29,7 @@ import contextvars
 import ctypes
 import logging
 import socket
+import sys
 import threading
 import time
 import traceback
@@ -42,11 +43,11 @@ from daskflow.execution.cluster_plugins import LEASE_ANNOTATION
 from daskflow.execution.outcome import (
     NotYet,
     Outcome,
-    Report,
     RetryAttempt,
     describe_error,
     display,
 )
+from daskflow.execution.report import END, START, Report
 from daskflow.models.context import (
     DagRunInfo,
     RuntimeTaskInstance,
@@ -173,12 +174,16 @@ def _is_followed(task_id: str, followed: frozenset[str]) -> bool:
 
 # -- running --------------------------------------------------------------------------
 @dataclass
-class _Attempt:
+class Attempt:
     """What one execution of the task's code produced."""
 
     state: TI = TI.SUCCESS
     value: Any = None
     error: str | None = None
+    #: The failure's full traceback.
+    traceback: str | None = None
+    #: What a task that skipped itself said.
+    skipped_because: str | None = None
     followed: frozenset[str] | None = None
     rendered: dict[str, Any] | None = None
     context: dict[str, Any] | None = None
@@ -188,9 +193,8 @@ class _Attempt:
 def _attempt(spec: NodeSpec, key: str | None, worker: str | None,
              outcomes: dict[str, Any], try_number: int) -> Outcome:
     start = time.time()
-    base = _report_base(spec, key, worker, try_number)
-    _emit_start(spec.topic, {**base, "kind": "start", "start": start,
-                             "state": TI.RUNNING.value})
+    _emit_start(spec.topic, _report(spec, key, worker, try_number, START,
+                                    TI.RUNNING, start=start))
     result_ref = None
     with capture.capture(spec.log_limit) as log:
         attempt = _run_code(spec, outcomes, try_number)
@@ -200,15 +204,16 @@ def _attempt(spec: NodeSpec, key: str | None, worker: str | None,
                 result_ref = _keep(spec, outcome)
             except results.UnpicklableResult as exc:
                 print(f"ERROR: {exc}")
-                _failed(attempt, spec, try_number, exc)
+                _failed(attempt, spec.task, try_number, exc)
                 outcome = _outcome_of(spec, attempt)
-    report = {**base, "kind": "end", "state": attempt.state.value, "start": start,
-              "end": time.time(), "error": attempt.error, "log": log.getvalue(),
-              "rendered": {k: display(v) for k, v in (attempt.rendered or {}).items()}}
-    if attempt.state is TI.SUCCESS:
-        report["xcom"] = _xcom_display(outcome, spec.task)
-        report["lens"] = _lengths(outcome, spec.length_keys)
-        report["result"] = result_ref
+    succeeded = attempt.state is TI.SUCCESS
+    report = _report(
+        spec, key, worker, try_number, END, attempt.state, start=start, end=time.time(),
+        error=attempt.error, log=log.getvalue(),
+        rendered={k: display(v) for k, v in (attempt.rendered or {}).items()},
+        xcom=_xcom_display(outcome, spec.task) if succeeded else None,
+        lens=_lengths(outcome, spec.length_keys) if succeeded else None,
+        result=result_ref if succeeded else None)
     problem = _emit_end(spec.topic, report)
     if problem is not None:
         return Outcome(task_id=spec.task.task_id, map_index=spec.map_index, state=TI.FAILED)
@@ -217,21 +222,43 @@ def _attempt(spec: NodeSpec, key: str | None, worker: str | None,
     return outcome
 
 
-def _outcome_of(spec: NodeSpec, attempt: _Attempt) -> Outcome:
+def _outcome_of(spec: NodeSpec, attempt: Attempt) -> Outcome:
     outcome = Outcome(task_id=spec.task.task_id, map_index=spec.map_index, state=attempt.state)
     if attempt.state is TI.SUCCESS:
         _fill_success(outcome, spec.task, attempt)
     return outcome
 
 
-def _run_code(spec: NodeSpec, outcomes: dict[str, Any], try_number: int) -> _Attempt:
-    attempt = _Attempt()
+def _run_code(spec: NodeSpec, outcomes: dict[str, Any], try_number: int) -> Attempt:
     try:
         task = _concrete_task(spec, outcomes)
+    except Exception as exc:  # an upstream value or a param that cannot be filled in
+        attempt = Attempt(traceback=traceback.format_exc())
+        print(attempt.traceback, end="", file=sys.stderr)
+        _failed(attempt, spec.task, try_number, exc)
+        return attempt
+    return run_attempt(task, spec.run, try_number, spec.map_index, _xcom_view(outcomes))
+
+
+def run_attempt(task: Any, run: DagRunInfo, try_number: int, map_index: int,
+                upstream_xcoms: dict[str, dict[str, Any]], *, test_mode: bool = False,
+                show_traceback: bool = True) -> Attempt:
+    """Run one attempt of ``task`` (a concrete copy, arguments filled in) right here.
+
+    Everything the task's code goes through is here: the context, rendering,
+    ``on_execute_callback``, ``execution_timeout``, the ``multiple_outputs``
+    check and a branch's choice. Nodes on Dask workers run it, and so does
+    ``daskflow tasks test`` (with ``test_mode``), so a task tested alone runs
+    the same way it runs in a DAG run.
+    """
+    attempt = Attempt()
+    try:
         attempt.ti = RuntimeTaskInstance(
-            task=task, run=spec.run, try_number=try_number, max_tries=task.retries,
-            map_index=spec.map_index, hostname=_HOSTNAME, upstream_xcoms=_xcom_view(outcomes))
-        attempt.context = context = build_context(task, spec.run, attempt.ti, dag=task.dag)
+            task=task, run=run, try_number=try_number, max_tries=task.retries,
+            map_index=map_index, hostname=_HOSTNAME, upstream_xcoms=upstream_xcoms)
+        attempt.context = context = build_context(task, run, attempt.ti, dag=task.dag)
+        if test_mode:
+            context["test_mode"] = True
         token = set_current_context(context)
         try:
             attempt.rendered = render_fields(task, context)
@@ -244,17 +271,21 @@ def _run_code(spec: NodeSpec, outcomes: dict[str, Any], try_number: int) -> _Att
             attempt.followed = _branch_ids(task, attempt.value)
     except TaskSkipped as exc:
         attempt.state, attempt.value = TI.SKIPPED, None
-        print(f"Task skipped: {exc}")
+        attempt.skipped_because = str(exc) or None
+        if show_traceback:
+            print(f"Task skipped: {exc}")
     except Exception as exc:  # the task's own failure, reported with its traceback
-        traceback.print_exc()
-        _failed(attempt, spec, try_number, exc)
+        attempt.traceback = traceback.format_exc()
+        if show_traceback:
+            print(attempt.traceback, end="", file=sys.stderr)
+        _failed(attempt, task, try_number, exc)
     return attempt
 
 
-def _failed(attempt: _Attempt, spec: NodeSpec, try_number: int, exc: Exception) -> None:
+def _failed(attempt: Attempt, task: Any, try_number: int, exc: Exception) -> None:
     """Make ``attempt`` a failure: up for retry while the task has retries left."""
     attempt.error = describe_error(exc)
-    retry = try_number <= spec.task.retries and not isinstance(exc, TaskFailedNoRetry)
+    retry = try_number <= task.retries and not isinstance(exc, TaskFailedNoRetry)
     attempt.state = TI.UP_FOR_RETRY if retry else TI.FAILED
     attempt.value, attempt.followed = None, None
     if attempt.context is not None:
@@ -345,7 +376,7 @@ def _interrupt(thread: threading.Thread) -> None:
                                                    ctypes.py_object(TaskTimeout))
 
 
-def _fill_success(outcome: Outcome, task: Any, attempt: _Attempt) -> None:
+def _fill_success(outcome: Outcome, task: Any, attempt: Attempt) -> None:
     outcome.followed = attempt.followed
     if task.is_short_circuit and not attempt.value:
         if getattr(task, "ignore_downstream_trigger_rules", True):
@@ -403,12 +434,10 @@ def _finish_without_running(spec: NodeSpec, key: str | None, worker: str | None,
                             skip_descendants: bool = False) -> Outcome:
     outcome = Outcome(task_id=spec.task.task_id, map_index=spec.map_index, state=state,
                       skip_descendants=skip_descendants)
-    report = {**_report_base(spec, key, worker, try_number), "kind": "end",
-              "state": state.value, "start": None, "end": time.time(), "error": error,
-              "log": ""}
-    if skip_descendants:
-        # A resumed run must still skip everything below a short-circuit.
-        report["result"] = _keep(spec, outcome)
+    # A resumed run must still skip everything below a short-circuit.
+    kept = _keep(spec, outcome) if skip_descendants else None
+    report = _report(spec, key, worker, try_number, END, state, end=time.time(), error=error,
+                     result=kept)
     if _emit_end(spec.topic, report) is not None:
         return Outcome(task_id=spec.task.task_id, map_index=spec.map_index, state=TI.FAILED)
     return outcome
@@ -431,18 +460,18 @@ class ReportFailed(Exception):
     """Not even a minimal end report could reach the loop; the loop records the crash."""
 
 
-def _report_base(spec: NodeSpec, key: str | None, worker: str | None, try_number: int
-                 ) -> Report:
-    return {"key": key, "dag_id": spec.run.dag_id, "run_id": spec.run.run_id,
-            "task_id": spec.task.task_id, "map_index": spec.map_index, "try": try_number,
-            "host": _HOSTNAME, "worker": worker}
+def _report(spec: NodeSpec, key: str | None, worker: str | None, try_number: int, kind: str,
+            state: TI, **details: Any) -> Report:
+    return Report(kind=kind, key=key, dag_id=spec.run.dag_id, run_id=spec.run.run_id,
+                  task_id=spec.task.task_id, map_index=spec.map_index, try_number=try_number,
+                  state=state.value, host=_HOSTNAME, worker=worker, **details)
 
 
-def _emit(topic: str, report: Report) -> None:
+def _emit(topic: str, report: Report | dict[str, Any]) -> None:
     """Send a report to the loop; outside a Dask worker there is no loop to tell."""
     worker = _worker()
     if worker is not None:
-        worker.log_event(topic, report)
+        worker.log_event(topic, report.to_wire() if isinstance(report, Report) else report)
 
 
 def _emit_start(topic: str, report: Report) -> None:
@@ -464,13 +493,14 @@ def _emit_end(topic: str, report: Report) -> str | None:
         _emit(topic, report)
         return None
     except Exception as exc:  # whatever stopped it, the loop must still hear of the end
-        problem = (f"daskflow could not report the end of task {report['task_id']!r} to the "
+        problem = (f"daskflow could not report the end of task {report.task_id!r} to the "
                    f"scheduler loop: {describe_error(exc)}")
-    fallback = {name: _plain(report.get(name)) for name in
+    wire = report.to_wire()
+    fallback = {name: _plain(wire.get(name)) for name in
                 ("key", "dag_id", "run_id", "task_id", "map_index", "try", "host", "worker",
                  "start", "end")}
-    fallback.update(kind="end", state=TI.FAILED.value, error=problem,
-                    log=f"{_plain(report.get('log')) or ''}\nERROR: {problem}\n")
+    fallback.update(kind=END, state=TI.FAILED.value, error=problem,
+                    log=f"{_plain(report.log) or ''}\nERROR: {problem}\n")
     try:
         _emit(topic, fallback)
     except Exception as exc:

@@ -4,7 +4,7 @@ A node returns an :class:`Outcome`: the task instance's final state and its
 return value, which stays in Dask memory and goes to downstream nodes only
 (docs/concepts.md). What the loop needs to record (states, times, the
 worker, the log, a small copy of the XCom for display) travels separately as
-a :class:`Report`, a plain dict sent over Dask's event stream, so the loop
+a report (``execution/report.py``) sent over Dask's event stream, so the loop
 never pulls task data back to the client.
 """
 
@@ -81,13 +81,6 @@ class NotYet(Exception):
 
     def __reduce__(self) -> tuple:
         return (NotYet, (self.task_id, self.until))
-
-
-#: A report is a plain dict (it crosses Dask's msgpack event stream). Keys:
-#: kind ("start" | "end"), key, run, task_id, map_index, try, state, start,
-#: end, host, worker, error, log, xcom (display strings), lens (XCom key ->
-#: length, for runtime mapping), rendered (display strings).
-Report = dict[str, Any]
 
 
 def describe_error(exc: BaseException) -> str:

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
+from daskflow.execution.report import Report
 from daskflow.store.records import AttemptUpdate, TaskUpdate, XComUpdate
 
 
@@ -52,24 +53,24 @@ class Recorder:
         pending = self._tasks.setdefault(ti, {})
         pending.update({k: v for k, v in fields.items() if v is not None})
 
-    def report(self, report: dict[str, Any], operator: str | None = None) -> None:
+    def report(self, report: Report, operator: str | None = None) -> None:
         """Queue what a node's report says."""
-        ids = (report["dag_id"], report["run_id"], report["task_id"], report["map_index"])
-        start, end = _dt(report.get("start")), _dt(report.get("end"))
-        duration = (report["end"] - report["start"]) if start and end else None
-        try_number = report.get("try") or None
-        self.task(*ids, state=report["state"], try_number=try_number, start_date=start,
-                  end_date=end, duration=duration, hostname=report.get("host"),
-                  worker=report.get("worker"), rendered_fields=report.get("rendered") or None,
-                  operator=operator, result_ref=report.get("result"),
-                  map_lengths=report.get("lens") or None)
-        if report["kind"] == "end" and report.get("try"):
+        ids = (report.dag_id, report.run_id, report.task_id, report.map_index)
+        start, end = _dt(report.start), _dt(report.end)
+        duration = report.duration if start and end else None
+        try_number = report.try_number or None
+        self.task(*ids, state=report.state, try_number=try_number, start_date=start,
+                  end_date=end, duration=duration, hostname=report.host,
+                  worker=report.worker, rendered_fields=report.rendered or None,
+                  operator=operator, result_ref=report.result,
+                  map_lengths=report.lens or None)
+        if report.ended and report.try_number:
             self._attempts.append(AttemptUpdate(
-                *ids, try_number=report["try"], state=report["state"], start_date=start,
-                end_date=end, duration=duration, hostname=report.get("host"),
-                worker=report.get("worker"), error=report.get("error"),
-                log=report.get("log") or "", loop_id=self.owner))
-        for key, value in (report.get("xcom") or {}).items():
+                *ids, try_number=report.try_number, state=report.state, start_date=start,
+                end_date=end, duration=duration, hostname=report.host,
+                worker=report.worker, error=report.error, log=report.log,
+                loop_id=self.owner))
+        for key, value in (report.xcom or {}).items():
             self._xcoms.append(XComUpdate(dag_id=ids[0], run_id=ids[1], task_id=ids[2],
                                           map_index=ids[3], key=key, value=value))
 

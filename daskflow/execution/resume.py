@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from daskflow.execution.run import StoredInstance
+from daskflow.execution.decisions import StoredInstance
 from daskflow.models.context import DagRunInfo
 
 

@@ -12,21 +12,15 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
 
 from daskflow import config
 from daskflow.exceptions import DaskflowError
-from daskflow.execution import cluster_plugins
-from daskflow.execution.callbacks import TaskCallbacks, call, dag_callbacks
 from daskflow.execution.cluster import connect
-from daskflow.execution.driver import Driver
-from daskflow.execution.ownership import Ownership
-from daskflow.execution.recorder import Recorder
-from daskflow.execution.resume import stored_instances
 from daskflow.execution.run import RunExecution
+from daskflow.execution.runner import Runner
 from daskflow.models.context import DagRunInfo
 from daskflow.models.state import DagRunState
 from daskflow.scheduler.dag_sync import dag_record, save_version
@@ -120,15 +114,7 @@ def run_once(dag: Any, logical_date: Any = None, conf: dict | None = None, clust
         try:
             store.init()
             run = _create_run(store, dag, logical, conf, now)
-            try:
-                state, execution = _execute(dag, run, client, store, progress)
-            except RunLostError:
-                raise  # another process drives the run now; its state is theirs to set
-            except BaseException:
-                # Ctrl-C or a crash: the run must not stay "running" with nobody on it.
-                store.set_dag_run_state(dag.dag_id, run.run_id, DagRunState.FAILED.value,
-                                        end_date=datetime.now(timezone.utc), clear_owner=True)
-                raise
+            state, execution = _execute(dag, run, client, store, progress)
             return _result(dag, run, state, execution)
         finally:
             store.dispose()
@@ -157,81 +143,44 @@ def _create_run(store: Store, dag: Any, logical: datetime, conf: dict, now: date
 def _execute(dag: Any, run: DagRunInfo, client: Any, store: Store,
              progress: Callable[[dict[str, int]], None] | None
              ) -> tuple[DagRunState, RunExecution]:
+    """Drive the run through the runner every run goes through, until it ends."""
     key = (dag.dag_id, run.run_id)
-    ownership = Ownership(store.with_retries(0), _OWNER, client, interval=HEARTBEAT_INTERVAL,
-                          stale_after=STALE_AFTER)
-    # Owned by this process (and kept alive by its heartbeat) so that a scheduler
-    # loop on the same store does not adopt the run as an orphan.
-    now = datetime.now(timezone.utc)
-    ownership.hold(key, store.assign_run(*key, owner=_OWNER, now=now), now.timestamp())
-    cluster_plugins.install(client)
-    recorder = Recorder(store, interval=float(config.get("record-interval", 0.25)),
-                        owner=_OWNER, fences=ownership.fences, on_lost=ownership.mark_lost)
-    driver = Driver(client, recorder)
-    pools = {p.name: p.slots for p in store.list_pools()}
-    stall_timeout = float(config.get("stall-timeout", 300))
-
-    def new_execution(stored: dict | None = None) -> RunExecution:
-        return RunExecution(dag, run, client, recorder, driver.topic,
-                            results_url=config.results_url(), pools=pools, stored=stored,
-                            lease=lambda: ownership.lease(key))
-
-    execution = new_execution()
-    callbacks = ThreadPoolExecutor(2, thread_name_prefix="daskflow-callbacks")
-    task_callbacks = TaskCallbacks()
-
-    def run_task_callbacks() -> None:
-        ended, execution.ended = execution.ended, []
-        for task, report in ended:
-            for callback, context in task_callbacks.due(dag, run, task, report):
-                callbacks.submit(call, callback, context)
-
-    def resubmit() -> None:
-        """Dask lost keys of the run: rebuild its graph from the store."""
-        nonlocal execution
-        recorder.flush()
-        run_task_callbacks()
-        driver.remove(execution)
-        execution = new_execution(stored_instances(store, *key))
-        driver.add(execution)
-
+    ended: list[tuple[RunExecution, DagRunState]] = []
+    # Unlike the loop, depends_on_past holds nothing back: a test run runs every task.
+    runner = Runner(store, client, _OWNER, dag_for=lambda record: dag,
+                    results_url=config.results_url(), heartbeat_interval=HEARTBEAT_INTERVAL,
+                    stale_after=STALE_AFTER, record_interval=float(config.get(
+                        "record-interval", 0.25)),
+                    hold_past=False, on_closed=lambda e, state: ended.append((e, state)))
     try:
-        ownership.start()
-        driver.add(execution)
-        last = [0.0, time.monotonic()]
-
-        def tick() -> None:
-            run_task_callbacks()
-            if key in ownership.take_lost():
+        now = datetime.now(timezone.utc)
+        # Owned by this process (and kept alive by its heartbeat) so that a scheduler
+        # loop on the same store does not adopt the run as an orphan.
+        fence = store.assign_run(*key, owner=_OWNER, now=now)
+        runner.drive(store.get_dag_run(*key), fence, now)
+        shown = 0.0
+        while not ended:
+            if key in runner.lost:
                 raise RunLostError(f"run {run.run_id!r} of DAG {dag.dag_id!r} was taken over "
                                    "by a scheduler loop (or cleared) while this process ran it")
-            if execution.refused and ownership.lease_valid(key):
-                execution.retry_refused()
-            mono = time.monotonic()
-            if mono - last[1] > HEARTBEAT_INTERVAL:
-                last[1] = mono
-                if execution.check_stall(mono, stall_timeout):
-                    resubmit()
-            if progress is not None and mono - last[0] > 0.2:
-                last[0] = mono
+            runner.step(0.25)
+            runner.tick(datetime.now(timezone.utc))
+            execution = runner.executions.get(key)
+            if progress is not None and execution is not None \
+                    and time.monotonic() - shown > 0.2:
+                shown = time.monotonic()
                 progress(execution.counts())
-
-        driver.run_until(lambda: execution.finished, tick)
-        state = execution.final_state()
-        store.set_dag_run_state(*key, state.value, end_date=datetime.now(timezone.utc),
-                                clear_owner=True, owner=_OWNER, fence=ownership.fence(key))
+        execution, state = ended[0]
         if progress is not None:
             progress(execution.counts())
-        run_task_callbacks()
-        for callback, context in dag_callbacks(dag, run, state.value):
-            callbacks.submit(call, callback, context)
         return state, execution
+    except BaseException:
+        if not ended and key not in runner.lost:
+            # Ctrl-C or a crash: the run must not stay "running" with nobody on it.
+            runner.fail(key, datetime.now(timezone.utc), "interrupted")
+        raise
     finally:
-        ownership.stop()
-        ownership.store.dispose()
-        callbacks.shutdown(wait=True)
-        driver.remove(execution)
-        driver.close()
+        runner.shutdown(release=False)
 
 
 def _result(dag: Any, run: DagRunInfo, state: DagRunState, execution: RunExecution

@@ -125,7 +125,7 @@ def drive_until_done(folder: Path, home: Path, client: Any, dag_id: str, run_id:
         while store.get_dag_run(dag_id, run_id).state not in ("success", "failed"):
             assert time.monotonic() < deadline, "the loop did not finish the cleared run"
             loop.tick(utcnow())
-            loop.driver.step(0.1)
+            loop.step(0.1)
     finally:
         loop.shutdown()
     return store

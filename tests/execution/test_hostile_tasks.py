@@ -14,6 +14,7 @@ import cloudpickle
 
 from daskflow import DAG, task
 from daskflow.execution.node import _emit_end
+from daskflow.execution.report import Report
 from daskflow.models.trigger_rules import TriggerRule
 from daskflow.operators import EmptyOperator, PythonOperator
 from daskflow.store import Store
@@ -106,9 +107,9 @@ def test_the_log_cap_counts_bytes_however_they_are_written(dask_client, db_url):
 
 
 def _send_unserializable_report(topic: str) -> str | None:
-    report = {"key": "k", "dag_id": "d", "run_id": "r", "task_id": "t", "map_index": -1,
-              "try": 1, "kind": "end", "state": "success", "start": 1.0, "end": 2.0,
-              "log": "the task's own output\n", "xcom": {"return_value": object()}}
+    report = Report(key="k", dag_id="d", run_id="r", task_id="t", map_index=-1, try_number=1,
+                    kind="end", state="success", start=1.0, end=2.0,
+                    log="the task's own output\n", xcom={"return_value": object()})
     return _emit_end(topic, report)
 
 

@@ -12,8 +12,8 @@ import pytest
 
 from daskflow import DAG, TaskGroup
 from daskflow.execution.node import (
+    Attempt,
     NodeSpec,
-    _Attempt,
     _branch_ids,
     _fill_success,
     _skip_or_trigger,
@@ -104,10 +104,10 @@ def test_falsy_short_circuit_result_sets_the_matching_flag(ignore, flags):
         gate = ShortCircuitOperator(task_id="gate", python_callable=lambda: None,
                                     ignore_downstream_trigger_rules=ignore)
     falsy = Outcome(task_id="gate", map_index=-1, state=TI.SUCCESS)
-    _fill_success(falsy, gate, _Attempt(value=[]))
+    _fill_success(falsy, gate, Attempt(value=[]))
     assert (falsy.skip_descendants, falsy.skip_direct) == flags
     truthy = Outcome(task_id="gate", map_index=-1, state=TI.SUCCESS)
-    _fill_success(truthy, gate, _Attempt(value=[1]))
+    _fill_success(truthy, gate, Attempt(value=[1]))
     assert (truthy.skip_descendants, truthy.skip_direct) == (False, False)
     assert truthy.value == [1]
 

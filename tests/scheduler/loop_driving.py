@@ -24,7 +24,7 @@ def drive_until(loop: SchedulerLoop, condition: Callable[[], object],
     while not condition():
         assert time.monotonic() < deadline, "the loop did not get there in time"
         loop.tick(utcnow())
-        loop.driver.step(0.1)
+        loop.step(0.1)
 
 
 def drive_for(loop: SchedulerLoop, seconds: float) -> None:
@@ -32,4 +32,4 @@ def drive_for(loop: SchedulerLoop, seconds: float) -> None:
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         loop.tick(utcnow())
-        loop.driver.step(0.1)
+        loop.step(0.1)

@@ -73,7 +73,7 @@ def test_the_loop_resubmits_after_the_dask_scheduler_restarts(tmp_path, db_url):
         while not (journal.exists() and len(journal.read_text().split()) >= 2):
             assert time.monotonic() < deadline
             loop.tick(utcnow())
-            loop.driver.step(0.1)
+            loop.step(0.1)
         processes[0].kill()
         processes[0].wait()
         time.sleep(1)
@@ -83,7 +83,7 @@ def test_the_loop_resubmits_after_the_dask_scheduler_restarts(tmp_path, db_url):
         while store.get_dag_run("slow_chain", "r1").state != "success":
             assert time.monotonic() < deadline, "the run did not finish after the restart"
             loop.tick(utcnow())
-            loop.driver.step(0.1)
+            loop.step(0.1)
     finally:
         loop.shutdown()
         client.close()

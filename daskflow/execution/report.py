@@ -1,0 +1,76 @@
+"""The report: what a node tells the loop about one attempt, typed.
+
+Nodes send reports over Dask's event stream (``Worker.log_event``), which
+carries plain msgpack values only, so a :class:`Report` travels as a dict
+(:meth:`Report.to_wire`) and becomes a :class:`Report` again on arrival
+(:meth:`Report.from_wire`). Everything on the loop's side (decisions, the
+recorder, callbacks, notifications) reads the typed form; only the Dask
+scheduler's plugin, which counts starts and ends, reads the wire form.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+#: Report kinds: an attempt began (the task shows ``running``), or it ended.
+START = "start"
+END = "end"
+
+
+@dataclass(frozen=True)
+class Report:
+    """One attempt of one task instance, as its node (or the loop, for a crash) saw it."""
+
+    kind: str
+    dag_id: str
+    run_id: str
+    task_id: str
+    map_index: int
+    state: str
+    #: The try this attempt is; 0 when the task ended without an attempt (skipped, ...).
+    try_number: int = 0
+    #: The Dask key that ran it (None: written by the loop, not by a node).
+    key: str | None = None
+    host: str | None = None
+    worker: str | None = None
+    start: float | None = None
+    end: float | None = None
+    #: ``"Type: message"`` of the failure; None when it did not fail.
+    error: str | None = None
+    log: str = ""
+    #: Rendered template fields, as display text.
+    rendered: dict[str, str] | None = None
+    #: A display copy of each XCom the attempt pushed.
+    xcom: dict[str, str] | None = None
+    #: Lengths of the XComs a mapped task downstream expands over (None: not a list).
+    lens: dict[str, int | None] | None = None
+    #: Where the outcome is kept for recovery (``execution/results.py``).
+    result: str | None = None
+
+    @property
+    def ended(self) -> bool:
+        return self.kind == END
+
+    @property
+    def duration(self) -> float | None:
+        if self.start is None or self.end is None:
+            return None
+        return self.end - self.start
+
+    def to_wire(self) -> dict[str, Any]:
+        """The dict Dask's event stream carries (``try`` for the try number)."""
+        wire = {f.name: getattr(self, f.name) for f in fields(self)}
+        wire["try"] = wire.pop("try_number")
+        return wire
+
+    @classmethod
+    def from_wire(cls, wire: dict[str, Any]) -> Report:
+        """The report a wire dict holds; fields it lacks take their defaults."""
+        values = {name: wire[name] for name in _WIRE_FIELDS if name in wire}
+        values["try_number"] = int(wire.get("try") or 0)
+        values["log"] = wire.get("log") or ""
+        return cls(**values)
+
+
+_WIRE_FIELDS = tuple(f.name for f in fields(Report) if f.name not in ("try_number", "log"))
