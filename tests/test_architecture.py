@@ -78,3 +78,19 @@ def test_nothing_cites_notes_that_are_not_in_the_repository():
                            ("DESIGN.md", "DASK_NOTES.md", "STYLE.md") if name in text
                            and not (root / name).exists()]
     assert citing == []
+
+
+def test_runs_are_driven_from_one_place():
+    """Only the runner builds what driving a run takes; dag.test, the loop and backfills
+    reach it through it, so heartbeats, fencing, timers and callbacks exist once."""
+    builders = {"Driver", "Ownership", "Recorder"}
+    built_in = set()
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+                    and node.func.id in builders:
+                built_in.add(str(path.relative_to(PACKAGE)))
+    assert built_in == {"execution/runner.py"}
+    for user in ("execution/single_run.py", "scheduler/loop.py"):
+        assert "daskflow.execution.runner" in _imports(PACKAGE / user), user
+    assert "daskflow.scheduler.loop" in _imports(PACKAGE / "cli/backfill.py")
