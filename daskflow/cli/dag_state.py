@@ -14,13 +14,13 @@ import click
 
 from daskflow.cli.context import CliContext, dags_folder_option, db_option, pass_context
 from daskflow.cli.output import emit_json, output_option, render
-from daskflow.schedule import DataInterval, next_runs
-from daskflow.scheduler.dag_sync import dag_record
 
 NEXT_RUN_COLUMNS = ["logical_date", "data_interval_start", "data_interval_end", "run_after"]
 
 
 def _set_paused(obj: CliContext, dag_id: str, paused: bool, output: str) -> None:
+    from daskflow.scheduler.dag_sync import dag_record
+
     store = obj.writable_store()
     if store.get_dag(dag_id) is None:
         # Not synced by a loop yet: the DAG must at least be in the folder.
@@ -67,6 +67,8 @@ def next_runs_command(obj: CliContext, dag_id: str, count: int, output: str) -> 
 
     Shows when each run is due (run_after): the end of its data interval.
     """
+    from daskflow.schedule import DataInterval, next_runs
+
     dag = obj.get_dag(dag_id)
     store = obj.existing_store()
     latest = store.latest_scheduled_intervals().get(dag_id) if store is not None else None

@@ -16,28 +16,19 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any
 
 import click
 
 from daskflow.cli.context import CliContext
+from daskflow.cli.options import ClusterOptions
 from daskflow.cli.output import emit_json, table_lines
 from daskflow.cli.progress import ProgressLine
 from daskflow.execution.cluster import connect, dashboard_url
 from daskflow.execution.single_run import RunResult, run_once
 
-
-@dataclass(frozen=True)
-class ClusterOptions:
-    """Where to run: an existing scheduler's address, or the shape of a LocalCluster."""
-
-    address: str | None = None
-    workers: int | None = None
-    threads_per_worker: int | None = None
-    processes: bool = True
-    timeout: float = 10.0
+__all__ = ["ClusterOptions", "run_dag", "show_result"]
 
 
 def run_dag(obj: CliContext, dag_id: str, logical_date: datetime | None,

@@ -23,8 +23,12 @@ import click
 
 from daskflow.cli.context import CliContext, dags_folder_option, db_option, pass_context
 from daskflow.cli.errors import CliError
-from daskflow.cli.options import cluster_option, cluster_timeout_option, local_cluster_options
-from daskflow.cli.run_dag import ClusterOptions
+from daskflow.cli.options import (
+    ClusterOptions,
+    cluster_option,
+    cluster_timeout_option,
+    local_cluster_options,
+)
 from daskflow.cli.serving import (
     HEARTBEAT_SECONDS,
     STALE_AFTER_SECONDS,

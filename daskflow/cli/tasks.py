@@ -5,27 +5,24 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from daskflow.cli.context import CliContext, dags_folder_option, db_option, pass_context
 from daskflow.cli.errors import CliError
+from daskflow.cli.lazy import LazyGroup
 from daskflow.cli.options import conf_option, logical_date_option
 from daskflow.cli.output import emit_json, output_option, render
-from daskflow.cli.run_task import (
-    TaskRunResult,
-    concrete_task,
-    run_info,
-    run_task,
-    upstream_note,
-)
-from daskflow.store import AttemptRecord, DagRunRecord, Store
+
+if TYPE_CHECKING:
+    from daskflow.cli.run_task import TaskRunResult
+    from daskflow.store import AttemptRecord, DagRunRecord, Store
 
 TASK_FAILED = 1
 
 
-@click.group("tasks")
+@click.group("tasks", cls=LazyGroup, lazy_commands={"clear": "daskflow.cli.clear:clear"})
 def tasks_group() -> None:
     """List tasks, test one alone, read states and logs of a run, clear them."""
 
@@ -60,6 +57,8 @@ def test(ctx: click.Context, obj: CliContext, dag_id: str, task_id: str, logical
     For debugging: the task's output goes to the terminal and its return
     value is printed. Values from upstream tasks are None. Exit 1 if it fails.
     """
+    from daskflow.cli.run_task import concrete_task, run_info, run_task, upstream_note
+
     dag = obj.get_dag(dag_id)
     task = concrete_task(dag, task_id, conf, map_index)
     note = upstream_note(dag, task_id)
@@ -111,7 +110,7 @@ def states(obj: CliContext, dag_id: str, run_id: str, output: str) -> None:
     """
     store = obj.store()
     _require_run(store, dag_id, run_id)
-    tries: dict[tuple[str, int], list[AttemptRecord]] = {}
+    tries: dict[tuple[str, int], list[Any]] = {}
     for attempt in store.list_run_attempts(dag_id, run_id):
         tries.setdefault((attempt.task_id, attempt.map_index), []).append(attempt)
     rows = []
