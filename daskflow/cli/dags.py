@@ -152,11 +152,11 @@ def test(ctx: click.Context, obj: CliContext, dag_id: str, logical_date: Any,
     states` and `daskflow tasks logs`); testing the same logical date again
     replaces it.
     """
-    from daskflow.cli.run_dag import ClusterOptions, run_dag, show_result
+    from daskflow.cli.run_dag import ClusterOptions, run_dag, run_tries, show_result
 
     options = ClusterOptions(cluster, workers, threads_per_worker, processes,
                              cluster_timeout)
     result = run_dag(obj, dag_id, logical_date, conf, options)
-    show_result(result, output)
+    show_result(result, output, run_tries(obj, result) if output == "json" else None)
     if not result.succeeded:
         ctx.exit(RUN_FAILED)
