@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from daskflow.cli.errors import last_line
-from daskflow.exceptions import DagImportError
+from daskflow.exceptions import DagImportError, DagNotFound
 from daskflow.models.dag import DAG
 
 if TYPE_CHECKING:  # imported where used: they pull in Dask and SQLAlchemy
@@ -81,6 +81,35 @@ class CliContext:
             f"DAG {dag_id!r} not found in {bag.folder} (DAGs found: {known}); "
             f"{len(bag.import_errors)} DAG file(s) failed to import:\n{broken}"
         )
+
+    def known_dag(self, dag_id: str) -> DAG:
+        """DAG ``dag_id`` for a command about a DAG that loops run (``dags trigger``, ...).
+
+        With ``--dags-folder`` (or ``DASKFLOW_DAGS_FOLDER``) it comes from that
+        folder. Without, it comes from the store: the file a loop recorded for
+        it, parsed in a parse process (``dagbag.load_recorded_dag``), so these
+        commands work from another terminal with only ``--db``. A DAG the
+        store does not know is looked for in the configured DAG folder, if
+        there is one here; otherwise the error names the DAG and the store.
+        """
+        if self.dags_folder is not None:
+            return self.get_dag(dag_id)
+        store = self.existing_store()
+        if store is not None and store.get_dag(dag_id) is not None:
+            from daskflow.scheduler.dagbag import load_recorded_dag
+
+            return load_recorded_dag(store, dag_id)
+        from daskflow import config
+        from daskflow.store.engine import mask_url
+
+        folder = config.dags_folder()
+        if folder.exists():
+            return self.get_dag(dag_id)
+        where = (f"the metadata store {mask_url(self.url)!r} does not know it" if store else
+                 f"there is no metadata store at {mask_url(self.url)!r}")
+        raise DagNotFound(f"DAG {dag_id!r} not found: {where}, and there is no DAG folder "
+                          f"{str(folder)!r} here; pass the --db a running `daskflow "
+                          "scheduler` uses (it records the DAGs of its folder), or --dags-folder")
 
     # -- the store ----------------------------------------------------------------
     @property
