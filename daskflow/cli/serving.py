@@ -20,6 +20,7 @@ import logging
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -158,6 +159,29 @@ def log_to_stderr(level: int = logging.INFO) -> Iterator[None]:
     finally:
         logger.removeHandler(handler)
         logger.setLevel(previous)
+
+
+@contextlib.contextmanager
+def events_to_stdout(quiet: bool = False) -> Iterator[None]:
+    """Print the loop's events (``scheduler/events.py``) to stdout, one timestamped line each.
+
+    ``quiet`` prints nothing. Each line is flushed at once, so a log file or
+    a pipe gets it when it happens; a closed stdout only loses the lines.
+    """
+    if quiet:
+        yield
+        return
+    from daskflow.scheduler import events
+
+    def show(line: str) -> None:
+        try:
+            click.echo(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}")
+            sys.stdout.flush()
+        except (OSError, ValueError):
+            pass
+
+    with events.listening(show):
+        yield
 
 
 def echo_err(line: str) -> None:

@@ -50,6 +50,7 @@ from daskflow.execution.resume import run_info, stored_instances
 from daskflow.execution.run import RunExecution
 from daskflow.models.state import DagRunState, TaskInstanceState
 from daskflow.schedule import DataInterval
+from daskflow.scheduler import events
 from daskflow.scheduler.dag_folder import DagFolder
 from daskflow.scheduler.dagbag import load_dag_version
 from daskflow.scheduler.planning import (
@@ -216,6 +217,7 @@ class SchedulerLoop:
                 dag_version=self.folder.versions.get(dag.dag_id))
         except RunExistsError:
             return False  # another loop created it first: exactly one run per interval
+        events.run_created(dag.dag_id, scheduled_run_id(info.logical_date), "scheduled")
         return True
 
     def _explain_waiting_runs(self) -> None:
@@ -247,6 +249,7 @@ class SchedulerLoop:
                                         dag_ids=set(self.folder.dags))
         for run in claimed:
             self.ownership.hold((run.dag_id, run.run_id), run.fence, now.timestamp())
+            events.run_started(run, now)
             execution = self._resume(run, now)
             if execution is not None:
                 started.append(execution)
@@ -344,6 +347,7 @@ class SchedulerLoop:
         self.store.set_dag_run_state(*key, state.value, end_date=now, clear_owner=True,
                                      owner=self.loop_id, fence=self.ownership.fence(key),
                                      reason=reason)
+        events.run_ended(*key, state.value, now, reason, self.executions.get(key))
 
     def _time_out_runs(self, now: datetime) -> None:
         for execution in list(self.executions.values()):
