@@ -26,13 +26,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from daskflow.cli.context import CliContext, dags_folder_option, db_option, pass_context
 from daskflow.cli.errors import CliError
 from daskflow.cli.options import (
+    ClusterOptions,
     cluster_option,
     cluster_timeout_option,
     local_cluster_options,
@@ -40,7 +41,6 @@ from daskflow.cli.options import (
 )
 from daskflow.cli.output import output_option, render
 from daskflow.cli.progress import ProgressLine, run_bar
-from daskflow.cli.run_dag import ClusterOptions
 from daskflow.cli.serving import (
     build_loop,
     cluster_and_notifier,
@@ -48,10 +48,11 @@ from daskflow.cli.serving import (
     log_to_stderr,
     stop_on_signals,
 )
-from daskflow.execution.cluster import dashboard_url
-from daskflow.schedule import DataInterval
-from daskflow.scheduler.loop import SchedulerLoop, utcnow
-from daskflow.store import DagRunRecord, RunExistsError, Store
+
+if TYPE_CHECKING:  # imported where used: they pull in Dask and SQLAlchemy
+    from daskflow.schedule import DataInterval
+    from daskflow.scheduler.loop import SchedulerLoop
+    from daskflow.store import DagRunRecord, Store
 
 #: Exit code when some run of the range did not succeed.
 RUNS_FAILED = 1
@@ -90,6 +91,8 @@ def existing_runs(store: Store, dag_id: str, intervals: Sequence[DataInterval]
 
 def create_runs(store: Store, dag: Any, intervals: Sequence[DataInterval]) -> list[BackfillRun]:
     """A queued ``backfill`` run for each interval without a run; the others as found."""
+    from daskflow.store import RunExistsError
+
     found = existing_runs(store, dag.dag_id, intervals)
     runs = []
     for interval in intervals:
@@ -111,6 +114,8 @@ def create_runs(store: Store, dag: Any, intervals: Sequence[DataInterval]) -> li
 def wait_for_runs(loop: SchedulerLoop, store: Store, dag_id: str, runs: list[BackfillRun],
                   stop: threading.Event, progress: ProgressLine) -> None:
     """Drive ``loop`` until every run in ``runs`` has finished (or ``stop`` is set)."""
+    from daskflow.scheduler.loop import utcnow
+
     by_id = {r.run_id: r for r in runs}
     next_poll = 0.0
     while not stop.is_set():
@@ -196,6 +201,8 @@ def backfill(ctx: click.Context, obj: CliContext, dag_id: str, start_date: datet
 def _run(obj: CliContext, store: Store, dag: Any, intervals: Sequence[DataInterval],
          cluster: ClusterOptions) -> list[BackfillRun]:
     """Connect, create the runs, and drive a loop until they have all finished."""
+    from daskflow.execution.cluster import dashboard_url
+
     stop = threading.Event()
     progress = ProgressLine(sys.stderr, every=10.0,
                             text=lambda counts: run_bar(counts, len(intervals)))

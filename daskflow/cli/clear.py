@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -28,7 +28,9 @@ from daskflow.cli.errors import CliError
 from daskflow.cli.options import parse_date
 from daskflow.cli.output import emit_json, output_option, table_lines
 from daskflow.models.xcom_arg import find_refs
-from daskflow.store import DagRunRecord, TaskInstanceRecord
+
+if TYPE_CHECKING:
+    from daskflow.store import DagRunRecord, TaskInstanceRecord
 
 #: The states ``--only-failed`` clears, as in Airflow.
 FAILED_STATES = frozenset({"failed", "upstream_failed"})

@@ -16,17 +16,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from daskflow import config
 from daskflow.cli.errors import last_line
-from daskflow.exceptions import DagImportError
+from daskflow.exceptions import DagImportError, DagNotFound
 from daskflow.models.dag import DAG
-from daskflow.scheduler.dagbag import DagBag
-from daskflow.store import Store, StoreError
-from daskflow.store.engine import mask_url, parse_url
+
+if TYPE_CHECKING:  # imported where used: they pull in Dask and SQLAlchemy
+    from daskflow.scheduler.dagbag import DagBag
+    from daskflow.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -44,6 +44,8 @@ class CliContext:
     # -- DAGs ---------------------------------------------------------------------
     def folder(self) -> Path:
         """The DAG folder (``--dags-folder``, else the configured one); it must exist."""
+        from daskflow import config
+
         folder = Path(self.dags_folder or config.dags_folder()).expanduser()
         if not folder.exists():
             raise DagImportError(f"DAG folder {str(folder)!r} does not exist; pass "
@@ -57,6 +59,8 @@ class CliContext:
         calls ``sys.exit()`` or crashes is an import error, not this command's end.
         """
         if self._bag is None:
+            from daskflow.scheduler.dagbag import DagBag
+
             self._bag = DagBag.load(self.folder())
         return self._bag
 
@@ -78,9 +82,40 @@ class CliContext:
             f"{len(bag.import_errors)} DAG file(s) failed to import:\n{broken}"
         )
 
+    def known_dag(self, dag_id: str) -> DAG:
+        """DAG ``dag_id`` for a command about a DAG that loops run (``dags trigger``, ...).
+
+        With ``--dags-folder`` (or ``DASKFLOW_DAGS_FOLDER``) it comes from that
+        folder. Without, it comes from the store: the file a loop recorded for
+        it, parsed in a parse process (``dagbag.load_recorded_dag``), so these
+        commands work from another terminal with only ``--db``. A DAG the
+        store does not know is looked for in the configured DAG folder, if
+        there is one here; otherwise the error names the DAG and the store.
+        """
+        if self.dags_folder is not None:
+            return self.get_dag(dag_id)
+        store = self.existing_store()
+        if store is not None and store.get_dag(dag_id) is not None:
+            from daskflow.scheduler.dagbag import load_recorded_dag
+
+            return load_recorded_dag(store, dag_id)
+        from daskflow import config
+        from daskflow.store.engine import mask_url
+
+        folder = config.dags_folder()
+        if folder.exists():
+            return self.get_dag(dag_id)
+        where = (f"the metadata store {mask_url(self.url)!r} does not know it" if store else
+                 f"there is no metadata store at {mask_url(self.url)!r}")
+        raise DagNotFound(f"DAG {dag_id!r} not found: {where}, and there is no DAG folder "
+                          f"{str(folder)!r} here; pass the --db a running `daskflow "
+                          "scheduler` uses (it records the DAGs of its folder), or --dags-folder")
+
     # -- the store ----------------------------------------------------------------
     @property
     def url(self) -> str:
+        from daskflow import config
+
         return self.db_url or config.db_url()
 
     def store(self, *, require_schema: bool = True) -> Store:
@@ -89,6 +124,9 @@ class CliContext:
         Reading commands must not create an empty SQLite file as a side effect
         of a mistyped path, so a missing file is an error, not a new store.
         """
+        from daskflow.store import Store, StoreError
+        from daskflow.store.engine import mask_url
+
         if require_schema not in self._stores:
             if require_schema:
                 _require_existing_file(self.url)
@@ -114,6 +152,8 @@ class CliContext:
 
     def existing_store(self) -> Store | None:
         """The store if it exists and has a schema; ``None`` if nothing was recorded yet."""
+        from daskflow.store import StoreError
+
         try:
             return self.store()
         except StoreError:
@@ -123,6 +163,8 @@ class CliContext:
 
     def _missing(self) -> bool:
         """Whether the store is a SQLite file that does not exist, or has no tables."""
+        from daskflow.store import StoreError
+
         try:
             _require_existing_file(self.url)
         except StoreError:
@@ -147,6 +189,9 @@ def _mentions(path: str, dag_id: str) -> bool:
 
 
 def _require_existing_file(url: str) -> None:
+    from daskflow.store import StoreError
+    from daskflow.store.engine import mask_url, parse_url
+
     parsed = parse_url(url)
     database = parsed.database or ""
     if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:"):

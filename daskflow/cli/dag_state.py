@@ -3,28 +3,35 @@
 These commands read or change what the scheduler loop keeps per DAG in the
 store: whether it is paused, where its schedule continues, which versions
 of it ran, and which DAG files failed to import when the loop last parsed
-them.
+them. Like ``dags trigger`` they need only ``--db``: a DAG the store knows is
+read from the file a loop recorded for it (``CliContext.known_dag``).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from pathlib import Path
 
 import click
 
 from daskflow.cli.context import CliContext, dags_folder_option, db_option, pass_context
+from daskflow.cli.errors import CliError
 from daskflow.cli.output import emit_json, output_option, render
-from daskflow.schedule import DataInterval, next_runs
-from daskflow.scheduler.dag_sync import dag_record
 
 NEXT_RUN_COLUMNS = ["logical_date", "data_interval_start", "data_interval_end", "run_after"]
 
 
 def _set_paused(obj: CliContext, dag_id: str, paused: bool, output: str) -> None:
-    store = obj.writable_store()
-    if store.get_dag(dag_id) is None:
+    from daskflow.scheduler.dag_sync import dag_record
+
+    known = obj.existing_store()
+    if known is None or known.get_dag(dag_id) is None:
         # Not synced by a loop yet: the DAG must at least be in the folder.
-        store.sync_dags([dag_record(obj.get_dag(dag_id))])
+        dag = obj.known_dag(dag_id)
+        store = obj.writable_store()
+        store.sync_dags([dag_record(dag)])
+    else:
+        store = known
     store.set_paused(dag_id, paused)
     if output == "json":
         emit_json({"dag_id": dag_id, "is_paused": paused})
@@ -67,7 +74,9 @@ def next_runs_command(obj: CliContext, dag_id: str, count: int, output: str) -> 
 
     Shows when each run is due (run_after): the end of its data interval.
     """
-    dag = obj.get_dag(dag_id)
+    from daskflow.schedule import DataInterval, next_runs
+
+    dag = obj.known_dag(dag_id)
     store = obj.existing_store()
     latest = store.latest_scheduled_intervals().get(dag_id) if store is not None else None
     if not dag.timetable.can_be_scheduled:
@@ -91,7 +100,12 @@ def next_runs_command(obj: CliContext, dag_id: str, count: int, output: str) -> 
 @pass_context
 def versions(obj: CliContext, dag_id: str, output: str) -> None:
     """The stored versions of DAG_ID, newest first (see `dags show DAG_ID --version ID`)."""
-    rows = [vars(v) for v in obj.store().list_dag_versions(dag_id)]
+    store = obj.store()
+    rows = [vars(v) for v in store.list_dag_versions(dag_id)]
+    if not rows and store.get_dag(dag_id) is None:
+        known = ", ".join(d.dag_id for d in store.list_dags()) or "none"
+        raise CliError(f"DAG {dag_id!r} is not in the metadata store (DAGs it knows: {known}); "
+                       "check the DAG id and --db")
     if not rows:
         click.echo(f"DAG {dag_id} has no stored versions (a version is stored when a loop "
                    "parses the DAG, or a run of it is created).", err=True)
@@ -104,25 +118,59 @@ def versions(obj: CliContext, dag_id: str, output: str) -> None:
 @output_option
 @pass_context
 def list_import_errors(obj: CliContext, output: str) -> None:
-    """DAG files that failed to import when a scheduler loop last parsed them.
+    """DAG files that fail to import: the DAG folder's, checked now, and those loops recorded.
 
-    Before any loop has run on the store, the DAG folder is parsed now instead.
+    The DAG folder (--dags-folder, else the configured one), when it is on
+    this host, is parsed now: what a loop recorded may be older than the
+    files, or no loop may have parsed them yet. Errors that loops recorded
+    for files elsewhere (another host's folder) are listed as recorded.
     """
     store = obj.existing_store()
-    if store is not None:
-        rows = [{"filename": e.filename, "timestamp": e.timestamp, "traceback": e.stacktrace}
-                for e in store.list_import_errors()]
-    else:
-        click.echo("No metadata store yet: parsing the DAG folder now.", err=True)
-        rows = [{"filename": path, "timestamp": None, "traceback": trace}
-                for path, trace in sorted(obj.dagbag().import_errors.items())]
+    recorded = store.list_import_errors() if store is not None else []
+    rows = {e.filename: {"filename": e.filename, "timestamp": e.timestamp,
+                         "traceback": e.stacktrace} for e in recorded}
+    folder = _local_folder(obj)
+    if folder is not None:
+        bag = obj.dagbag()
+        for filename in [f for f in rows if Path(f).is_relative_to(bag.folder)]:
+            del rows[filename]  # parsed just now: that is what the file says today
+        rows.update({path: {"filename": path, "timestamp": None, "traceback": trace}
+                     for path, trace in bag.import_errors.items()})
+    listed = [rows[f] for f in sorted(rows)]
     if output == "json":
-        emit_json(rows)
+        emit_json(listed)
         return
-    if not rows:
-        click.echo("No import errors.")
-    for row in rows:
-        when = f" (parsed {row['timestamp']:%Y-%m-%d %H:%M:%S})" if row["timestamp"] else ""
-        click.echo(f"{row['filename']}{when}:")
+    if not listed:
+        click.echo(_nothing_found(obj, folder, store is not None))
+    for row in listed:
+        when = (f"recorded by a scheduler loop {row['timestamp']:%Y-%m-%d %H:%M:%S}"
+                if row["timestamp"] else "parsed now")
+        click.echo(f"{row['filename']} ({when}):")
         click.echo(row["traceback"].rstrip("\n"))
         click.echo("")
+
+
+def _local_folder(obj: CliContext) -> Path | None:
+    """The DAG folder to parse: ``--dags-folder`` (which must exist), else the configured
+    one if it is on this host."""
+    if obj.dags_folder is not None:
+        return obj.folder()
+    from daskflow import config
+
+    folder = config.dags_folder()
+    return folder if folder.exists() else None
+
+
+def _nothing_found(obj: CliContext, folder: Path | None, has_store: bool) -> str:
+    """What "no import errors" covers: the folder parsed now, the loops' records, or both."""
+    from daskflow.store.engine import mask_url
+
+    url = mask_url(obj.url)
+    if folder is not None:
+        loops = f", and scheduler loops recorded none in {url}" if has_store else ""
+        return f"No import errors: every DAG file of {folder} imports (parsed now){loops}."
+    if has_store:
+        return (f"No import errors recorded by scheduler loops in {url}; no DAG folder here "
+                "to parse (pass --dags-folder to check one).")
+    return (f"Nothing to check: no DAG folder here (pass --dags-folder) and no metadata store "
+            f"at {url}.")

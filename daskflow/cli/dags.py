@@ -1,7 +1,7 @@
 """``daskflow dags``: list the DAGs of the folder, show one, test-run one.
 
 The group's other commands live in modules of their own (``trigger.py``,
-``backfill.py``, ``dag_state.py``) and are added to it in ``main.py``.
+``backfill.py``, ``dag_state.py``), imported when they are used (``lazy.py``).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import click
 
 from daskflow.cli.context import CliContext, dags_folder_option, db_option, pass_context
 from daskflow.cli.errors import CliError, last_line
+from daskflow.cli.lazy import LazyGroup
 from daskflow.cli.options import (
     cluster_option,
     cluster_timeout_option,
@@ -20,16 +21,24 @@ from daskflow.cli.options import (
     logical_date_option,
 )
 from daskflow.cli.output import emit_json, output_option, render
-from daskflow.cli.run_dag import ClusterOptions, run_dag, show_result
 from daskflow.models.dag import DAG
-from daskflow.scheduler.dag_sync import dag_record
-from daskflow.store import StoreError
 
 #: Exit code of ``dags test`` when the run ended ``failed``.
 RUN_FAILED = 1
 
+#: The group's commands that live in other modules.
+LAZY_COMMANDS = {
+    "trigger": "daskflow.cli.trigger:trigger",
+    "backfill": "daskflow.cli.backfill:backfill",
+    "pause": "daskflow.cli.dag_state:pause",
+    "unpause": "daskflow.cli.dag_state:unpause",
+    "next-runs": "daskflow.cli.dag_state:next_runs_command",
+    "versions": "daskflow.cli.dag_state:versions",
+    "list-import-errors": "daskflow.cli.dag_state:list_import_errors",
+}
 
-@click.group("dags")
+
+@click.group("dags", cls=LazyGroup, lazy_commands=LAZY_COMMANDS)
 def dags_group() -> None:
     """List, inspect, test, trigger, backfill and pause DAGs."""
 
@@ -41,6 +50,8 @@ def dags_group() -> None:
 @pass_context
 def list_dags(obj: CliContext, output: str) -> None:
     """List the DAGs found in the DAG folder (and whether each is paused)."""
+    from daskflow.scheduler.dag_sync import dag_record
+
     bag = obj.dagbag()
     for path, trace in sorted(bag.import_errors.items()):
         click.echo(f"Import error in {path}: {last_line(trace)}", err=True)
@@ -55,6 +66,8 @@ def list_dags(obj: CliContext, output: str) -> None:
 
 def _paused(obj: CliContext) -> dict[str, bool]:
     """``is_paused`` of the DAGs the store knows; empty (with a note if it failed)."""
+    from daskflow.store import StoreError
+
     try:
         store = obj.existing_store()
         return {} if store is None else {d.dag_id: d.is_paused for d in store.list_dags()}
@@ -83,6 +96,8 @@ def show(obj: CliContext, dag_id: str, version_id: str | None, output: str) -> N
     dag = obj.get_dag(dag_id)
     rows = task_rows(dag)
     if output == "json":
+        from daskflow.scheduler.dag_sync import dag_record
+
         record = dag_record(dag)
         emit_json({"dag_id": dag.dag_id, "fileloc": record.fileloc,
                    "schedule": record.schedule, "tags": list(record.tags), "tasks": rows})
@@ -137,9 +152,11 @@ def test(ctx: click.Context, obj: CliContext, dag_id: str, logical_date: Any,
     states` and `daskflow tasks logs`); testing the same logical date again
     replaces it.
     """
+    from daskflow.cli.run_dag import ClusterOptions, run_dag, run_tries, show_result
+
     options = ClusterOptions(cluster, workers, threads_per_worker, processes,
                              cluster_timeout)
     result = run_dag(obj, dag_id, logical_date, conf, options)
-    show_result(result, output)
+    show_result(result, output, run_tries(obj, result) if output == "json" else None)
     if not result.succeeded:
         ctx.exit(RUN_FAILED)

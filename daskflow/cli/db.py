@@ -10,7 +10,6 @@ import click
 from daskflow.cli.context import CliContext, db_option, pass_context
 from daskflow.cli.errors import CliError
 from daskflow.cli.output import emit_json, output_option
-from daskflow.store.engine import mask_url
 
 
 @click.group("db")
@@ -47,6 +46,8 @@ def upgrade(obj: CliContext, output: str) -> None:
 @pass_context
 def reset(obj: CliContext, yes: bool, output: str) -> None:
     """Drop every table and create them again: ALL runs, logs and DAG state are lost."""
+    from daskflow.store.engine import mask_url
+
     _confirm_reset(mask_url(obj.url), yes)
     store = obj.store(require_schema=False)
     store.reset()
@@ -77,6 +78,8 @@ def can_prompt() -> bool:
 
 
 def _report(obj: CliContext, action: str, revision: str | None, output: str) -> None:
+    from daskflow.store.engine import mask_url
+
     url = mask_url(obj.url)
     if output == "json":
         emit_json({"db": url, "action": action, "revision": revision})

@@ -14,32 +14,28 @@ from typing import IO, Any
 
 import click
 
-from daskflow.exceptions import (
-    ClusterError,
-    DagImportError,
-    DagNotFound,
-    DaskflowError,
-    TaskNotFound,
-)
-from daskflow.store.errors import NotFoundError, RunExistsError, StoreError
+from daskflow.cli.lazy import LazyGroup
+from daskflow.exceptions import DaskflowError
 
 #: Exit code of every error in the user's input or environment.
 BAD_INPUT = 2
 
-#: (error type, words that show the message already says how to fix it, hint).
-_HINTS: tuple[tuple[type[DaskflowError], tuple[str, ...], str], ...] = (
-    (RunExistsError, ("--logical-date",),
+#: (error type's name, words that show the message already says how to fix it, hint).
+#: Types go by name: importing the store's errors would import SQLAlchemy into
+#: every command, ``--help`` included.
+_HINTS: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("RunExistsError", ("--logical-date",),
      "pass another --logical-date (or --run-id), or run that run again with "
      "`daskflow tasks clear`"),
-    (NotFoundError, ("--db",), "check the name, and --db or DASKFLOW_DB"),
-    (StoreError, ("--db",), "check --db or DASKFLOW_DB"),
-    (ClusterError, ("scheduler",),
+    ("NotFoundError", ("--db",), "check the name, and --db or DASKFLOW_DB"),
+    ("StoreError", ("--db",), "check --db or DASKFLOW_DB"),
+    ("ClusterError", ("scheduler",),
      "pass a running scheduler's address with --cluster, or omit it"),
-    (DagNotFound, ("--dags-folder",),
+    ("DagNotFound", ("--dags-folder",),
      "check the DAG id, or point --dags-folder at the folder that defines it"),
-    (DagImportError, ("fix the", "--dags-folder"),
+    ("DagImportError", ("fix the", "--dags-folder"),
      "fix the file(s) named above, or check the DAG id"),
-    (TaskNotFound, ("tasks list",), "see the task ids with `daskflow tasks list DAG_ID`"),
+    ("TaskNotFound", ("tasks list",), "see the task ids with `daskflow tasks list DAG_ID`"),
 )
 
 
@@ -55,8 +51,9 @@ class CliError(click.ClickException):
 def from_exception(exc: DaskflowError) -> CliError:
     """The :class:`CliError` for ``exc``: its message, then a hint if it has none."""
     message = str(exc).strip() or type(exc).__name__
+    kinds = {cls.__name__ for cls in type(exc).__mro__ if cls.__module__.startswith("daskflow")}
     for error_type, tokens, hint in _HINTS:
-        if isinstance(exc, error_type) and not any(t in message for t in tokens):
+        if error_type in kinds and not any(t in message for t in tokens):
             message += f"\n{hint}" if "\n" in message else f" ({hint})"
             break
     return CliError(message)
@@ -68,7 +65,7 @@ def last_line(text: str) -> str:
     return lines[-1] if lines else "(no traceback)"
 
 
-class DaskflowGroup(click.Group):
+class DaskflowGroup(LazyGroup):
     """The root group: any DaskflowError from any command becomes a :class:`CliError`.
 
     Nested groups run inside the root's ``invoke``, so converting here covers

@@ -1,6 +1,8 @@
-"""``daskflow``: the root command group, and ``daskflow version``.
+"""``daskflow``: the root command group, ``daskflow version`` and ``daskflow --version``.
 
 Run as the ``daskflow`` console script or ``python -m daskflow.cli.main``.
+Each command's module is imported only when that command is used
+(``lazy.py``), so ``--help`` never waits for Dask or SQLAlchemy to import.
 """
 
 from __future__ import annotations
@@ -11,28 +13,25 @@ from importlib.metadata import PackageNotFoundError, version
 import click
 
 import daskflow
-from daskflow.cli.backfill import backfill
-from daskflow.cli.clear import clear
 from daskflow.cli.context import CliContext
-from daskflow.cli.dag_state import (
-    list_import_errors,
-    next_runs_command,
-    pause,
-    unpause,
-    versions,
-)
-from daskflow.cli.dags import dags_group
-from daskflow.cli.db import db_group
 from daskflow.cli.errors import DaskflowGroup
 from daskflow.cli.output import emit_json, output_option
-from daskflow.cli.pools import pools_group
-from daskflow.cli.runs import runs_group
-from daskflow.cli.scheduler import scheduler
-from daskflow.cli.tasks import tasks_group
-from daskflow.cli.trigger import trigger
+
+#: The top-level commands, each imported from its module when it is used.
+COMMANDS = {
+    "db": "daskflow.cli.db:db_group",
+    "dags": "daskflow.cli.dags:dags_group",
+    "tasks": "daskflow.cli.tasks:tasks_group",
+    "runs": "daskflow.cli.runs:runs_group",
+    "pools": "daskflow.cli.pools:pools_group",
+    "scheduler": "daskflow.cli.scheduler:scheduler",
+}
 
 
-@click.group(cls=DaskflowGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=DaskflowGroup, lazy_commands=COMMANDS,
+             context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(daskflow.__version__, "--version", "-V", prog_name="daskflow",
+                      message="%(prog)s %(version)s")
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """daskflow: Airflow-style workflows, each run executed as one Dask graph."""
@@ -58,14 +57,6 @@ def _version(package: str) -> str | None:
         return version(package)
     except PackageNotFoundError:
         return None
-
-
-for _command in (trigger, backfill, pause, unpause, next_runs_command, versions,
-                 list_import_errors):
-    dags_group.add_command(_command)
-tasks_group.add_command(clear)
-for _group in (db_group, dags_group, tasks_group, runs_group, pools_group, scheduler):
-    cli.add_command(_group)
 
 
 if __name__ == "__main__":

@@ -9,17 +9,40 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 import click
 
-from daskflow import config
 from daskflow.cli.errors import CliError
 from daskflow.exceptions import DaskflowError
-from daskflow.execution.single_run import parse_logical_date
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def setting(name: str, default: Any = None) -> Callable[[], Any]:
+    """A click default read from the ``daskflow.<name>`` setting when the command runs.
+
+    Reading settings imports ``dask.config``; ``--help`` does not need them.
+    """
+    def read() -> Any:
+        from daskflow import config
+
+        return config.get(name, default)
+
+    return read
+
+
+@dataclass(frozen=True)
+class ClusterOptions:
+    """Where to run: an existing scheduler's address, or the shape of a LocalCluster."""
+
+    address: str | None = None
+    workers: int | None = None
+    threads_per_worker: int | None = None
+    processes: bool = True
+    timeout: float = 10.0
 
 
 def parse_conf(value: str | None) -> dict[str, Any]:
@@ -55,6 +78,8 @@ def parse_date(value: str | None) -> datetime | None:
     """``--logical-date`` as an aware datetime (naive means UTC); ``None`` means now."""
     if value is None:
         return None
+    from daskflow.execution.single_run import parse_logical_date
+
     try:
         return parse_logical_date(value, datetime.now(timezone.utc))
     except DaskflowError as exc:
@@ -77,7 +102,7 @@ def parse_cluster(value: str | None) -> str | None:
 
 def cluster_option(fn: F) -> F:
     return click.option(
-        "--cluster", metavar="ADDRESS", default=lambda: config.get("cluster"),
+        "--cluster", metavar="ADDRESS", default=setting("cluster"),
         callback=lambda ctx, param, value: parse_cluster(value),
         help="Address of a running Dask scheduler. [default: start a LocalCluster]",
     )(fn)
@@ -99,13 +124,13 @@ def local_cluster_options(fn: F) -> F:
     """
     options = (
         click.option("--workers", type=click.IntRange(min=1),
-                     default=lambda: config.get("local-cluster.workers"),
+                     default=setting("local-cluster.workers"),
                      help="LocalCluster: number of workers. [default: Dask's choice]"),
         click.option("--threads-per-worker", type=click.IntRange(min=1),
-                     default=lambda: config.get("local-cluster.threads-per-worker"),
+                     default=setting("local-cluster.threads-per-worker"),
                      help="LocalCluster: threads per worker."),
         click.option("--processes/--threads",
-                     default=lambda: bool(config.get("local-cluster.processes", True)),
+                     default=lambda: bool(setting("local-cluster.processes", True)()),
                      help="LocalCluster: workers in processes, or threads of this process."),
     )
     for option in reversed(options):

@@ -12,7 +12,6 @@ import click
 from daskflow.cli.context import CliContext, db_option, pass_context
 from daskflow.cli.errors import CliError
 from daskflow.cli.output import emit_json, output_option, render
-from daskflow.store.schema import DEFAULT_POOL
 
 COLUMNS = ["name", "slots", "description"]
 
@@ -61,6 +60,8 @@ def list_pools(obj: CliContext, output: str) -> None:
 @pass_context
 def delete_pool(obj: CliContext, name: str) -> None:
     """Delete pool NAME; tasks that name it fail, saying to create it, until it exists."""
+    from daskflow.store.schema import DEFAULT_POOL
+
     if name == DEFAULT_POOL:
         raise CliError(f"{DEFAULT_POOL} cannot be deleted; change its size with "
                        f"`daskflow pools set {DEFAULT_POOL} SLOTS`")

@@ -15,29 +15,21 @@ the tasks themselves lands in their logs (``daskflow tasks logs``).
 from __future__ import annotations
 
 import contextlib
+import shlex
 import sys
-from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any
 
 import click
 
 from daskflow.cli.context import CliContext
+from daskflow.cli.options import ClusterOptions
 from daskflow.cli.output import emit_json, table_lines
 from daskflow.cli.progress import ProgressLine
 from daskflow.execution.cluster import connect, dashboard_url
 from daskflow.execution.single_run import RunResult, run_once
 
-
-@dataclass(frozen=True)
-class ClusterOptions:
-    """Where to run: an existing scheduler's address, or the shape of a LocalCluster."""
-
-    address: str | None = None
-    workers: int | None = None
-    threads_per_worker: int | None = None
-    processes: bool = True
-    timeout: float = 10.0
+__all__ = ["ClusterOptions", "run_dag", "show_result"]
 
 
 def run_dag(obj: CliContext, dag_id: str, logical_date: datetime | None,
@@ -68,10 +60,33 @@ def _show_dashboard(err: IO[str]) -> Any:
     return on_cluster
 
 
-def show_result(result: RunResult, output: str) -> None:
-    """The result as one JSON object, or a table of task instances and the run state."""
+def run_tries(obj: CliContext, result: RunResult) -> dict[str, list[dict[str, Any]]]:
+    """Every try of every task instance of the run, as recorded: ``{"load[2]": [...]}``.
+
+    Each try is ``{"try_number", "state", "error"}``, the error being the
+    one-line summary of why that try failed (the traceback is in its log).
+    """
+    tries: dict[str, list[dict[str, Any]]] = {}
+    for attempt in obj.store(require_schema=False).list_run_attempts(result.dag_id,
+                                                                     result.run_id):
+        name = (attempt.task_id if attempt.map_index < 0
+                else f"{attempt.task_id}[{attempt.map_index}]")
+        tries.setdefault(name, []).append({"try_number": attempt.try_number,
+                                           "state": attempt.state, "error": attempt.error})
+    return tries
+
+
+def show_result(result: RunResult, output: str,
+                tries: dict[str, list[dict[str, Any]]] | None = None) -> None:
+    """The result as one JSON object, or a table of task instances and the run state.
+
+    The JSON gives each task instance its ``tries`` (see :func:`run_tries`).
+    """
     if output == "json":
-        emit_json(result.to_json())
+        data = result.to_json()
+        for name, task in data["tasks"].items():
+            task["tries"] = (tries or {}).get(name, [])
+        emit_json(data)
         return
     rows = [{"task": name, "state": t.state, "try": t.try_number, "duration": t.duration,
              "error": t.error} for name, t in result.tasks.items()]
@@ -81,7 +96,7 @@ def show_result(result: RunResult, output: str) -> None:
     for line in table_lines(rows, columns):
         click.echo(line)
     click.echo(f"DAG run {result.dag_id} {result.run_id}: {result.state}")
-    failed = [t.task_id for t in result.tasks.values() if t.state == "failed"]
+    failed = [name for name, t in result.tasks.items() if t.state == "failed"]
     if failed:
-        click.echo(f"See why with: daskflow tasks logs {result.dag_id} '{result.run_id}' "
-                   f"{failed[0]}", err=True)
+        command = ["daskflow", "tasks", "logs", result.dag_id, result.run_id, failed[0]]
+        click.echo(f"See why with: {shlex.join(command)}", err=True)

@@ -23,8 +23,12 @@ import click
 
 from daskflow.cli.context import CliContext, dags_folder_option, db_option, pass_context
 from daskflow.cli.errors import CliError
-from daskflow.cli.options import cluster_option, cluster_timeout_option, local_cluster_options
-from daskflow.cli.run_dag import ClusterOptions
+from daskflow.cli.options import (
+    ClusterOptions,
+    cluster_option,
+    cluster_timeout_option,
+    local_cluster_options,
+)
 from daskflow.cli.serving import (
     HEARTBEAT_SECONDS,
     STALE_AFTER_SECONDS,
@@ -32,6 +36,7 @@ from daskflow.cli.serving import (
     cluster_and_notifier,
     describe_start,
     echo_err,
+    events_to_stdout,
     log_to_stderr,
     stop_on_signals,
 )
@@ -52,15 +57,22 @@ SECONDS = click.FloatRange(min=0, min_open=True)
               help="Adopt another loop's runs once its heartbeat is this old.")
 @click.option("--loop-id", metavar="ID", default=None,
               help="This loop's name in the store. [default: HOST-<random>]")
+@click.option("--quiet", "-q", is_flag=True,
+              help="Print no line per run created, started or ended, nor per DAG file that "
+                   "starts or stops failing to import.")
 @pass_context
 def scheduler(obj: CliContext, cluster: str | None, cluster_timeout: float,
               workers: int | None, threads_per_worker: int | None, processes: bool,
-              heartbeat: float, stale_after: float, loop_id: str | None) -> None:
+              heartbeat: float, stale_after: float, loop_id: str | None, quiet: bool) -> None:
     """Create scheduled runs and run every queued run, until Ctrl-C or SIGTERM.
 
     Runs come from the DAGs' schedules, `daskflow dags trigger`, `daskflow
     dags backfill` and `daskflow tasks clear`. Stopping hands running runs
     back for any loop to resume at once.
+
+    Prints a line to stdout when a run is created, starts and ends (with its
+    state and duration), and when a DAG file starts or stops failing to
+    import; --quiet turns that off. Everything else goes to stderr.
     """
     if stale_after <= heartbeat:
         raise CliError(f"--stale-after ({stale_after:g}s) must be longer than --heartbeat "
@@ -72,7 +84,7 @@ def scheduler(obj: CliContext, cluster: str | None, cluster_timeout: float,
     faulthandler.register(signal.SIGUSR1, all_threads=True)
     stop = threading.Event()
     options = ClusterOptions(cluster, workers, threads_per_worker, processes, cluster_timeout)
-    with stop_on_signals(stop) as received, log_to_stderr(), \
+    with stop_on_signals(stop) as received, log_to_stderr(), events_to_stdout(quiet), \
             cluster_and_notifier(options) as (client, notifier):
         loop = build_loop(obj, store, client, notifier, loop_id=loop_id, heartbeat=heartbeat,
                           stale_after=stale_after)

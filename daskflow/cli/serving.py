@@ -20,21 +20,20 @@ import logging
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from daskflow import config
 from daskflow.cli.context import CliContext
 from daskflow.cli.errors import last_line
-from daskflow.cli.run_dag import ClusterOptions
-from daskflow.execution.cluster import connect, dashboard_url
-from daskflow.notifications import Notifier
-from daskflow.scheduler.dag_folder import DagFolder
-from daskflow.scheduler.loop import SchedulerLoop
-from daskflow.store.engine import mask_url
+from daskflow.cli.options import ClusterOptions
+
+if TYPE_CHECKING:  # imported where used: they pull in Dask and SQLAlchemy
+    from daskflow.notifications import Notifier
+    from daskflow.scheduler.loop import SchedulerLoop
 
 #: The loop's defaults, repeated as the CLI's defaults so ``--help`` shows them.
 HEARTBEAT_SECONDS = 2.0
@@ -95,6 +94,9 @@ def cluster_and_notifier(options: ClusterOptions) -> Iterator[tuple[Any, Notifie
     A LocalCluster's worker processes start with SIGINT ignored (see
     :func:`sigint_ignored`); an existing cluster is left running.
     """
+    from daskflow.execution.cluster import connect
+    from daskflow.notifications import Notifier
+
     with contextlib.ExitStack() as stack:
         with sigint_ignored():
             client = stack.enter_context(connect(
@@ -113,6 +115,10 @@ def build_loop(obj: CliContext, store: Any, client: Any, notifier: Any, *,
     The files are imported in parse processes (``daskflow.parse-*`` settings),
     whose output goes to stderr.
     """
+    from daskflow import config
+    from daskflow.scheduler.dag_folder import DagFolder
+    from daskflow.scheduler.loop import SchedulerLoop
+
     folder = DagFolder(obj.folder(), store)
     folder.refresh(wait=True)
     return SchedulerLoop(folder, store, client, results_url=config.results_url(),
@@ -124,6 +130,9 @@ def build_loop(obj: CliContext, store: Any, client: Any, notifier: Any, *,
 
 def describe_start(loop: SchedulerLoop, store: Any, client: Any) -> list[str]:
     """The lines a loop prints to stderr when it starts: who it is, where it reads and runs."""
+    from daskflow.execution.cluster import dashboard_url
+    from daskflow.store.engine import mask_url
+
     folder = loop.folder
     dags = ", ".join(sorted(folder.dags)) or "none"
     lines = [f"Loop id: {loop.loop_id}",
@@ -150,6 +159,29 @@ def log_to_stderr(level: int = logging.INFO) -> Iterator[None]:
     finally:
         logger.removeHandler(handler)
         logger.setLevel(previous)
+
+
+@contextlib.contextmanager
+def events_to_stdout(quiet: bool = False) -> Iterator[None]:
+    """Print the loop's events (``scheduler/events.py``) to stdout, one timestamped line each.
+
+    ``quiet`` prints nothing. Each line is flushed at once, so a log file or
+    a pipe gets it when it happens; a closed stdout only loses the lines.
+    """
+    if quiet:
+        yield
+        return
+    from daskflow.scheduler import events
+
+    def show(line: str) -> None:
+        try:
+            click.echo(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}")
+            sys.stdout.flush()
+        except (OSError, ValueError):
+            pass
+
+    with events.listening(show):
+        yield
 
 
 def echo_err(line: str) -> None:

@@ -4,28 +4,26 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from daskflow.cli.context import CliContext, dags_folder_option, db_option, pass_context
 from daskflow.cli.errors import CliError
+from daskflow.cli.lazy import LazyGroup
 from daskflow.cli.options import conf_option, logical_date_option
 from daskflow.cli.output import emit_json, output_option, render
-from daskflow.cli.run_task import (
-    TaskRunResult,
-    concrete_task,
-    run_info,
-    run_task,
-    upstream_note,
-)
-from daskflow.store import AttemptRecord, DagRunRecord, Store
+
+if TYPE_CHECKING:
+    from daskflow.cli.run_task import TaskRunResult
+    from daskflow.store import AttemptRecord, DagRunRecord, Store
 
 TASK_FAILED = 1
 
 
-@click.group("tasks")
+@click.group("tasks", cls=LazyGroup, lazy_commands={"clear": "daskflow.cli.clear:clear"})
 def tasks_group() -> None:
     """List tasks, test one alone, read states and logs of a run, clear them."""
 
@@ -60,6 +58,8 @@ def test(ctx: click.Context, obj: CliContext, dag_id: str, task_id: str, logical
     For debugging: the task's output goes to the terminal and its return
     value is printed. Values from upstream tasks are None. Exit 1 if it fails.
     """
+    from daskflow.cli.run_task import concrete_task, run_info, run_task, upstream_note
+
     dag = obj.get_dag(dag_id)
     task = concrete_task(dag, task_id, conf, map_index)
     note = upstream_note(dag, task_id)
@@ -111,7 +111,7 @@ def states(obj: CliContext, dag_id: str, run_id: str, output: str) -> None:
     """
     store = obj.store()
     _require_run(store, dag_id, run_id)
-    tries: dict[tuple[str, int], list[AttemptRecord]] = {}
+    tries: dict[tuple[str, int], list[Any]] = {}
     for attempt in store.list_run_attempts(dag_id, run_id):
         tries.setdefault((attempt.task_id, attempt.map_index), []).append(attempt)
     rows = []
@@ -128,20 +128,55 @@ def states(obj: CliContext, dag_id: str, run_id: str, output: str) -> None:
     render(rows, columns, output)
 
 
+#: ``extract`` or, for one instance of a mapped task, ``extract[3]``.
+_INSTANCE = re.compile(r"(?P<task_id>.+?)\[(?P<map_index>-?\d+)\]")
+
+
+def instance_name(task_id: str, map_index: int) -> str:
+    """How commands name a task instance, and how ``tasks logs`` accepts it.
+
+    >>> instance_name("load", -1), instance_name("load", 3)
+    ('load', 'load[3]')
+    """
+    return task_id if map_index < 0 else f"{task_id}[{map_index}]"
+
+
+def split_instance(name: str, map_index: int | None) -> tuple[str, int]:
+    """``("load", 3)`` from ``load[3]``, or from ``load`` and ``--map-index 3``.
+
+    >>> split_instance("load[3]", None), split_instance("load", None)
+    (('load', 3), ('load', -1))
+    """
+    match = _INSTANCE.fullmatch(name)
+    if match is None:
+        return name, -1 if map_index is None else map_index
+    index = int(match["map_index"])
+    if map_index is not None and map_index != index:
+        raise CliError(f"task instance {name!r} and --map-index {map_index} disagree; "
+                       "give the index once")
+    return match["task_id"], index
+
+
 @tasks_group.command("logs")
 @click.argument("dag_id")
 @click.argument("run_id")
-@click.argument("task_id")
-@click.option("--map-index", type=int, default=-1, show_default=True,
-              help="Instance of a mapped task (-1: the task is not mapped).")
+@click.argument("task_id", metavar="TASK_ID[INDEX]")
+@click.option("--map-index", type=int, default=None,
+              help="Instance of a mapped task; or name it as TASK_ID[INDEX]. "
+                   "[default: -1, not mapped]")
 @click.option("--try", "try_number", type=click.IntRange(min=1), default=None,
               help="Which try. [default: the latest]")
 @db_option
 @output_option
 @pass_context
-def logs(obj: CliContext, dag_id: str, run_id: str, task_id: str, map_index: int,
+def logs(obj: CliContext, dag_id: str, run_id: str, task_id: str, map_index: int | None,
          try_number: int | None, output: str) -> None:
-    """Print the stored log of one try of a task instance."""
+    """Print the stored log of one try of a task instance.
+
+    One instance of a mapped task is named like `load[3]` (quoted in a
+    shell, where brackets are special) or with --map-index 3.
+    """
+    task_id, map_index = split_instance(task_id, map_index)
     store = obj.store()
     _require_run(store, dag_id, run_id)
     attempt = _find_attempt(store, dag_id, run_id, task_id, map_index, try_number)
@@ -153,7 +188,8 @@ def logs(obj: CliContext, dag_id: str, run_id: str, task_id: str, map_index: int
                    "map_index": map_index, "try_number": attempt.try_number,
                    "state": attempt.state, "log": log})
         return
-    click.echo(f"*** {task_id} try {attempt.try_number}: {attempt.state} "
+    click.echo(f"*** {instance_name(task_id, map_index)} try {attempt.try_number}: "
+               f"{attempt.state} "
                f"on {attempt.worker or attempt.hostname or '?'}", err=True)
     click.echo(log, nl=not log.endswith("\n") and bool(log))
 
@@ -173,16 +209,24 @@ def _find_attempt(store: Store, dag_id: str, run_id: str, task_id: str, map_inde
     """The requested (or latest) try; ``None`` after a note if the task never ran."""
     instance = store.get_task_instance(dag_id, run_id, task_id, map_index)
     if instance is None:
-        tasks = sorted({(ti.task_id, ti.map_index) for ti in
-                        store.list_task_instances(dag_id, run_id)})
-        names = ", ".join(t if i < 0 else f"{t}[{i}]" for t, i in tasks) or "none"
-        where = task_id if map_index < 0 else f"{task_id}[{map_index}]"
+        instances = store.list_task_instances(dag_id, run_id)
+        tasks = sorted({(ti.task_id, ti.map_index) for ti in instances})
+        names = ", ".join(instance_name(t, i) for t, i in tasks) or "none"
+        where = instance_name(task_id, map_index)
+        # Failed instances first: the one a user most likely wants to read.
+        mapped = sorted((ti.state != "failed", ti.map_index) for ti in instances
+                        if ti.task_id == task_id and ti.map_index >= 0)
+        if map_index < 0 and mapped:
+            example = instance_name(task_id, mapped[0][1])
+            raise CliError(f"task {task_id} of run {run_id!r} is mapped: name one of its "
+                           f"{len(mapped)} instances, e.g. {example!r} "
+                           f"(task instances: {names})")
         raise CliError(f"run {run_id!r} of DAG {dag_id!r} has no task instance {where} "
                        f"(task instances: {names})")
     attempts = store.list_attempts(dag_id, run_id, task_id, map_index)
     if not attempts:
-        click.echo(f"Task {task_id} never ran in this run (state: {instance.state}); "
-                   "it has no log.", err=True)
+        click.echo(f"Task {instance_name(task_id, map_index)} never ran in this run "
+                   f"(state: {instance.state}); it has no log.", err=True)
         return None
     if try_number is None:
         return attempts[-1]
@@ -190,5 +234,5 @@ def _find_attempt(store: Store, dag_id: str, run_id: str, task_id: str, map_inde
         if attempt.try_number == try_number:
             return attempt
     tries = ", ".join(str(a.try_number) for a in attempts)
-    raise CliError(f"task {task_id} of run {run_id!r} has no try {try_number} "
-                   f"(tries recorded: {tries})")
+    raise CliError(f"task {instance_name(task_id, map_index)} of run {run_id!r} has no try "
+                   f"{try_number} (tries recorded: {tries})")

@@ -7,7 +7,12 @@ is the one the DAG's schedule gives a run triggered at that date. The run
 records the DAG id and conf only, never code: the loop that starts it runs
 the DAG as the loop's own DAG folder defines it at that moment, and records
 that version. A trigger can therefore not make a loop run code from another
-folder (``--dags-folder`` only serves to check the DAG and its schedule).
+folder.
+
+The DAG is checked and its schedule read before anything is written: from
+the file a loop recorded for it in the store, so that ``--db`` is all a
+trigger from another terminal needs (``CliContext.known_dag``), or from
+``--dags-folder`` when that is given.
 """
 
 from __future__ import annotations
@@ -51,7 +56,7 @@ def trigger(obj: CliContext, dag_id: str, logical_date: datetime | None,
     """
     if run_id is not None and not run_id.strip():
         raise CliError("--run-id must not be empty")
-    dag = obj.get_dag(dag_id)
+    dag = obj.known_dag(dag_id)
     dag.validate()
     store = obj.writable_store()
     logical = logical_date or datetime.now(timezone.utc)

@@ -50,6 +50,7 @@ from typing import Any
 
 from distributed.diagnostics.plugin import NannyPlugin, SchedulerPlugin
 
+from daskflow.execution import code_pickling
 from daskflow.execution.annotations import update_on_scheduler
 
 PLUGIN_NAME = "daskflow"
@@ -276,7 +277,12 @@ class WorkerExitReporter(NannyPlugin):
 
 
 def install(client: Any) -> None:
-    """Register both plugins on the client's cluster (a no-op where they already are)."""
+    """Register both plugins on the client's cluster (a no-op where they already are).
+
+    Also makes this process pickle task code with its file names, so the
+    tracebacks of tasks name their DAG file (``code_pickling.py``).
+    """
+    code_pickling.install()
     client.register_plugin(SchedulerSide(), name=PLUGIN_NAME)
     client.register_plugin(WorkerExitReporter(), name=WorkerExitReporter.name)
 

@@ -59,7 +59,8 @@ class Runner:
                  results_url: str | None = None, notifier: Any = None,
                  heartbeat_interval: float = 2.0, stale_after: float = 10.0,
                  record_interval: float | None = None, hold_past: bool = True,
-                 on_closed: Callable[[RunExecution, DagRunState], None] | None = None) -> None:
+                 on_closed: Callable[[RunKey, DagRunState, datetime, str | None,
+                                      RunExecution | None], None] | None = None) -> None:
         self.store = store
         self.client = client
         self.owner = owner
@@ -68,6 +69,7 @@ class Runner:
         self.results_url = results_url
         self.notifier = notifier
         self.heartbeat_interval = heartbeat_interval
+        #: Called with (run key, state, when, reason, execution or None) once a run ended.
         self.on_closed = on_closed
         #: Whether ``depends_on_past`` holds tasks back (not for ``dag.test()``).
         self.hold_past = hold_past
@@ -109,6 +111,8 @@ class Runner:
                 self._set_state(key, DagRunState.FAILED, now, reason=str(exc))
                 self.ownership.release(key)
                 logger.error("run %s of DAG %r failed: %s", run.run_id, run.dag_id, exc)
+                if self.on_closed is not None:
+                    self.on_closed(key, DagRunState.FAILED, now, str(exc), None)
                 return None
         pools = {p.name: p.slots for p in self.store.list_pools()}
         execution = RunExecution(dag, run_info(run), self.client, self.recorder,
@@ -244,7 +248,7 @@ class Runner:
         if self.notifier is not None:
             self._notify_run(execution, state, reason)
         if self.on_closed is not None:
-            self.on_closed(execution, state)
+            self.on_closed(key, state, now, reason, execution)
 
     def _set_state(self, key: RunKey, state: DagRunState, now: datetime,
                    reason: str | None = None) -> None:

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from daskflow.scheduler import events
 from daskflow.scheduler.dag_processor import FileParse, ParseLimits, parse_files
 from daskflow.scheduler.dag_sync import dag_record, save_version
 from daskflow.scheduler.duplicates import compose
@@ -161,6 +162,10 @@ class DagFolder:
                 self.versions.pop(dag_id, None)
         changes.errors = {path: error for path, error in self.errors.items()
                           if previous_errors.get(path) != error}
+        for path in sorted(changes.errors):
+            events.import_failed(path, changes.errors[path])
+        for path in sorted(set(previous_errors) - set(self.errors)):
+            events.import_fixed(path)
         if changes.changed or changes.removed or self.errors != self._synced_errors:
             self._sync(changes)
 

@@ -6,9 +6,11 @@ only the upstream task id, so a run of 1,000 tasks does not send the DAG
 1,000 times. A DAG going from a parse process to the scheduler needs the
 opposite: the same graph, every task still pointing at its DAG, group and
 upstream operators. :func:`dumps_dags` pickles with a cloudpickle
-``Pickler`` that overrides exactly those two reductions and nothing else;
-an operator's own ``__getstate__``/``__setstate__`` (e.g. BashOperator's
-process handle) still applies.
+``Pickler`` that overrides exactly those two reductions, and code objects,
+which keep their file name (``execution/code_pickling.py``) so that a
+task's traceback names its DAG file; an operator's own
+``__getstate__``/``__setstate__`` (e.g. BashOperator's process handle)
+still applies.
 
 Functions and classes of the DAG file travel by value (the file's module is
 not in ``sys.modules``; helper modules of the DAG folder are registered by
@@ -21,10 +23,12 @@ from __future__ import annotations
 
 import copyreg
 import io
+import types
 from typing import Any
 
 import cloudpickle
 
+from daskflow.execution.code_pickling import reduce_code
 from daskflow.models.baseoperator import BaseOperator
 from daskflow.models.dag import DAG
 from daskflow.models.xcom_arg import XComArg
@@ -39,6 +43,10 @@ class _WholeGraphPickler(cloudpickle.Pickler):
             return copyreg.__newobj__, (type(obj),), state
         if isinstance(obj, XComArg):
             return copyreg.__newobj__, (type(obj),), dict(obj.__dict__)
+        if isinstance(obj, types.CodeType):
+            reduced = reduce_code(obj)
+            if reduced is not NotImplemented:
+                return reduced
         return super().reducer_override(obj)
 
 

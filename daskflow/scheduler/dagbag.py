@@ -220,3 +220,43 @@ def load_dag_version(store: Any, version_id: str, dag_id: str,
         _BUILT.pop(next(iter(_BUILT)))
     _BUILT[key] = built.dags[0]
     return built.dags[0]
+
+
+# -- DAGs the store knows ------------------------------------------------------------------
+def load_recorded_dag(store: Any, dag_id: str, limits: ParseLimits | None = None) -> DAG:
+    """DAG ``dag_id`` as the store knows it: from the file a loop recorded for it.
+
+    For commands run away from the DAG folder (another terminal, another
+    host) with only the store: the recorded file is parsed in a parse
+    process, like any DAG file. Where that file is not readable (the loop
+    runs on another host), the DAG's latest stored version is built instead,
+    which must be signed (see :func:`load_dag_version`). Raises
+    :class:`DagNotFound` if the store does not know the DAG, and
+    :class:`DagImportError` if its file no longer defines it.
+    """
+    record = store.get_dag(dag_id)
+    if record is None or not record.fileloc:
+        known = ", ".join(d.dag_id for d in store.list_dags() if d.is_active) or "none"
+        raise DagNotFound(f"DAG {dag_id!r} is not in the metadata store (DAGs it knows: "
+                          f"{known}); a running `daskflow scheduler` records the DAGs of its "
+                          "folder, or pass --dags-folder")
+    if not record.is_active:
+        raise DagNotFound(f"DAG {dag_id!r} is no longer in its scheduler's DAG folder (it was "
+                          f"last defined in {record.fileloc})")
+    path = Path(record.fileloc)
+    if not path.is_file():
+        stored = store.list_dag_versions(dag_id)
+        if not stored:
+            raise DagImportError(f"DAG {dag_id!r}: its file {path} is not on this host and "
+                                 "the store holds no version of it; pass --dags-folder")
+        return load_dag_version(store, stored[0].version_id, dag_id, limits)
+    parsed = parse_files([path], limits or ParseLimits.from_config(), root=path.parent)
+    result = parsed[str(path)]
+    if result.error is not None:
+        raise DagImportError(f"DAG {dag_id!r}: its file {path} failed to import: "
+                             f"{import_errors.last_line(result.error)} (fix the file)")
+    for dag in result.dags:
+        if dag.dag_id == dag_id:
+            return dag
+    raise DagImportError(f"DAG {dag_id!r}: its file {path} no longer defines it (fix the "
+                         "file, or pass --dags-folder)")

@@ -44,6 +44,7 @@ from daskflow.execution.run import RunExecution
 from daskflow.execution.runner import Runner
 from daskflow.models.state import DagRunState, TaskInstanceState
 from daskflow.schedule import DataInterval
+from daskflow.scheduler import events
 from daskflow.scheduler.dag_folder import DagFolder
 from daskflow.scheduler.dagbag import load_dag_version
 from daskflow.scheduler.planning import (
@@ -194,6 +195,7 @@ class SchedulerLoop:
                 dag_version=self.folder.versions.get(dag.dag_id))
         except RunExistsError:
             return False  # another loop created it first: exactly one run per interval
+        events.run_created(dag.dag_id, scheduled_run_id(info.logical_date), "scheduled")
         return True
 
     def _explain_waiting_runs(self) -> None:
@@ -224,6 +226,7 @@ class SchedulerLoop:
         claimed = self.store.claim_runs(self.loop_id, now, room, self.stale_after, caps,
                                         dag_ids=set(self.folder.dags))
         for run in claimed:
+            events.run_started(run, now)
             execution = self.runner.drive(run, run.fence, now)
             if execution is not None:
                 started.append(execution)
@@ -250,5 +253,7 @@ class SchedulerLoop:
             return current
         return load_dag_version(self.store, run.dag_version, run.dag_id)
 
-    def _closed(self, execution: RunExecution, state: DagRunState) -> None:
-        self._look_again.pop(execution.run.dag_id, None)
+    def _closed(self, key: tuple[str, str], state: DagRunState, now: datetime,
+                reason: str | None, execution: RunExecution | None) -> None:
+        self._look_again.pop(key[0], None)
+        events.run_ended(*key, state.value, now, reason, execution)

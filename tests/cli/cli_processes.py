@@ -54,18 +54,27 @@ def wait_for(condition: Callable[[], Any], what: str, timeout: float = DEADLINE)
 class Background:
     """A CLI command running in the background, its stderr going to a file."""
 
-    def __init__(self, env: dict[str, str], log: Path, *args: Any) -> None:
+    def __init__(self, env: dict[str, str], log: Path, *args: Any,
+                 out: Path | None = None) -> None:
         self.log = log
+        self.out = out
         self._file = open(log, "w")  # noqa: SIM115 -- closed in stop()
+        self._out = open(out, "w") if out is not None else subprocess.DEVNULL  # noqa: SIM115
         # A session of its own, like a command started in a terminal: Ctrl-C there
         # signals the whole process group (see stop(group=True)).
         self.process = subprocess.Popen([*CLI, *map(str, args)], env=env, text=True,
-                                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                        stdin=subprocess.DEVNULL, stdout=self._out,
                                         stderr=self._file, start_new_session=True)
 
     @property
     def stderr(self) -> str:
         return self.log.read_text()
+
+    @property
+    def stdout(self) -> str:
+        """What the command printed to stdout so far (``out`` must have been given)."""
+        assert self.out is not None, "started without out=: stdout went nowhere"
+        return self.out.read_text()
 
     def wait_until_logged(self, text: str) -> None:
         def logged() -> bool:
@@ -92,6 +101,8 @@ class Background:
                                  ) from None
         finally:
             self._file.close()
+            if self.out is not None:
+                self._out.close()
 
 
 def runs(env: dict[str, str], *args: Any) -> list[dict[str, Any]]:

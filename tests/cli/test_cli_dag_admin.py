@@ -216,18 +216,105 @@ def test_show_of_an_unknown_version_lists_the_known_ones(env, store, folder):
     assert "no version '0000'" in message and known in message
 
 
+# -- from another terminal, with only the store ------------------------------------------------
+@pytest.fixture
+def away(env: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Another terminal: the same store and secret key, no --dags-folder, no folder here."""
+    monkeypatch.setenv("DASKFLOW_SECRET_KEY", "one key for the loop and the terminal")
+    return {**env, "DASKFLOW_DAGS_FOLDER": None}
+
+
+def test_dag_commands_need_only_the_store_a_loop_recorded_the_dag_in(away, store, folder):
+    _parsed(store, folder)  # what a running `daskflow scheduler --dags-folder ...` records
+    assert not (Path(away["DASKFLOW_HOME"]) / "dags").exists()
+
+    triggered = invoke(away, "dags", "trigger", "daily", "-d", "2025-03-04T06:00")
+    assert triggered.exit_code == 0, triggered.stderr
+    run = store().get_dag_run("daily", "manual__2025-03-04T06:00:00+00:00")
+    assert (run.data_interval_start, run.data_interval_end) == (utc(2025, 3, 3), utc(2025, 3, 4))
+
+    rows = json.loads(invoke(away, "dags", "next-runs", "daily", "-n", "1", "-o", "json").stdout)
+    assert [r["logical_date"] for r in rows] == ["2025-01-01T00:00:00+00:00"]
+    assert invoke(away, "dags", "pause", "daily").stdout == "DAG daily paused\n"
+    assert store().paused_dag_ids() == {"daily"}
+    assert invoke(away, "dags", "unpause", "daily").exit_code == 0
+    versions = json.loads(invoke(away, "dags", "versions", "daily", "-o", "json").stdout)
+    assert [v["fileloc"] for v in versions] == [str(folder / "daily.py")]
+
+
+def test_a_recorded_file_not_on_this_host_is_read_from_the_stored_version(away, store, folder):
+    _parsed(store, folder)
+    (folder / "daily.py").rename(folder.parent / "moved.py")  # as if on the loop's host only
+    rows = json.loads(invoke(away, "dags", "next-runs", "daily", "-n", "1", "-o", "json").stdout)
+    assert [r["run_after"] for r in rows] == ["2025-01-02T00:00:00+00:00"]
+    assert invoke(away, "dags", "trigger", "daily", "-d", "2025-03-04").exit_code == 0
+
+
+def test_a_recorded_file_that_no_longer_defines_the_dag_is_named(away, store, folder):
+    _parsed(store, folder)
+    (folder / "daily.py").write_text(MANUAL)
+    message = error(invoke(away, "dags", "trigger", "daily"))
+    assert f"DAG 'daily': its file {folder / 'daily.py'} no longer defines it" in message
+
+
+@pytest.mark.parametrize("command", [("trigger",), ("next-runs",), ("pause",), ("unpause",),
+                                     ("versions",)])
+def test_a_dag_the_store_does_not_know_is_one_error_naming_it(away, store, folder, command):
+    _parsed(store, folder)
+    message = error(invoke(away, "dags", *command, "nope"))
+    assert "'nope'" in message.splitlines()[0]
+    assert "daily" in message or "does not know it" in message
+    assert store().get_dag("nope") is None and store().list_dag_runs("nope") == []
+
+
+def test_without_a_store_or_a_folder_the_error_names_the_dag_and_the_store(away):
+    message = error(invoke(away, "dags", "trigger", "daily"))
+    assert "DAG 'daily' not found: there is no metadata store at" in message
+    assert "--dags-folder" in message
+    assert not (Path(away["DASKFLOW_HOME"]) / "daskflow.db").exists()
+
+
 # -- import errors ---------------------------------------------------------------------------
-def test_import_errors_come_from_the_store_once_a_loop_recorded_them(env, store, folder):
+def test_import_errors_before_any_store_are_the_folders_parsed_now(env):
     before = json.loads(invoke(env, "dags", "list-import-errors", "-o", "json").stdout)
     assert [Path(e["filename"]).name for e in before] == ["broken.py"]
     assert before[0]["timestamp"] is None  # no store yet: parsed just now
 
+
+def test_import_errors_of_the_folder_are_parsed_now_even_when_the_store_has_none(env, store,
+                                                                                folder):
+    # `dags test` creates the store but records no import errors: no loop parsed the folder.
     invoke(env, "db", "init")
-    store().set_import_errors({str(folder / "other.py"): "Traceback ...\nValueError: x\n"},
-                              clear_others_under=None)
     table = invoke(env, "dags", "list-import-errors")
-    assert "other.py (parsed " in table.stdout and "ValueError: x" in table.stdout
-    assert "broken.py" not in table.stdout
+    assert "No import errors" not in table.stdout
+    assert f"{folder / 'broken.py'} (parsed now):" in table.stdout
+    assert "this DAG file is broken on purpose" in table.stdout
+
+
+def test_import_errors_recorded_by_a_loop_are_listed_and_the_folder_checked_again(env, store,
+                                                                                 folder,
+                                                                                 tmp_path):
+    invoke(env, "db", "init")
+    elsewhere = str(tmp_path / "other-host" / "other.py")
+    store().set_import_errors({elsewhere: "Traceback ...\nValueError: x\n",
+                               str(folder / "daily.py"): "Traceback ...\nOldError: fixed\n"},
+                              clear_others_under=None)
+    listed = json.loads(invoke(env, "dags", "list-import-errors", "-o", "json").stdout)
+    assert [(Path(e["filename"]).name, e["timestamp"] is None) for e in listed] == [
+        ("broken.py", True), ("other.py", False)]  # daily.py imports now: not listed
+    table = invoke(env, "dags", "list-import-errors").stdout
+    assert f"{elsewhere} (recorded by a scheduler loop " in table and "ValueError: x" in table
+
+
+def test_import_errors_without_a_folder_here_say_what_was_checked(env, store, folder):
+    away = {**env, "DASKFLOW_DAGS_FOLDER": None}
+    invoke(env, "db", "init")
+    table = invoke(away, "dags", "list-import-errors").stdout
+    assert table.startswith("No import errors recorded by scheduler loops in ")
+    assert "no DAG folder here to parse (pass --dags-folder" in table
+    _parsed(store, folder)  # a loop records the broken file
+    listed = json.loads(invoke(away, "dags", "list-import-errors", "-o", "json").stdout)
+    assert [Path(e["filename"]).name for e in listed] == ["broken.py"]
 
 
 # -- pools -----------------------------------------------------------------------------------
