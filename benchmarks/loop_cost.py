@@ -3,6 +3,7 @@
 Run from the repository root::
 
     PYTHONPATH=. python benchmarks/loop_cost.py [--quick] [--dags N] [--active N] [--ticks N]
+        [--idle S] [--max-wait S] [--out FILE]
 
 Set-up, in a temporary directory:
 
@@ -41,8 +42,8 @@ Measured, in order:
 4. **profile**: ``--profile-ticks`` more ticks (default 100) under cProfile; the
    top functions by own time and by cumulative time go into the results.
 
-Printed and written to ``benchmarks/results/loop_cost.md``. Targets: tick < 100
-ms, idle CPU < 2 %. Nothing is asserted.
+Printed and written to ``benchmarks/results/local/loop_cost.md`` (ignored by git) or to
+``--out FILE``. Targets: tick < 100 ms, idle CPU < 2 %. Nothing is asserted.
 """
 
 from __future__ import annotations
@@ -454,7 +455,7 @@ def render(args: argparse.Namespace, info: str, loads: list[str], parse: dict[st
     ])
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
                         help="100 DAGs, 20 active runs, 30 ticks, 5 s idle (smoke test)")
@@ -466,8 +467,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-wait", type=float, default=None,
                         help="serve()'s max_wait for the loops measured (default: serve()'s)")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--out", default=None)
-    args = parser.parse_args(argv)
+    parser.add_argument("--out", default=None, metavar="FILE",
+                        help="results file (default: benchmarks/results/local/"
+                             "loop_cost.md, ignored by git)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     global MAX_WAIT
     if args.max_wait is not None:
         MAX_WAIT = args.max_wait
