@@ -82,6 +82,7 @@ def test_max_active_tasks_holds_per_dag(four_threads, db_url, tmp_path):
     assert _most_at_once(journal) == 1
 
 
+@pytest.mark.slow
 def test_an_unknown_pool_fails_the_task_with_a_clear_error(four_threads, db_url, tmp_path):
     with DAG("bad_pool") as dag:
         PythonOperator(task_id="t", python_callable=_busy, op_args=[str(tmp_path / "j"), "t"],
