@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import re
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -88,3 +89,14 @@ def test_no_script_builds_its_own_path_into_the_results_folder():
 def test_a_git_ignore_check_tells_folders_apart():
     assert _ignored_by_git(Path("build/lib/x.py"))
     assert not _ignored_by_git(Path("benchmarks/results/overhead.md"))
+
+
+def test_the_benchmarks_readme_has_a_section_on_every_script():
+    readme = (BENCHMARKS / "README.md").read_text()
+    sections = dict(re.findall(r"^### (\S+)\n(.*?)(?=^#|\Z)", readme, re.M | re.S))
+    assert set(sections) == {p.name for p in SCRIPTS}
+    for name, text in sections.items():
+        assert f"python benchmarks/{name}" in text, f"{name}: no command to run it"
+        if Path(name).stem in WRITERS:
+            assert "--quick" in text and "--out" in text, f"{name}: no --quick or --out"
+    assert "benchmarks/results/local/" in readme
