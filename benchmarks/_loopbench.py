@@ -1,9 +1,10 @@
-"""Helpers shared by the scheduler-loop benchmarks (schedule_latency, loop_cost, fault_injection).
+"""Helpers shared by the benchmarks (overhead, schedule_latency, loop_cost, fault_injection).
 
 Nothing here times anything by itself: percentiles, the machine description
-that heads every results file, a markdown table writer, and a way to start a
-separate ``dask scheduler`` + ``dask worker`` cluster whose processes this
-script owns (and stops by their process group id, never by name).
+that heads every results file, a markdown table writer, where a results file
+goes (``results/local/``, ignored by git, unless ``--out`` names a file), and a
+way to start a separate ``dask scheduler`` + ``dask worker`` cluster whose
+processes this script owns (and stops by their process group id, never by name).
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS = HERE / "results"
+#: Where a run goes when no ``--out`` is given: ignored by git, so that trying a
+#: benchmark never changes the committed figures in ``RESULTS``.
+LOCAL_RESULTS = RESULTS / "local"
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -100,8 +104,16 @@ def load() -> str:
     return "/".join(f"{x:.1f}" for x in os.getloadavg())
 
 
+def result_path(name: str, out: str | None = None) -> Path:
+    """The file a benchmark writes: ``--out`` if given, else ``results/local/NAME.md``.
+
+    Only an explicit ``--out benchmarks/results/NAME.md`` replaces a committed result.
+    """
+    return Path(out) if out else LOCAL_RESULTS / f"{name}.md"
+
+
 def write_result(name: str, text: str, out: str | None = None) -> Path:
-    path = Path(out) if out else RESULTS / f"{name}.md"
+    path = result_path(name, out)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return path

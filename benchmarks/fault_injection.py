@@ -103,7 +103,8 @@ Reported per scenario (one summary row each, then a section):
 * wall time, from the first loop's start to the end of the last run; the load
   average (1/5/15 min) before and after.
 
-Printed, and written to ``benchmarks/results/fault_injection.md`` (or ``--out``).
+Printed, and written to ``benchmarks/results/local/fault_injection.md`` (ignored by git)
+or to ``--out FILE``.
 """
 
 from __future__ import annotations
@@ -1204,7 +1205,7 @@ def section(out: Outcome) -> str:
     return "\n".join(parts)
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenario", action="append", choices=SCENARIOS + ["all"],
                         help="a scenario to run (repeatable; default all)")
@@ -1230,8 +1231,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run-timeout", type=float, default=420.0,
                         help="other scenarios: stop waiting for a run after this many s "
                         "(beyond daskflow's 300 s stall-timeout)")
-    parser.add_argument("--out", default=None)
-    args = parser.parse_args(argv)
+    parser.add_argument("--out", default=None, metavar="FILE",
+                        help="results file (default: benchmarks/results/local/"
+                             "fault_injection.md, ignored by git)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     # SIGTERM (e.g. from `timeout`) unwinds like Ctrl-C, so each scenario stops its loops.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     chosen = args.scenario or ["all"]

@@ -3,6 +3,7 @@
 Run from the repository root::
 
     PYTHONPATH=. python benchmarks/schedule_latency.py [--runs N | --quick] [--max-wait S]
+        [--out FILE]
 
 Two measurements, one after the other, each with its own DAG folder, SQLite
 file and :class:`~daskflow.scheduler.loop.SchedulerLoop` driven by ``serve()``
@@ -33,8 +34,8 @@ dispatching the key and the worker starting the node).
 ``--max-wait`` is passed to ``serve()`` (its default, 0.2 s, when omitted):
 the longest the loop waits for cluster events between two ticks. Median, p90,
 p99 and max over ``--runs`` runs (default 100; ``--quick``: 10) are printed and
-written to ``benchmarks/results/schedule_latency.md``. Targets: median < 200 ms,
-p99 < 1 s. Nothing is asserted.
+written to ``benchmarks/results/local/schedule_latency.md`` (ignored by git) or to
+``--out FILE``. Targets: median < 200 ms, p99 < 1 s. Nothing is asserted.
 """
 
 from __future__ import annotations
@@ -296,7 +297,7 @@ def render(results: dict[str, list[dict[str, float]]], args: argparse.Namespace,
     ])
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=100, help="runs measured per kind")
     parser.add_argument("--quick", action="store_true", help="10 runs per kind (smoke test)")
@@ -304,9 +305,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="max_wait passed to SchedulerLoop.serve() (default: its own)")
     parser.add_argument("--only", choices=("scheduled", "manual"), default=None)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--out", default=None, help="results file (default: "
-                        "benchmarks/results/schedule_latency.md)")
-    args = parser.parse_args(argv)
+    parser.add_argument("--out", default=None, metavar="FILE",
+                        help="results file (default: benchmarks/results/local/"
+                             "schedule_latency.md, ignored by git)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     runs = 10 if args.quick else args.runs
     warmup = 2 if args.quick else 3
 

@@ -26,7 +26,8 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "postgresql: needs a PostgreSQL server; fails instead of skipping if CI=true"
     )
     config.addinivalue_line(
-        "markers", "slow: a process-level fault test taking tens of seconds (-m 'not slow')"
+        "markers", "slow: starts processes (CLI, schedulers, parse processes, clusters), "
+        "waits out timeouts or sweeps thousands of cases; -m 'not slow' leaves them out"
     )
 
 

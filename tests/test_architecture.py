@@ -1,6 +1,6 @@
 """The layers of the architecture, checked: the pure model imports no Dask, database or
 CLI, and every setting the code reads has a default in daskflow.yaml. Nothing in the
-repository cites notes that are not in it."""
+repository cites notes that are not in it, nor a path of it that does not exist."""
 
 from __future__ import annotations
 
@@ -66,19 +66,105 @@ def test_every_setting_read_has_a_default():
     assert missing == []
 
 
+ROOT = PACKAGE.parent
+#: What the repository's own text is: docs, comments, docstrings and scripts.
+CITING = ("README.md", "docs/**/*.md", "benchmarks/**/*.md", "benchmarks/**/*.py",
+          "daskflow/**/*.py", "daskflow/**/*.yaml", "examples/**/*.py", "scripts/*",
+          "pyproject.toml")
+#: A relative path with at least one folder, ending in a file name with a known suffix.
+CITED_PATH = re.compile(r"(?<![\w./{}<$-])((?:\.\./|\./)*(?:[A-Za-z_][\w.-]*/)+"
+                        r"[\w.-]*\w\.(?:py|md|yaml|yml|toml|sh|cfg|txt|json|ini|mako))\b")
+MARKDOWN_LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
+
+
+def _citing_files() -> list[Path]:
+    found = {path for pattern in CITING for path in ROOT.glob(pattern) if path.is_file()}
+    return sorted(p for p in found if "migrations/versions" not in str(p)
+                  and not _ignored(p.relative_to(ROOT)))
+
+
+def _ignored(relative: Path) -> bool:
+    """Inside a folder the repository's .gitignore names (generated, never committed)."""
+    folders = {line.strip().strip("/") for line in (ROOT / ".gitignore").read_text().splitlines()
+               if line.strip().endswith("/") and not line.startswith("#")}
+    return any("/".join(relative.parts[:i]) in folders for i in range(1, len(relative.parts)))
+
+
+def _repository_folders() -> set[str]:
+    """First path parts that make a path a citation of this repository's files."""
+    tops = {p.name for p in ROOT.iterdir() if p.is_dir() and not p.name.startswith(".")}
+    return tops | {p.name for p in PACKAGE.iterdir() if p.is_dir()} - {"__pycache__"}
+
+
+def broken_citations(path: Path, text: str) -> list[str]:
+    """Paths ``text`` (the contents of ``path``) cites that do not exist in the repository.
+
+    A path counts when it starts with a folder of the repository (``docs/``,
+    ``benchmarks/``, ``execution/`` for ``daskflow/execution/`` ...) or climbs out
+    with ``../``; it may be written from the repository root, from ``daskflow/``
+    or from the citing file's folder. Placeholders (``results/NAME.md``), a user's
+    folders (``dags/etl.py``), other projects' files (``distributed/scheduler.py``)
+    and files in folders git ignores do not count. In markdown, every relative
+    link target must exist too.
+    """
+    folders = _repository_folders()
+    broken = []
+    for cited in CITED_PATH.findall(text):
+        parts = Path(cited).parts
+        first = next((p for p in parts if p not in (".", "..")), "")
+        if ".." not in parts and first not in folders:
+            continue
+        if ".." not in parts and any(p.isupper() for p in Path(cited).with_suffix("").parts):
+            continue  # a placeholder: NAME, DIR
+        places = [ROOT / cited, PACKAGE / cited, path.parent / cited]
+        inside = [p.resolve() for p in places if p.resolve().is_relative_to(ROOT)]
+        if any(p.exists() or _ignored(p.relative_to(ROOT)) for p in inside):
+            continue
+        broken.append(cited)
+    if path.suffix == ".md":
+        for target in MARKDOWN_LINK.findall(text):
+            if "://" in target or target.startswith("mailto:"):
+                continue
+            resolved = (path.parent / target).resolve()
+            if not (resolved.is_relative_to(ROOT) and resolved.exists()):
+                broken.append(target)
+    return broken
+
+
 def test_nothing_cites_notes_that_are_not_in_the_repository():
-    root = PACKAGE.parent
     citing = []
-    for folder in ("daskflow", "tests", "docs", "benchmarks", "examples", "scripts"):
-        for path in (root / folder).rglob("*"):
-            if path.is_file() and path.suffix in (".py", ".md", ".sh", ".yaml", ".toml") \
-                    and path != Path(__file__):
-                text = path.read_text(errors="replace")
-                citing += [f"{path.relative_to(root)} cites {name}" for name in
-                           ("DESIGN.md", "DASK_NOTES.md", "STYLE.md") if name in text
-                           and not (root / name).exists()]
+    for path in _citing_files() + sorted((ROOT / "tests").rglob("*.py")):
+        if path == Path(__file__):
+            continue
+        text = path.read_text(errors="replace")
+        citing += [f"{path.relative_to(ROOT)} cites {name}" for name in
+                   ("DESIGN.md", "DASK_NOTES.md", "STYLE.md") if name in text
+                   and not (ROOT / name).exists()]
     assert citing == []
 
+
+def test_no_doc_comment_or_docstring_cites_a_repository_path_that_is_not_there():
+    broken = []
+    for path in _citing_files():
+        broken += [f"{path.relative_to(ROOT)} cites {cited}"
+                   for cited in broken_citations(path, path.read_text(errors="replace"))]
+    assert broken == []
+
+
+def test_a_citation_of_a_missing_file_is_found_wherever_it_is_written():
+    doc = ROOT / "docs" / "x.md"
+    assert broken_citations(doc, "See docs/tutorial.md and execution/run.py.") == []
+    assert broken_citations(doc, "[the loop](../daskflow/scheduler/loop.py)") == []
+    assert broken_citations(doc, "See docs/nowhere.md, execution/bar.py, "
+                                 "`benchmarks/x.py`.") == ["docs/nowhere.md",
+                                                           "execution/bar.py",
+                                                           "benchmarks/x.py"]
+    assert broken_citations(doc, "[notes](../../shared/DESIGN.md)") == [
+        "../../shared/DESIGN.md", "../../shared/DESIGN.md"]
+    assert broken_citations(doc, "[how](concepts.md) [gone](gone.md)") == ["gone.md"]
+    # Not the repository's files: a user's folder, another project, a placeholder.
+    assert broken_citations(doc, "dags/etl.py, distributed/scheduler.py, "
+                                 "benchmarks/results/NAME.md") == []
 
 def test_runs_are_driven_from_one_place():
     """Only the runner builds what driving a run takes; dag.test, the loop and backfills

@@ -134,6 +134,7 @@ def dates(marks: Path) -> list[str]:
 
 
 # -- in this process -------------------------------------------------------------------------
+@pytest.mark.slow
 def test_backfill_creates_runs_for_each_interval_and_runs_them(env, store, marks):
     result = invoke(env, "dags", "backfill", "marking", "--start-date", "2025-01-01",
                     "--end-date", "2025-01-03", *THREADED, "--output", "json")
@@ -149,6 +150,7 @@ def test_backfill_creates_runs_for_each_interval_and_runs_them(env, store, marks
     assert (run.data_interval_start, run.data_interval_end) == (utc(2025, 1, 2), utc(2025, 1, 3))
 
 
+@pytest.mark.slow
 def test_a_failed_run_makes_the_backfill_exit_1_and_existing_runs_are_kept(env, store):
     invoke(env, "dags", "trigger", "picky", "--logical-date", "2025-01-02")
     result = invoke(env, "dags", "backfill", "picky", "-s", "2025-01-01", "-e", "2025-01-04",
@@ -171,6 +173,7 @@ def test_a_failed_run_makes_the_backfill_exit_1_and_existing_runs_are_kept(env, 
     assert all(line.endswith("existing") for line in again.stdout.splitlines()[2:])
 
 
+@pytest.mark.slow
 def test_backfill_runs_respect_max_active_runs(env, store):
     result = invoke(env, "dags", "backfill", "serial", "-s", "2025-01-01", "-e", "2025-01-04",
                     *THREADED)
@@ -209,6 +212,7 @@ def pg_schema_url(pg_url: str):
     engine.dispose()
 
 
+@pytest.mark.slow
 @pytest.mark.postgresql
 def test_backfill_next_to_a_running_scheduler_runs_each_date_once(
         tmp_path, folder, marks, pg_schema_url):
@@ -228,6 +232,7 @@ def test_backfill_next_to_a_running_scheduler_runs_each_date_once(
     assert stopped == 0, scheduler.stderr
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_the_backfill_and_hands_its_runs_back(tmp_path, folder, marks):
     env = environment(tmp_path / "home", folder)
     (marks / "wait").write_text("")

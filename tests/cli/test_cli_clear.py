@@ -132,6 +132,7 @@ def drive_until_done(folder: Path, home: Path, client: Any, dag_id: str, run_id:
 
 
 # -- end to end -----------------------------------------------------------------------------
+@pytest.mark.slow
 def test_a_cleared_task_and_its_downstream_run_again_and_upstream_is_reused(
         env, home, folder, tmp_path, dask_client):
     address = dask_client.cluster.scheduler_address
@@ -162,6 +163,7 @@ def test_a_cleared_task_and_its_downstream_run_again_and_upstream_is_reused(
     assert str(values["load"]) == "21"  # computed from extract's kept value 2: nothing was lost
 
 
+@pytest.mark.slow
 def test_a_mapped_task_whose_source_is_cleared_expands_again(
         env, home, folder, tmp_path, dask_client):
     address = dask_client.cluster.scheduler_address
@@ -200,6 +202,7 @@ def test_without_yes_and_without_a_terminal_nothing_is_cleared(env, home, dask_c
         store.dispose()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("answer", "code", "cleared"), [(b"y\n", 0, True), (b"n\n", 1, False)])
 def test_on_a_terminal_clear_lists_the_instances_and_asks(env, home, folder, dask_client,
                                                          answer, code, cleared):

@@ -63,6 +63,7 @@ def env(tmp_path: Path, folder: Path) -> dict[str, str]:
     return environment(tmp_path / "home", folder)
 
 
+@pytest.mark.slow
 def test_dags_list_names_each_file_and_why_and_exits_0(env, folder):
     done = daskflow(env, "dags", "list", "--output", "json")
 
@@ -74,6 +75,7 @@ def test_dags_list_names_each_file_and_why_and_exits_0(env, folder):
         assert reason in line and str(folder / name) in line.split(": ", 1)[1]
 
 
+@pytest.mark.slow
 def test_list_import_errors_before_any_scheduler_parses_the_folder(env, folder):
     done = daskflow(env, "dags", "list-import-errors", "--output", "json")
 
@@ -84,6 +86,7 @@ def test_list_import_errors_before_any_scheduler_parses_the_folder(env, folder):
     assert 'segfault.py", line 3 in <module>' in errors["segfault.py"]
 
 
+@pytest.mark.slow
 def test_dags_test_runs_a_good_dag_on_worker_processes_next_to_hostile_files(env):
     done = daskflow(env, "dags", "test", "good", "--workers", "1", "--processes",
                     "--output", "json")
@@ -95,6 +98,7 @@ def test_dags_test_runs_a_good_dag_on_worker_processes_next_to_hostile_files(env
         "greet": "success", "check": "success"}
 
 
+@pytest.mark.slow
 def test_the_timeout_and_memory_limit_settings_apply_to_the_cli(env, folder):
     (folder / "hangs.py").write_text("import time\nfrom daskflow import DAG\ntime.sleep(600)\n")
     (folder / "hog.py").write_text(
@@ -111,6 +115,7 @@ def test_the_timeout_and_memory_limit_settings_apply_to_the_cli(env, folder):
             " needed more memory than daskflow.parse-memory-limit allows (512MiB)") in done.stderr
 
 
+@pytest.mark.slow
 def test_a_dag_id_in_two_files_is_reported_for_both_and_runs_from_neither(env, folder):
     (folder / "copy.py").write_text((folder / "good.py").read_text())
 
@@ -125,6 +130,7 @@ def test_a_dag_id_in_two_files_is_reported_for_both_and_runs_from_neither(env, f
     assert clash in tested.stderr
 
 
+@pytest.mark.slow
 def test_the_scheduler_reports_hostile_files_at_start_and_outlives_new_ones(env, folder,
                                                                            tmp_path):
     late = {name: HOSTILE.pop(name) for name in ("sys_exit.py", "segfault.py")}

@@ -92,6 +92,7 @@ def marked(marks: Path, name: str) -> int:
     return len(path.read_text()) if path.exists() else 0
 
 
+@pytest.mark.slow
 def test_a_triggered_run_is_run_by_the_scheduler_which_stops_cleanly_on_ctrl_c(env, tmp_path):
     scheduler = Background(env, tmp_path / "scheduler.log", "scheduler", *THREADED)
     try:
@@ -118,6 +119,7 @@ def test_a_triggered_run_is_run_by_the_scheduler_which_stops_cleanly_on_ctrl_c(e
     assert "hello daskflow" in log.stdout
 
 
+@pytest.mark.slow
 def test_sigterm_hands_a_running_run_back_and_the_next_scheduler_finishes_it(
         env, tmp_path, marks):
     first = Background(env, tmp_path / "first.log", "scheduler", "--workers", "1",
@@ -153,6 +155,7 @@ def test_sigterm_hands_a_running_run_back_and_the_next_scheduler_finishes_it(
     assert marked(marks, "held") == 2  # stopped once, then run to the end
 
 
+@pytest.mark.slow
 def test_ctrl_c_in_a_terminal_stops_worker_processes_only_with_the_cluster(env, tmp_path):
     # A terminal's Ctrl-C reaches every process of the group, LocalCluster workers
     # included; they must not die first (with KeyboardInterrupt tracebacks).

@@ -66,6 +66,7 @@ def error_line(done: subprocess.CompletedProcess[str]) -> str:
 
 
 # -- exit codes and output -----------------------------------------------------------------
+@pytest.mark.slow
 def test_dags_test_prints_one_json_object_and_exits_0(env):
     done = daskflow(env, "dags", "test", "hello", *THREADED, "--output", "json")
     data = json.loads(done.stdout)
@@ -76,6 +77,7 @@ def test_dags_test_prints_one_json_object_and_exits_0(env):
     assert "tasks: 4 success" in done.stderr
 
 
+@pytest.mark.slow
 def test_a_failed_run_on_worker_processes_exits_1(env):
     done = daskflow(env, "dags", "test", "failing", "--workers", "1", "--processes")
     assert done.returncode == 1, done.stderr
@@ -84,12 +86,14 @@ def test_a_failed_run_on_worker_processes_exits_1(env):
     assert "Dask dashboard: http://" in done.stderr
 
 
+@pytest.mark.slow
 def test_bad_conf_is_one_line_naming_conf(env, tmp_path):
     line = error_line(daskflow(env, "dags", "test", "hello", "--conf", "{not json"))
     assert line.startswith("Error: --conf is not valid JSON")
     assert not (tmp_path / "home").exists()
 
 
+@pytest.mark.slow
 def test_unknown_dag_id_exits_2_and_names_the_known_ones(env):
     done = daskflow(env, "dags", "test", "no_such_dag", *THREADED)
     assert done.returncode == 2
@@ -97,6 +101,7 @@ def test_unknown_dag_id_exits_2_and_names_the_known_ones(env):
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.slow
 def test_unreachable_cluster_exits_2_and_records_nothing(env, tmp_path):
     line = error_line(daskflow(env, "dags", "test", "hello", "--cluster", "tcp://127.0.0.1:1",
                                "--cluster-timeout", "2"))
@@ -105,12 +110,14 @@ def test_unreachable_cluster_exits_2_and_records_nothing(env, tmp_path):
 
 
 # -- db reset and the terminal ----------------------------------------------------------
+@pytest.mark.slow
 def test_db_reset_without_stdin_does_not_wait_for_an_answer(env):
     daskflow(env, "db", "init")
     line = error_line(daskflow(env, "db", "reset", timeout=60))
     assert "--yes" in line
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("answer", "code", "pool_left"), [(b"y\n", 0, False),
                                                            (b"n\n", 1, True)])
 def test_db_reset_asks_on_a_terminal(env, tmp_path, answer, code, pool_left):
@@ -181,6 +188,7 @@ def _wait_for(scheduler_file: Path, scheduler: subprocess.Popen) -> None:
         time.sleep(0.1)
 
 
+@pytest.mark.slow
 def test_dags_test_runs_on_an_external_cluster(env, tmp_path, external_cluster):
     address, client = external_cluster
     db = f"sqlite:///{tmp_path / 'external.db'}"
@@ -195,6 +203,7 @@ def test_dags_test_runs_on_an_external_cluster(env, tmp_path, external_cluster):
     assert {row["worker"] for row in json.loads(states.stdout)} <= workers
 
 
+@pytest.mark.slow
 @pytest.mark.postgresql
 def test_a_run_recorded_in_postgresql_is_listed(env, pg_url):
     done = daskflow(env, "dags", "test", "greeting", "--db", pg_url, *THREADED,

@@ -88,6 +88,7 @@ ML_ALWAYS = {
 }
 
 
+@pytest.mark.slow
 def test_ml_pipeline_ships_first_then_keeps_the_same_model(
         bag: DagBag, client: Any, tmp_path: Path) -> None:
     production = tmp_path / "production"

@@ -45,6 +45,7 @@ def _most_at_once(journal: str) -> int:
     return peak
 
 
+@pytest.mark.slow
 def test_a_pool_is_never_exceeded(four_threads, db_url, tmp_path):
     store = Store(db_url)
     store.init()
@@ -68,6 +69,7 @@ def test_a_pool_is_never_exceeded(four_threads, db_url, tmp_path):
     assert _most_at_once(journal) <= 2
 
 
+@pytest.mark.slow
 def test_max_active_tasks_holds_per_dag(four_threads, db_url, tmp_path):
     journal = str(tmp_path / "journal")
     with DAG("one_at_a_time", max_active_tasks=1) as dag:
@@ -80,6 +82,7 @@ def test_max_active_tasks_holds_per_dag(four_threads, db_url, tmp_path):
     assert _most_at_once(journal) == 1
 
 
+@pytest.mark.slow
 def test_an_unknown_pool_fails_the_task_with_a_clear_error(four_threads, db_url, tmp_path):
     with DAG("bad_pool") as dag:
         PythonOperator(task_id="t", python_callable=_busy, op_args=[str(tmp_path / "j"), "t"],

@@ -105,6 +105,7 @@ def _fail_once(flag_dir: str, name: str) -> str:
     return name
 
 
+@pytest.mark.slow
 def test_retry_delay_holds_no_worker_thread(dask_client, db_url, tmp_path):
     """20 tasks failing once with a 2 s delay on 2 threads: every first attempt
     ends before any retry starts, so no thread waited out a delay."""

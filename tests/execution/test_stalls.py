@@ -8,6 +8,7 @@ import time
 
 import cloudpickle
 import dask
+import pytest
 from distributed import Client, Future
 
 from daskflow import DAG
@@ -17,6 +18,7 @@ from daskflow.store import Store
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
+@pytest.mark.slow
 def test_a_task_no_worker_can_take_fails_with_the_reason(dask_client, db_url):
     with DAG("gpu") as dag:
         needs_gpu = EmptyOperator(task_id="train", resources={"GPU": 1})
@@ -59,6 +61,7 @@ def _cancel_when_waiting(address: str, prefix: str, stop: threading.Event,
             time.sleep(0.05)
 
 
+@pytest.mark.slow
 def test_keys_dask_lost_are_resubmitted_from_the_store(dask_client, db_url, tmp_path):
     journal = str(tmp_path / "journal")
     with DAG("lost_key") as dag:

@@ -83,6 +83,7 @@ def _length(values) -> int:
     return len(values)
 
 
+@pytest.mark.slow
 def test_a_recorded_success_is_not_run_again_when_dask_recomputes_it(
         two_worker_cluster, tmp_path, monkeypatch):
     monkeypatch.setenv("DASKFLOW_RESULTS_URL", str(tmp_path / "results"))
@@ -125,6 +126,7 @@ def _kill_a_soon(pid_file: str, marker: str) -> str:
     return "killed"
 
 
+@pytest.mark.slow
 def test_a_task_on_a_killed_worker_fails_that_try_and_its_retry_completes_the_run(
         two_worker_cluster, tmp_path):
     client = two_worker_cluster
@@ -170,6 +172,7 @@ def _hog_memory(marker: str) -> int:
     return len(block)
 
 
+@pytest.mark.slow
 def test_a_task_killed_for_memory_fails_once_and_its_downstream_is_upstream_failed(tmp_path):
     from distributed import LocalCluster
 
@@ -197,6 +200,7 @@ def _quick(marker: str, name: str) -> str:
     return name
 
 
+@pytest.mark.slow
 def test_tasks_only_queued_on_a_worker_killed_for_memory_run_elsewhere(tmp_path):
     from distributed import LocalCluster
 
@@ -226,6 +230,7 @@ def _exit_worker(marker: str, name: str) -> None:
     os._exit(3)
 
 
+@pytest.mark.slow
 def test_a_task_re_run_below_a_crashed_upstream_that_crashes_too_is_heard(tmp_path):
     from distributed import LocalCluster
 

@@ -432,6 +432,7 @@ CHANGES = {  # two days around each 2024 change, in UTC
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("tz", "night"), list(CHANGES), ids=lambda v: getattr(v, "key", v))
 @pytest.mark.parametrize(
     "expression",

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import psutil
+import pytest
 
 from daskflow.scheduler.dag_folder import DagFolder
 from daskflow.scheduler.dagbag import DagBag
@@ -54,6 +55,7 @@ def _wait_for(condition, what: str, timeout: float = 120) -> None:
         time.sleep(0.05)
 
 
+@pytest.mark.slow
 def test_a_hanging_file_times_out_and_the_others_load(tmp_path, store):
     folder = tmp_path / "dags"
     _write(folder / "good.py", GOOD.format(dag_id="good"))
@@ -107,6 +109,7 @@ def test_a_fixed_file_loses_its_import_error(tmp_path, store):
     assert "a" in processor.dags
 
 
+@pytest.mark.slow
 def test_files_that_exit_or_crash_are_import_errors_and_this_process_carries_on(tmp_path,
                                                                                  store):
     folder = tmp_path / "dags"
@@ -127,6 +130,7 @@ def test_files_that_exit_or_crash_are_import_errors_and_this_process_carries_on(
     assert "called sys.exit(3)" in reasons["sys_exit.py"]
 
 
+@pytest.mark.slow
 def test_refresh_returns_while_a_file_is_still_importing_and_other_files_go_on(tmp_path,
                                                                               store):
     folder = tmp_path / "dags"
@@ -151,6 +155,7 @@ def test_refresh_returns_while_a_file_is_still_importing_and_other_files_go_on(t
     _wait_for(lambda: not processor.parsing, "the batch to end")
 
 
+@pytest.mark.slow
 def test_one_dag_id_in_two_files_is_an_error_of_both_and_loads_from_neither(tmp_path, store):
     folder = tmp_path / "dags"
     count = tmp_path / "a_imports"
@@ -185,6 +190,7 @@ def test_one_dag_id_in_two_files_is_an_error_of_both_and_loads_from_neither(tmp_
     assert count.read_text() == "xx"  # once by the loop, once by DagBag: not again for this
 
 
+@pytest.mark.slow
 def test_ignored_paths_are_never_executed(tmp_path, store):
     folder = tmp_path / "dags"
     marks = tmp_path / "marks"
@@ -210,6 +216,7 @@ def test_ignored_paths_are_never_executed(tmp_path, store):
     assert list(marks.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_an_edited_helper_module_is_seen_when_the_dag_file_is_parsed_again(tmp_path, store):
     folder = tmp_path / "dags"
     _write(folder / "_shared" / "naming.py", "NAME = 'first'\n")
@@ -231,6 +238,7 @@ def test_an_edited_helper_module_is_seen_when_the_dag_file_is_parsed_again(tmp_p
     assert not any(name.startswith("_shared") for name in sys.modules)
 
 
+@pytest.mark.slow
 def test_reparsing_keeps_only_the_current_dags_alive_and_leaks_nothing(tmp_path, store):
     folder = tmp_path / "dags"
     _write(folder / "again.py", GOOD.format(dag_id="again"))
@@ -252,6 +260,7 @@ def test_reparsing_keeps_only_the_current_dags_alive_and_leaks_nothing(tmp_path,
     assert len(store.list_dag_versions("again")) == 31
 
 
+@pytest.mark.slow
 def test_close_kills_the_parse_process_of_a_running_batch(tmp_path, store):
     folder = tmp_path / "dags"
     pid_file = tmp_path / "pid"

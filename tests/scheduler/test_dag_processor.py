@@ -58,6 +58,7 @@ def _parse(folder: Path, **limits) -> dict:
     return parse_files(paths, ParseLimits(**{"processes": 1, **limits}), root=folder)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(HOSTILE))
 def test_a_file_that_exits_or_crashes_is_an_import_error_and_the_next_file_loads(
         tmp_path, name):
@@ -83,6 +84,7 @@ def test_a_segfault_shows_where_the_file_crashed(tmp_path):
     assert last_line(error).startswith(f"DagImportError: the parse process importing {hostile}")
 
 
+@pytest.mark.slow
 def test_a_hanging_file_is_killed_with_what_it_started_and_its_stack_is_kept(tmp_path):
     pid_file = tmp_path / "sleeper.pid"
     hangs = _write(tmp_path, "hangs.py", f'''
@@ -109,6 +111,7 @@ def test_a_hanging_file_is_killed_with_what_it_started_and_its_stack_is_kept(tmp
         time.sleep(0.1)
 
 
+@pytest.mark.slow
 def test_a_slow_file_holds_up_one_process_and_the_others_go_on(tmp_path):
     # The slow file finishes only once every quick file was parsed meanwhile: in a
     # single process it would wait in vain and fail.
@@ -177,6 +180,7 @@ def test_a_memory_hog_is_an_import_error_naming_the_limit(tmp_path):
     assert [d.dag_id for d in results[str(tmp_path / "z_good.py")].dags] == ["after_the_hog"]
 
 
+@pytest.mark.slow
 def test_numpy_and_pandas_import_under_a_512MiB_limit(tmp_path):
     # RLIMIT_AS would fail here: OpenBLAS reserves address space for its threads.
     path = _write(tmp_path, "frames.py", '''
@@ -293,6 +297,7 @@ def test_each_call_reads_helper_modules_afresh_and_the_parent_never_imports_them
     assert "dagfolder_helper_for_tests" not in sys.modules
 
 
+@pytest.mark.slow
 def test_reparsing_keeps_no_old_dags_and_no_modules_in_the_parent(tmp_path):
     import weakref
 

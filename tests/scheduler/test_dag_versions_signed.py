@@ -146,6 +146,7 @@ def _loop(tmp_path: Path, store, client) -> SchedulerLoop:
                          parse_interval=0.2)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("signature", "why"), [
     (None, "is not signed"),
     ("f" * 64, "signature this scheduler's secret key does not verify")])
@@ -181,6 +182,7 @@ def test_a_run_of_an_unverified_version_fails_and_runs_nothing(dask_client, stor
     assert "version 'planted' of DAG 'versioned'" in logged and why in logged
 
 
+@pytest.mark.slow
 def test_a_signed_old_version_runs_its_own_code_after_the_file_changed(dask_client, store,
                                                                       tmp_path):
     write_dag(tmp_path / "dags", "versioned", VERSIONED.format(end="old_end"))

@@ -10,6 +10,7 @@ import time
 from collections import Counter
 from datetime import datetime, timezone
 
+import pytest
 from distributed import Client
 
 from daskflow.scheduler.dag_folder import DagFolder
@@ -28,6 +29,7 @@ def _process(*args: str) -> subprocess.Popen:
                             stderr=subprocess.DEVNULL)
 
 
+@pytest.mark.slow
 def test_the_loop_resubmits_after_the_dask_scheduler_restarts(tmp_path, db_url):
     journal = tmp_path / "journal"
     folder = tmp_path / "dags"

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import dask
+import pytest
 from loop_driving import drive_for, drive_until, write_dag
 
 from daskflow.scheduler.dag_folder import DagFolder
@@ -43,6 +44,7 @@ def test_catchup_false_creates_only_the_latest_interval(dask_client, store, tmp_
     assert runs[0].data_interval_end == today
 
 
+@pytest.mark.slow
 def test_a_paused_dag_gets_no_runs_until_unpaused(dask_client, store, tmp_path):
     write_dag(tmp_path / "dags", "paused", '''
         from datetime import datetime, timedelta, timezone
@@ -74,6 +76,7 @@ def test_a_paused_dag_gets_no_runs_until_unpaused(dask_client, store, tmp_path):
         loop.shutdown()
 
 
+@pytest.mark.slow
 def test_dagrun_timeout_fails_the_run_and_skips_what_did_not_finish(dask_client, store,
                                                                       tmp_path):
     write_dag(tmp_path / "dags", "slow", '''
@@ -101,6 +104,7 @@ def _state(store: Store, dag_id: str, run_id: str, task_id: str) -> str | None:
     return None if ti is None else ti.state
 
 
+@pytest.mark.slow
 def test_depends_on_past_waits_for_the_previous_run(dask_client, store, tmp_path):
     marker = tmp_path / "fail"
     marker.touch()
@@ -136,6 +140,7 @@ def test_depends_on_past_waits_for_the_previous_run(dask_client, store, tmp_path
     assert store.get_dag_run("past", "r2").state == "running"
 
 
+@pytest.mark.slow
 def test_an_edited_file_does_not_change_a_running_run(dask_client, store, tmp_path):
     original = '''
         from daskflow import DAG
@@ -378,6 +383,7 @@ def test_kept_outcomes_are_deleted_after_the_retention(dask_client, store, tmp_p
     assert store.runs_with_kept_results(utcnow()) == []
 
 
+@pytest.mark.slow
 def test_outcomes_are_kept_until_the_retention_ends(dask_client, store, tmp_path):
     write_dag(tmp_path / "dags", "kept", RETURNS.format(dag_id="kept"))
     day = datetime(2025, 1, 1, tzinfo=timezone.utc)

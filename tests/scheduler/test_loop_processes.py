@@ -91,6 +91,7 @@ def _succeeded(store: Store, dag_id: str, run_id: str) -> set[str]:
     return {t.task_id for t in store.list_task_instances(dag_id, run_id) if t.state == "success"}
 
 
+@pytest.mark.slow
 def test_a_killed_loop_is_restarted_and_no_recorded_success_runs_again(tmp_path, db_url):
     journal = tmp_path / "journal"
     folder = tmp_path / "dags"
@@ -125,6 +126,7 @@ def test_a_killed_loop_is_restarted_and_no_recorded_success_runs_again(tmp_path,
     assert len(store.list_dag_runs("chain")) == 1
 
 
+@pytest.mark.slow
 @pytest.mark.postgresql
 def test_two_loops_share_the_work_and_one_carries_on_when_the_other_dies(tmp_path, pg_url):
     journal = tmp_path / "journal"
@@ -174,6 +176,7 @@ def test_two_loops_share_the_work_and_one_carries_on_when_the_other_dies(tmp_pat
 
 
 
+@pytest.mark.slow
 @pytest.mark.postgresql
 def test_a_loop_paused_past_stale_after_stops_driving_its_run_when_it_wakes(tmp_path, pg_url):
     journal = tmp_path / "journal"
@@ -245,6 +248,7 @@ with DAG("retry_later"):
 '''
 
 
+@pytest.mark.slow
 def test_a_retry_delay_outlives_a_killed_loop(tmp_path, db_url):
     journal = tmp_path / "journal"
     folder = tmp_path / "dags"

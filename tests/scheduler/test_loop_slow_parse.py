@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from loop_driving import drive_until, write_dag
 
 from daskflow.scheduler.dag_folder import DagFolder
@@ -29,6 +30,7 @@ with DAG("slow"):
 '''
 
 
+@pytest.mark.slow
 def test_runs_are_created_and_finished_while_a_file_takes_20s_to_import(dask_client, store,
                                                                        tmp_path: Path):
     dags = write_dag(tmp_path / "dags", "quick", QUICK)

@@ -72,6 +72,7 @@ def test_retrying_runs_again_until_it_works_and_gives_up_after_its_window() -> N
         Retrying(60, "store", sleep=slept.append).call(broken)  # not retried
 
 
+@pytest.mark.slow
 def test_a_sqlite_file_locked_longer_than_the_busy_timeout_is_waited_out(
         tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(engine, "SQLITE_BUSY_TIMEOUT_MS", 200)

@@ -479,6 +479,7 @@ def test_active_run_counts_and_paused_dags(store: Store) -> None:
     assert len(seen) == 2
 
 
+@pytest.mark.slow
 def test_scheduling_reads_over_1000_dags_are_three_statements_on_the_index(
         store: Store) -> None:
     """What keeps a tick cheap over 1,000 DAGs (timed in benchmarks/loop_cost.py):
