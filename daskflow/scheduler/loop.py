@@ -238,10 +238,10 @@ class SchedulerLoop:
     # -- claiming and resuming runs -------------------------------------------------
     def claim(self, now: datetime) -> list[RunExecution]:
         room = self.max_runs - len(self.executions)
-        if room <= 0 or not self.store.has_claimable(self.loop_id, now, self.stale_after,
-                                                      self.folder.dags.keys()):
-            return []
         caps = {d.dag_id: d.max_active_runs for d in self.folder.dags.values()}
+        if room <= 0 or not self.store.has_claimable(self.loop_id, now, self.stale_after,
+                                                      caps.keys(), caps):
+            return []
         started = []
         claimed = self.store.claim_runs(self.loop_id, now, room, self.stale_after, caps,
                                         dag_ids=set(self.folder.dags))
