@@ -50,6 +50,7 @@ from daskflow.execution.resume import run_info, stored_instances
 from daskflow.execution.run import RunExecution
 from daskflow.models.state import DagRunState, TaskInstanceState
 from daskflow.schedule import DataInterval
+from daskflow.scheduler.cross_run import held_tasks
 from daskflow.scheduler.dag_folder import DagFolder
 from daskflow.scheduler.dagbag import load_dag_version
 from daskflow.scheduler.planning import (
@@ -300,15 +301,8 @@ class SchedulerLoop:
         return load_dag_version(self.store, run.dag_version, run.dag_id)
 
     def _held_tasks(self, dag: Any, run: Any) -> set[str]:
-        """``depends_on_past`` tasks whose previous instance did not succeed or skip."""
-        held = set()
-        for task in dag.tasks:
-            if task.depends_on_past:
-                previous = self.store.previous_task_instance_state(
-                    dag.dag_id, task.task_id, run.logical_date)
-                if previous not in (None, TI.SUCCESS.value, TI.SKIPPED.value):
-                    held.add(task.task_id)
-        return held
+        """Tasks held back by the previous run (``depends_on_past``, ``wait_for_downstream``)."""
+        return held_tasks(self.store, dag, run)
 
     # -- finishing ------------------------------------------------------------------
     def _finish_runs(self, now: datetime) -> None:
