@@ -39,6 +39,7 @@ from daskflow.execution.cluster_plugins import (
 )
 from daskflow.execution.graph import node_task, task_key
 from daskflow.execution.lease import LeaseExpired
+from daskflow.execution.limits import forget as forget_limits
 from daskflow.execution.limits import plan as plan_limits
 from daskflow.execution.limits import register as register_limits
 from daskflow.execution.node import (
@@ -163,7 +164,7 @@ class RunExecution:
     # -- submitting -----------------------------------------------------------------
     def start(self) -> None:
         threads = sum(self.client.nthreads().values()) or 1
-        self._limits = plan_limits(self.dag, self.pools, threads)
+        self._limits = plan_limits(self.dag, self.pools, threads, self.run.run_id)
         register_limits(self.client, [lim for found in self._limits.values()
                                       for lim in found if isinstance(found, tuple)])
         self.submit_ready()
@@ -667,9 +668,11 @@ class RunExecution:
         logger.warning("DAG %r run %r stopped: %s", self.run.dag_id, self.run.run_id, reason)
 
     def release(self) -> None:
-        """Let Dask forget this run's results."""
+        """Let Dask forget this run's results (and, once it ended, its own limits)."""
         self.futures.clear()
         self._errors.clear()
+        if self.finished:
+            forget_limits(self.client, getattr(self, "_limits", {}))
 
     def cancel(self) -> None:
         """Cancel every key of the run on the cluster (the run was lost to another loop)."""
