@@ -39,6 +39,7 @@ from daskflow.execution.cluster_plugins import (
 )
 from daskflow.execution.graph import node_task, task_key
 from daskflow.execution.lease import LeaseExpired
+from daskflow.execution.left_out import record_left_out
 from daskflow.execution.limits import forget as forget_limits
 from daskflow.execution.limits import plan as plan_limits
 from daskflow.execution.limits import register as register_limits
@@ -53,6 +54,7 @@ from daskflow.execution.outcome import NotYet, RetryAttempt, describe_error
 from daskflow.execution.results import load_outcome, outcome_exists
 from daskflow.models.context import DagRunInfo
 from daskflow.models.mapping import mapped_count
+from daskflow.models.run_tasks import tasks_for_run
 from daskflow.models.state import FINISHED_STATES, DagRunState, TaskInstanceState, run_state_from
 from daskflow.models.xcom_arg import XComArg
 
@@ -131,7 +133,9 @@ class RunExecution:
         self.keys: dict[str, tuple[str, int]] = {}
         self.task_keys: dict[str, str | list[str]] = {}
         self.futures: dict[str, Any] = {}
-        self.pending = [t.task_id for t in dag.topological_sort()]
+        #: The tasks this run has (a task's start_date/end_date may leave it out).
+        self.plan = tasks_for_run(dag, run.logical_date, run.run_type)
+        self.pending = list(self.plan.order)
         self.retry_due: dict[str, float] = {}
         self.state = DagRunState.RUNNING
         self.started = time.time()
@@ -167,6 +171,7 @@ class RunExecution:
         self._limits = plan_limits(self.dag, self.pools, threads, self.run.run_id)
         register_limits(self.client, [lim for found in self._limits.values()
                                       for lim in found if isinstance(found, tuple)])
+        record_left_out(self.recorder, self.dag, self.run, self.plan)
         self.submit_ready()
 
     def submit_ready(self) -> int:
@@ -645,6 +650,8 @@ class RunExecution:
             i.finished for i in self.instances.values())
 
     def final_state(self) -> DagRunState:
+        if self.plan.failure:
+            return DagRunState.FAILED  # tasks it can never run: Airflow's "task deadlock"
         leaves = {t.task_id for t in self.dag.leaves}
         return run_state_from([i.state for i in self.instances.values() if i.task_id in leaves])
 

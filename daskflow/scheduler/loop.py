@@ -312,7 +312,7 @@ class SchedulerLoop:
         self.recorder.flush()
         for execution in done:
             state = execution.final_state()
-            self._close(execution, state, now)
+            self._close(execution, state, now, reason=execution.plan.failure)
 
     def _close(self, execution: RunExecution, state: DagRunState, now: datetime,
                reason: str | None = None) -> None:
