@@ -8,12 +8,13 @@ every run, DAG and loop that uses the cluster:
   its DAG;
 * ``max_active_tis_per_dagrun``: running instances of one (mapped) task in
   one run;
-* ``max_active_tasks``: running task instances of all runs of the DAG.
+* ``max_active_tasks``: running task instances of one run of the DAG (per
+  run since Airflow 3; Airflow 2 counted all runs of the DAG).
 
 A node takes its slots before it runs (its worker slot is given up with
 ``secede`` while it waits, so a full pool never blocks other tasks) and gives
 them back when it ends. Limits are taken in one fixed order, narrowest first
-(the task's in its run, the task's in its DAG, the DAG's, then the pool's),
+(the task's in its run, the task's in its DAG, the run's, then the pool's),
 and a multi-slot request takes its slots under a lock, so two tasks never
 deadlock each holding part of what the other needs, and a task waiting for
 its own limit holds no pool slot.
@@ -51,8 +52,8 @@ def pool_limit(pool: str, slots: int, need: int) -> Limit:
     return Limit(f"daskflow-pool-{pool}", slots, need)
 
 
-def dag_limit(dag_id: str, max_active_tasks: int) -> Limit:
-    return Limit(f"daskflow-dag-{dag_id}", max_active_tasks, 1)
+def run_limit(dag_id: str, run_id: str, max_active_tasks: int) -> Limit:
+    return Limit(f"daskflow-run-{dag_id}-{run_id}", max_active_tasks, 1, of_run=True)
 
 
 def task_limit(dag_id: str, task_id: str, max_active_tis_per_dag: int) -> Limit:
@@ -118,7 +119,7 @@ def plan(dag: Any, pools: dict[str, int] | None, threads: int, run_id: str = "te
         if getattr(task, "max_active_tis_per_dag", None) is not None:
             found.append(task_limit(dag.dag_id, task.task_id, task.max_active_tis_per_dag))
         if dag.max_active_tasks < threads:
-            found.append(dag_limit(dag.dag_id, dag.max_active_tasks))
+            found.append(run_limit(dag.dag_id, run_id, dag.max_active_tasks))
         problem = _pool_problem(dag, task, pools)
         if problem is None and pools is not None:
             slots = pools[task.pool]

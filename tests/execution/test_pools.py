@@ -1,4 +1,4 @@
-"""Pools and max_active_tasks hold across runs on a real cluster of 4 threads.
+"""Pools and max_active_tasks hold on a real cluster of 4 threads.
 
 Each task records when it starts and ends; the test replays those records to
 find the most tasks that ever ran at once.
@@ -68,7 +68,7 @@ def test_a_pool_is_never_exceeded(four_threads, db_url, tmp_path):
     assert _most_at_once(journal) <= 2
 
 
-def test_max_active_tasks_holds_per_dag(four_threads, db_url, tmp_path):
+def test_max_active_tasks_holds_in_a_run(four_threads, db_url, tmp_path):
     journal = str(tmp_path / "journal")
     with DAG("one_at_a_time", max_active_tasks=1) as dag:
         for i in range(5):
@@ -104,7 +104,7 @@ def test_plan_takes_a_tasks_own_limits_first_and_names_run_limits_by_run():
     planned = plan(dag, {"default_pool": 128, "db": 1}, threads=64, run_id="r7")
     names = {task_id: [(lim.name, lim.slots, lim.of_run) for lim in limits]
              for task_id, limits in planned.items()}
-    dag_wide = ("daskflow-dag-planned", 2, False)
+    dag_wide = ("daskflow-run-planned-r7", 2, True)  # max_active_tasks: per run
     assert names == {
         "plain": [dag_wide],
         "own": [("daskflow-task-planned-own", 3, False), dag_wide,

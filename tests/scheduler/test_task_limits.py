@@ -1,9 +1,10 @@
-"""``max_active_tis_per_dag`` and ``max_active_tis_per_dagrun`` on a real cluster.
+"""``max_active_tis_per_dag``, ``max_active_tis_per_dagrun`` and ``max_active_tasks``.
 
 As in Airflow 3.3 (``TaskConcurrencyDep`` and the scheduler's queueing
 query): the first bounds the running instances of one task over all runs of
 its DAG, the second those of one task within one run (it matters for mapped
-tasks). Each attempt journals its start and end; the most that ever ran at
+tasks), the third the running task instances of one run (per run since
+Airflow 3). Each attempt journals its start and end; the most that ever ran at
 once is replayed from the journal.
 """
 
@@ -87,3 +88,39 @@ def test_task_limits_hold_across_runs_and_within_a_run(dask_client, store, tmp_p
     left = _semaphores(dask_client)
     assert "daskflow-task-limited-solo" in left
     assert not {name for name in left if name.startswith("daskflow-task-run-limited-")}
+
+
+def test_max_active_tasks_counts_the_tasks_of_one_run(dask_client, store, tmp_path):
+    journal = tmp_path / "journal"
+    write_dag(tmp_path / "dags", "narrow", f'''
+        import time
+        from daskflow import DAG
+        from daskflow.operators import PythonOperator
+
+        def busy(name, run_id):
+            with open({str(journal)!r}, "a") as f:
+                f.write(f"{{time.time()}} 1 {{name}} {{run_id}}\\n")
+            time.sleep(0.4)
+            with open({str(journal)!r}, "a") as f:
+                f.write(f"{{time.time()}} -1 {{name}} {{run_id}}\\n")
+
+        with DAG("narrow", max_active_tasks=1):
+            for n in range(3):
+                PythonOperator(task_id=f"t{{n}}", python_callable=busy, op_args=[f"t{{n}}"])
+    ''')
+    loop = SchedulerLoop(DagFolder(tmp_path / "dags", store), store, dask_client,
+                         results_url=str(tmp_path / "results"), parse_interval=0.2)
+    try:
+        loop.folder.refresh()
+        for n in range(2):
+            day = DAY + timedelta(days=n)
+            store.create_dag_run("narrow", f"r{n}", day, day, day, "manual", {},
+                                 state="queued")
+        drive_until(loop, lambda: {r.state for r in store.list_dag_runs("narrow")}
+                    == {"success"})
+    finally:
+        loop.shutdown()
+    assert _most_at_once(journal, lambda name, run: run) == {"r0": 1, "r1": 1}
+    # Two runs, one task each at a time: the two runs ran side by side.
+    assert _most_at_once(journal, lambda name, run: "both") == {"both": 2}
+    assert not {n for n in _semaphores(dask_client) if n.startswith("daskflow-run-narrow-")}
