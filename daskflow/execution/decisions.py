@@ -35,6 +35,7 @@ from typing import Any
 from daskflow.execution.keys import task_key
 from daskflow.execution.report import END, START, Report
 from daskflow.models.mapping import mapped_count
+from daskflow.models.run_tasks import RunTasks
 from daskflow.models.state import FINISHED_STATES, DagRunState, TaskInstanceState, run_state_from
 from daskflow.models.xcom_arg import XComArg
 
@@ -212,7 +213,8 @@ class RunDecisions:
     def __init__(self, dag: Any, dag_id: str, run_id: str, token: str, *,
                  stored: Mapping[tuple[str, int], StoredInstance] | None = None,
                  needed: Iterable[str] | None = None,
-                 statuses: Mapping[str, str] | None = None) -> None:
+                 statuses: Mapping[str, str] | None = None,
+                 plan: RunTasks | None = None) -> None:
         self.dag = dag
         self.dag_id = dag_id
         self.run_id = run_id
@@ -225,7 +227,9 @@ class RunDecisions:
         self.instances: dict[tuple[str, int], Instance] = {}
         self.keys: dict[str, tuple[str, int]] = {}
         self.task_keys: dict[str, str | list[str]] = {}
-        self.pending = [t.task_id for t in dag.topological_sort()]
+        #: The tasks this run has (a task's start_date/end_date may leave it out).
+        self.plan = plan or RunTasks(tuple(t.task_id for t in dag.topological_sort()))
+        self.pending = list(self.plan.order)
         self.retry_due: dict[str, float] = {}
         #: Tasks not to submit yet (``depends_on_past`` waiting on the previous run).
         self.hold: set[str] = set()
@@ -238,7 +242,17 @@ class RunDecisions:
 
     # -- events ---------------------------------------------------------------------
     def start(self) -> list[Instruction]:
-        return self.submit_ready()
+        """The first wave; tasks stranded below a left-out task get a stateless instance."""
+        out: list[Instruction] = []
+        for task_id in self.plan.stranded:
+            task = self.dag.task_dict[task_id]
+            out.append(RecordTask(task_id, -1, {
+                "operator": operator_name(task), "pool": task.pool,
+                "pool_slots": task.pool_slots, "max_tries": task.retries}))
+        if self.plan.failure:
+            out.append(Warn(f"DAG {self.dag_id!r} run {self.run_id!r} fails once its other "
+                            f"tasks end: {self.plan.failure}"))
+        return [*out, *self.submit_ready()]
 
     def holds_changed(self, hold: set[str]) -> list[Instruction]:
         self.hold = set(hold)
@@ -385,6 +399,8 @@ class RunDecisions:
             i.finished for i in self.instances.values())
 
     def final_state(self) -> DagRunState:
+        if self.plan.failure:
+            return DagRunState.FAILED  # tasks it can never run: Airflow's "task deadlock"
         leaves = {t.task_id for t in self.dag.leaves}
         return run_state_from([i.state for i in self.instances.values() if i.task_id in leaves])
 

@@ -1,42 +1,69 @@
-"""Pools and ``max_active_tasks``: slot limits that hold across the whole cluster.
+"""Pools and concurrency limits that hold across the whole cluster.
 
 Each limit is a ``distributed.Semaphore`` on the Dask scheduler, so it counts
-every run, DAG and loop that uses the cluster. A node takes its slots before
-it runs (its worker slot is given up with ``secede`` while it waits, so a full
-pool never blocks other tasks) and gives them back when it ends. Limits are
-taken in one fixed order (the DAG's, then the pool's) and a multi-slot
-request takes its slots under a lock, so two tasks never deadlock each holding
-part of what the other needs.
+every run, DAG and loop that uses the cluster:
+
+* a pool's slots (``pool``, ``pool_slots``), shared by every DAG;
+* ``max_active_tis_per_dag``: running instances of one task over all runs of
+  its DAG;
+* ``max_active_tis_per_dagrun``: running instances of one (mapped) task in
+  one run;
+* ``max_active_tasks``: running task instances of one run of the DAG (per
+  run since Airflow 3; Airflow 2 counted all runs of the DAG).
+
+A node takes its slots before it runs (its worker slot is given up with
+``secede`` while it waits, so a full pool never blocks other tasks) and gives
+them back when it ends. Limits are taken in one fixed order, narrowest first
+(the task's in its run, the task's in its DAG, the run's, then the pool's),
+and a multi-slot request takes its slots under a lock, so two tasks never
+deadlock each holding part of what the other needs, and a task waiting for
+its own limit holds no pool slot.
 
 The loop registers and resizes the semaphores on the scheduler
-(``register``); it only attaches a limit to a task when the limit can bind,
+(``register``) and forgets a run's own ones when the run ends (``forget``).
+A pool or ``max_active_tasks`` is only attached to a task when it can bind,
 i.e. it is smaller than the cluster's thread count or asks for several slots,
-so the common case costs nothing.
+so the common case costs nothing; a task's own limits, set on purpose, are
+always attached (the cluster may grow).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+logger = logging.getLogger("daskflow.execution")
+
 
 @dataclass(frozen=True)
 class Limit:
-    """``need`` of the ``slots`` of semaphore ``name``."""
+    """``need`` of the ``slots`` of semaphore ``name``; ``of_run``: it lives as long as a run."""
 
     name: str
     slots: int
     need: int = 1
+    of_run: bool = False
 
 
 def pool_limit(pool: str, slots: int, need: int) -> Limit:
     return Limit(f"daskflow-pool-{pool}", slots, need)
 
 
-def dag_limit(dag_id: str, max_active_tasks: int) -> Limit:
-    return Limit(f"daskflow-dag-{dag_id}", max_active_tasks, 1)
+def run_limit(dag_id: str, run_id: str, max_active_tasks: int) -> Limit:
+    return Limit(f"daskflow-run-{dag_id}-{run_id}", max_active_tasks, 1, of_run=True)
+
+
+def task_limit(dag_id: str, task_id: str, max_active_tis_per_dag: int) -> Limit:
+    return Limit(f"daskflow-task-{dag_id}-{task_id}", max_active_tis_per_dag, 1)
+
+
+def task_run_limit(dag_id: str, run_id: str, task_id: str, max_active_tis_per_dagrun: int
+                   ) -> Limit:
+    return Limit(f"daskflow-task-run-{dag_id}-{run_id}-{task_id}", max_active_tis_per_dagrun,
+                 1, of_run=True)
 
 
 def _register_on_scheduler(dask_scheduler: Any, sizes: dict[str, int]) -> None:
@@ -46,6 +73,14 @@ def _register_on_scheduler(dask_scheduler: Any, sizes: dict[str, int]) -> None:
         extension.lease_timeouts.setdefault(name, None)
 
 
+def _forget_on_scheduler(dask_scheduler: Any, names: list[str]) -> None:
+    extension = dask_scheduler.extensions["semaphores"]
+    for name in names:
+        for table in (extension.max_leases, extension.leases, extension.events,
+                      extension.lease_timeouts, *extension.metrics.values()):
+            table.pop(name, None)
+
+
 def register(client: Any, limits: list[Limit]) -> None:
     """Create or resize the limits' semaphores on the Dask scheduler (one call)."""
     sizes = {limit.name: limit.slots for limit in limits}
@@ -53,17 +88,38 @@ def register(client: Any, limits: list[Limit]) -> None:
         client.run_on_scheduler(_register_on_scheduler, sizes=sizes)
 
 
-def plan(dag: Any, pools: dict[str, int] | None, threads: int) -> dict[str, tuple | str]:
+def forget(client: Any, planned: dict[str, tuple | str]) -> None:
+    """Drop the semaphores of a finished run (from :func:`plan`) from the Dask scheduler.
+
+    Pools and per-DAG task limits stay: other runs share them.
+    """
+    names = sorted({limit.name for found in planned.values() if isinstance(found, tuple)
+                    for limit in found if limit.of_run})
+    if not names:
+        return
+    try:
+        client.run_on_scheduler(_forget_on_scheduler, names=names)
+    except Exception:  # a closed client or a restarted scheduler: nothing left to forget
+        logger.debug("could not drop the semaphores %s", names, exc_info=True)
+
+
+def plan(dag: Any, pools: dict[str, int] | None, threads: int, run_id: str = "test"
+         ) -> dict[str, tuple | str]:
     """Per task: the limits that can bind on a cluster of ``threads``, or why it cannot run.
 
     ``pools`` maps pool names to slots (``None``: pools are not enforced, as
-    when no store is at hand).
+    when no store is at hand). ``run_id`` names the run's own semaphores.
     """
     planned: dict[str, tuple | str] = {}
     for task in dag.tasks:
         found: list[Limit] = []
+        if task.is_mapped and getattr(task, "max_active_tis_per_dagrun", None) is not None:
+            found.append(task_run_limit(dag.dag_id, run_id, task.task_id,
+                                        task.max_active_tis_per_dagrun))
+        if getattr(task, "max_active_tis_per_dag", None) is not None:
+            found.append(task_limit(dag.dag_id, task.task_id, task.max_active_tis_per_dag))
         if dag.max_active_tasks < threads:
-            found.append(dag_limit(dag.dag_id, dag.max_active_tasks))
+            found.append(run_limit(dag.dag_id, run_id, dag.max_active_tasks))
         problem = _pool_problem(dag, task, pools)
         if problem is None and pools is not None:
             slots = pools[task.pool]

@@ -44,6 +44,7 @@ from daskflow.execution.cluster_plugins import (
 from daskflow.execution.decisions import Instance, KeyErred, RunDecisions, StoredInstance
 from daskflow.execution.graph import node_task
 from daskflow.execution.lease import LeaseExpired
+from daskflow.execution.limits import forget as forget_limits
 from daskflow.execution.limits import plan as plan_limits
 from daskflow.execution.limits import register as register_limits
 from daskflow.execution.node import (
@@ -57,6 +58,7 @@ from daskflow.execution.outcome import NotYet, RetryAttempt, describe_error
 from daskflow.execution.report import END, Report
 from daskflow.execution.results import load_outcome, outcome_exists
 from daskflow.models.context import DagRunInfo
+from daskflow.models.run_tasks import tasks_for_run
 from daskflow.models.state import DagRunState
 
 __all__ = ["Instance", "RunExecution", "StoredInstance"]
@@ -88,7 +90,8 @@ class RunExecution:
         usable, needed = rules.usable_stored(dag, stored or {}, outcome_exists)
         self.decisions = RunDecisions(dag, run.dag_id, run.run_id, token or secrets.token_hex(4),
                                       stored=usable, needed=needed,
-                                      statuses=_FutureStatuses(self.futures))
+                                      statuses=_FutureStatuses(self.futures),
+                                      plan=tasks_for_run(dag, run.logical_date, run.run_type))
         self.started = time.time()
         self.weights = dag.priority_weights()
         self.results_url = results_url
@@ -141,10 +144,13 @@ class RunExecution:
     # -- events in ------------------------------------------------------------------
     def start(self, hold: set[str] | None = None) -> None:
         threads = sum(self.client.nthreads().values()) or 1
-        self._limits = plan_limits(self.dag, self.pools, threads)
+        self._limits = plan_limits(self.dag, self.pools, threads, self.run.run_id)
         register_limits(self.client, [lim for found in self._limits.values()
                                       for lim in found if isinstance(found, tuple)])
         self.decisions.hold = set(hold or ())
+        for task_id, reason in self.decisions.plan.left_out.items():
+            logger.info("DAG %r run %r has no instance of task %r: %s", self.run.dag_id,
+                        self.run.run_id, task_id, reason)
         self._carry_out(self.decisions.start())
 
     def set_hold(self, hold: set[str]) -> None:
@@ -203,8 +209,10 @@ class RunExecution:
         self._carry_out(self.decisions.stop(reason))
 
     def release(self) -> None:
-        """Let Dask forget this run's results."""
+        """Let Dask forget this run's results (and, once it ended, its own limits)."""
         self.futures.clear()
+        if self.finished:
+            forget_limits(self.client, self._limits)
 
     def cancel(self) -> None:
         """Cancel every key of the run on the cluster (the run was lost to another loop)."""

@@ -58,7 +58,8 @@ class Runner:
                  dag_for: Callable[[Any], Any],
                  results_url: str | None = None, notifier: Any = None,
                  heartbeat_interval: float = 2.0, stale_after: float = 10.0,
-                 record_interval: float | None = None, hold_past: bool = True,
+                 record_interval: float | None = None,
+                 held: Callable[[Any, Any], set[str]] | None = None,
                  on_closed: Callable[[RunKey, DagRunState, datetime, str | None,
                                       RunExecution | None], None] | None = None) -> None:
         self.store = store
@@ -71,8 +72,9 @@ class Runner:
         self.heartbeat_interval = heartbeat_interval
         #: Called with (run key, state, when, reason, execution or None) once a run ended.
         self.on_closed = on_closed
-        #: Whether ``depends_on_past`` holds tasks back (not for ``dag.test()``).
-        self.hold_past = hold_past
+        #: The tasks of a run the previous run holds back (``depends_on_past``,
+        #: ``wait_for_downstream``); None: nothing is held (``dag.test()``).
+        self.held = held
         self.stall_timeout = float(config.get("stall-timeout", 300))
         cluster_plugins.install(client)
         self.ownership = Ownership(store.with_retries(0), owner, client,
@@ -124,17 +126,7 @@ class Runner:
         return execution
 
     def _held_tasks(self, dag: Any, run: Any) -> set[str]:
-        """``depends_on_past`` tasks whose previous instance did not succeed or skip."""
-        held: set[str] = set()
-        if not self.hold_past:
-            return held
-        for task in dag.tasks:
-            if task.depends_on_past:
-                previous = self.store.previous_task_instance_state(
-                    dag.dag_id, task.task_id, run.logical_date)
-                if previous not in (None, TI.SUCCESS.value, TI.SKIPPED.value):
-                    held.add(task.task_id)
-        return held
+        return set() if self.held is None else self.held(dag, run)
 
     # -- driving ----------------------------------------------------------------------
     def step(self, max_wait: float) -> None:
@@ -227,7 +219,8 @@ class Runner:
             return
         self.recorder.flush()
         for execution in done:
-            self._close(execution, execution.final_state(), now)
+            self._close(execution, execution.final_state(), now,
+                        reason=execution.decisions.plan.failure)
 
     def _close(self, execution: RunExecution, state: DagRunState, now: datetime,
                reason: str | None = None) -> None:

@@ -151,7 +151,6 @@ def _execute(dag: Any, run: DagRunInfo, client: Any, store: Store,
                     results_url=config.results_url(), heartbeat_interval=HEARTBEAT_INTERVAL,
                     stale_after=STALE_AFTER, record_interval=float(config.get(
                         "record-interval", 0.25)),
-                    hold_past=False,
                     on_closed=lambda key_, state, when, why, e: ended.append((e, state)))
     try:
         now = datetime.now(timezone.utc)

@@ -25,7 +25,7 @@ import inspect
 import math
 import re
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from daskflow.exceptions import DagDefinitionError
@@ -42,6 +42,15 @@ if TYPE_CHECKING:
 _TASK_ID = re.compile(r"^[A-Za-z0-9_.\-]+$")
 _MAX_RETRY_DELAY = timedelta(hours=24)
 _WEIGHT_RULES = ("downstream", "upstream", "absolute")
+#: Airflow 3 task settings that change how a task runs and that daskflow lacks.
+_AIRFLOW_ONLY = frozenset({
+    "executor", "ignore_first_depends_on_past", "wait_for_past_depends_before_skipping",
+    "run_as_user", "pre_execute", "post_execute", "retry_policy", "map_index_template",
+    "logger_name", "render_template_as_native_obj"})
+#: Airflow's default ``queue`` (its ``[operators] default_queue``): the only one accepted.
+DEFAULT_QUEUE = "default"
+_NO_ASSETS = ("daskflow has no assets or lineage: a task's inlets and outlets would change "
+              "nothing")
 
 
 @functools.cache
@@ -70,6 +79,7 @@ def _with_default_args(init: Callable[..., None]) -> Callable[..., None]:
         group = kwargs.get("task_group") or (dag and _authoring_stack.current_group(dag))
         defaults = merged_default_args(dag, group, kwargs.pop("default_args", None))
         accepted = _accepted_params(type(self))
+        _refuse_airflow_only(defaults, accepted, kwargs.get("task_id", "?"), dag)
         for name, value in defaults.items():
             if name in accepted and name not in kwargs:
                 kwargs[name] = value
@@ -85,6 +95,22 @@ def _with_default_args(init: Callable[..., None]) -> Callable[..., None]:
             ) from None
 
     return wrapper
+
+
+def _refuse_airflow_only(defaults: dict, accepted: frozenset[str], task_id: Any,
+                        dag: DAG | None) -> None:
+    """An Airflow task setting in default_args that daskflow lacks is an error, not dropped.
+
+    Passed to an operator directly it is an unknown argument; through
+    default_args, which may hold arguments of other operators, it would
+    otherwise be left out without a word.
+    """
+    unsupported = sorted(set(defaults) & _AIRFLOW_ONLY - accepted)
+    if unsupported:
+        in_dag = f" in DAG {dag.dag_id!r}" if dag is not None else ""
+        raise DagDefinitionError(
+            f"task {task_id!r}{in_dag}: default_args sets {unsupported[0]!r}, an Airflow task "
+            "setting daskflow does not support (docs/airflow-differences.md); remove it")
 
 
 def _parse_retries(retries: Any) -> Any:
@@ -156,8 +182,9 @@ class BaseOperator(DependencyMixin):
         execution_timeout: timedelta | float | None = None,
         trigger_rule: TriggerRule | str = TriggerRule.ALL_SUCCESS,
         resources: dict[str, float] | None = None,
-        queue: str = "default",
+        queue: str | None = "default",
         max_active_tis_per_dag: int | None = None,
+        max_active_tis_per_dagrun: int | None = None,
         do_xcom_push: bool = True,
         multiple_outputs: bool = False,
         doc_md: str | None = None,
@@ -193,10 +220,15 @@ class BaseOperator(DependencyMixin):
         self.retry_delay = self._as_delta("retry_delay", retry_delay)
         self.retry_exponential_backoff = bool(retry_exponential_backoff)
         self.max_retry_delay = self._as_delta("max_retry_delay", max_retry_delay, allow_none=True)
-        self.start_date = start_date
-        self.end_date = end_date
-        self.depends_on_past = bool(depends_on_past)
+        self.start_date = self._as_datetime("start_date", start_date)
+        self.end_date = self._as_datetime("end_date", end_date)
+        if self.start_date and self.end_date and self.end_date < self.start_date:
+            raise DagDefinitionError(f"{self._where('end_date')} {self.end_date} is before "
+                                     f"start_date {self.start_date}")
         self.wait_for_downstream = bool(wait_for_downstream)
+        # As in Airflow, waiting for the previous run's downstream tasks implies
+        # waiting for the previous run's instance of this task.
+        self.depends_on_past = bool(depends_on_past) or self.wait_for_downstream
         self.params = dict(params or {})
         self.priority_weight = self._check_int("priority_weight", priority_weight)
         self.weight_rule = self._check_weight_rule(weight_rule)
@@ -207,17 +239,25 @@ class BaseOperator(DependencyMixin):
         )
         self.trigger_rule = self._check_trigger_rule(trigger_rule)
         self.resources = self._check_resources(resources)
-        self.queue = queue
-        self.max_active_tis_per_dag = max_active_tis_per_dag
+        self.queue = self._check_queue(queue)
+        self.max_active_tis_per_dag = self._check_limit("max_active_tis_per_dag",
+                                                        max_active_tis_per_dag)
+        self.max_active_tis_per_dagrun = self._check_limit("max_active_tis_per_dagrun",
+                                                           max_active_tis_per_dagrun)
         self.do_xcom_push = do_xcom_push
         self.multiple_outputs = multiple_outputs
         self.doc_md = doc_md
         self.doc = doc
         self.task_display_name = plain(task_display_name) or task_id
-        # Accepted so Airflow DAG files load; Dask runs every task, so an Airflow
-        # executor's settings do not apply (use `resources` to place tasks).
-        self.executor_config = dict(executor_config or {})
-        self.inlets, self.outlets = inlets, outlets
+        self._refuse_if_set("executor_config", executor_config,
+                            "it configures an Airflow executor, and daskflow runs every task "
+                            "on the Dask cluster; place tasks with resources={'NAME': amount} "
+                            "(Dask worker resources)")
+        self._refuse_if_set("inlets", inlets, _NO_ASSETS)
+        self._refuse_if_set("outlets", outlets, _NO_ASSETS)
+        self.executor_config: dict[str, Any] = {}
+        self.inlets: list[Any] = []
+        self.outlets: list[Any] = []
         self.on_execute_callback = self._check_callbacks("on_execute_callback", on_execute_callback)
         self.on_failure_callback = self._check_callbacks("on_failure_callback", on_failure_callback)
         self.on_success_callback = self._check_callbacks("on_success_callback", on_success_callback)
@@ -396,6 +436,35 @@ class BaseOperator(DependencyMixin):
         if seconds < 0:
             raise DagDefinitionError(f"{self._where(name)} must not be negative: {value!r}")
         return timedelta(seconds=seconds)
+
+    def _as_datetime(self, name: str, value: Any) -> datetime | None:
+        """A timezone-aware datetime (naive means UTC, as for the DAG's dates) or None."""
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise DagDefinitionError(f"{self._where(name)} must be a datetime, got {value!r}")
+        return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+
+    def _check_limit(self, name: str, value: Any) -> int | None:
+        if value is None:
+            return None
+        return self._check_count(name, value, minimum=1)
+
+    def _check_queue(self, queue: Any) -> str:
+        """Only Airflow's default queue: daskflow has no executor queues to route to."""
+        if queue is None or queue == DEFAULT_QUEUE:
+            return DEFAULT_QUEUE
+        raise DagDefinitionError(
+            f"{self._where('queue')} {queue!r} is not supported: daskflow has no executor "
+            "queues, every task runs on the Dask cluster. To send the task to some workers, "
+            f"give it Dask worker resources, e.g. resources={{{str(queue)!r}: 1}}, and start "
+            f"those workers with `dask worker --resources \"{queue}=N\"`")
+
+    def _refuse_if_set(self, name: str, value: Any, why: str) -> None:
+        """Refuse a setting daskflow cannot honour; empty (Airflow's default) is fine."""
+        if value is None or (isinstance(value, (dict, list, tuple, set)) and not value):
+            return
+        raise DagDefinitionError(f"{self._where(name)} is not supported ({why}); got {value!r}")
 
     def _check_trigger_rule(self, rule: Any) -> TriggerRule:
         if not TriggerRule.is_valid(rule):

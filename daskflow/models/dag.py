@@ -86,11 +86,17 @@ class DAG:
         dag_display_name: str | None = None,
         schedule_interval: Any = None,
         fileloc: str | None = None,
+        **unknown: Any,
     ) -> None:
         dag_id = plain(dag_id)
         if not isinstance(dag_id, str) or not _DAG_ID.match(dag_id) or len(dag_id) > 250:
             raise DagDefinitionError(
                 f"invalid dag_id {dag_id!r}: use letters, digits, '_', '-' and '.'"
+            )
+        if unknown:
+            raise DagDefinitionError(
+                f"DAG {dag_id!r} got unknown arguments {sorted(unknown)}: daskflow does not "
+                "support them (docs/airflow-differences.md); check their spelling or remove them"
             )
         self.dag_id = dag_id
         self.description = description

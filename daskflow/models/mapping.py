@@ -21,9 +21,18 @@ from daskflow.models import _authoring_stack
 from daskflow.models.baseoperator import BaseOperator, _accepted_params, merged_default_args
 from daskflow.models.xcom_arg import XComArg
 
-#: Arguments that define the task itself and cannot differ per instance.
+#: Arguments that define the task itself and cannot differ per instance: the
+#: scheduler loop reads them from the task's definition (retry timers, pools and
+#: limits, priorities, worker resources, cross-run holds, which runs have the
+#: task, callbacks and notifications), so a value per instance would be ignored.
 _NOT_MAPPABLE = {"task_id", "dag", "task_group", "default_args", "trigger_rule", "pool",
-                 "retries", "depends_on_past", "params"}
+                 "pool_slots", "retries", "retry_delay", "retry_exponential_backoff",
+                 "max_retry_delay", "depends_on_past", "wait_for_downstream", "params",
+                 "priority_weight", "weight_rule", "resources", "queue", "start_date",
+                 "end_date", "max_active_tis_per_dag", "max_active_tis_per_dagrun",
+                 "executor_config", "inlets", "outlets", "email", "email_on_failure",
+                 "email_on_retry", "on_failure_callback", "on_success_callback",
+                 "on_retry_callback", "on_skipped_callback"}
 
 
 #: Arguments that place a task rather than configure it.
@@ -97,6 +106,11 @@ def _check_expand_input(class_name: str, where: str, expand_input: dict, kind: s
         raise DagDefinitionError(f"{where}: expand() needs at least one argument")
     for name, value in expand_input.items():
         if kind == "product":
+            if name in _NOT_MAPPABLE:
+                raise DagDefinitionError(
+                    f"{where}: {class_name} cannot be expanded over {name!r}: it applies to "
+                    "the whole task, not per instance; pass it to partial()"
+                )
             if name not in accepted:
                 raise DagDefinitionError(
                     f"{where}: {class_name} cannot be expanded over {name!r}"
@@ -106,6 +120,13 @@ def _check_expand_input(class_name: str, where: str, expand_input: dict, kind: s
             ok = isinstance(value, XComArg) or (
                 isinstance(value, (list, tuple)) and all(isinstance(v, Mapping) for v in value)
             )
+            fixed = sorted({k for v in value for k in v} & _NOT_MAPPABLE) if ok and \
+                not isinstance(value, XComArg) else []
+            if fixed:
+                raise DagDefinitionError(
+                    f"{where}: {class_name} cannot be expanded over {fixed[0]!r}: it applies "
+                    "to the whole task, not per instance; pass it to partial()"
+                )
         if not ok:
             raise DagDefinitionError(
                 f"{where}: expand() values must be lists, dicts or an upstream task's "

@@ -45,6 +45,7 @@ from daskflow.execution.runner import Runner
 from daskflow.models.state import DagRunState, TaskInstanceState
 from daskflow.schedule import DataInterval
 from daskflow.scheduler import events
+from daskflow.scheduler.cross_run import held_tasks
 from daskflow.scheduler.dag_folder import DagFolder
 from daskflow.scheduler.dagbag import load_dag_version
 from daskflow.scheduler.planning import (
@@ -92,7 +93,8 @@ class SchedulerLoop:
         self.runner = Runner(store, client, self.loop_id, dag_for=self._dag_for,
                              results_url=results_url, notifier=notifier,
                              heartbeat_interval=heartbeat_interval,
-                             stale_after=stale_after.total_seconds(), on_closed=self._closed)
+                             stale_after=stale_after.total_seconds(), on_closed=self._closed,
+                             held=lambda dag, run: held_tasks(store, dag, run))
         self._look_again: dict[str, datetime] = {}
         self._next_parse = 0.0
         self._next_purge = 0.0
@@ -218,10 +220,10 @@ class SchedulerLoop:
     # -- claiming and resuming runs -------------------------------------------------
     def claim(self, now: datetime) -> list[RunExecution]:
         room = self.max_runs - len(self.executions)
-        if room <= 0 or not self.store.has_claimable(self.loop_id, now, self.stale_after,
-                                                      self.folder.dags.keys()):
-            return []
         caps = {d.dag_id: d.max_active_runs for d in self.folder.dags.values()}
+        if room <= 0 or not self.store.has_claimable(self.loop_id, now, self.stale_after,
+                                                      caps.keys(), caps):
+            return []
         started = []
         claimed = self.store.claim_runs(self.loop_id, now, room, self.stale_after, caps,
                                         dag_ids=set(self.folder.dags))

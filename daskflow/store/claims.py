@@ -17,6 +17,13 @@ hands a loop the runs that no live loop drives, in one transaction:
    second, the DAG whose oldest queued run waited longest first - a backfill of
    one DAG cannot starve the others. Orphans count against ``limit`` first.
 
+Which runs a claim may take is defined once, here: :func:`orphaned` says which
+running runs are orphans, :func:`startable` which queued runs may start, and
+:func:`backlog` how many more runs each DAG may start. The claim and
+:func:`claimable`, the cheap read that tells a loop whether claiming is worth a
+write transaction, both use them, so the two cannot disagree: a queued run
+that waits for ``max_active_runs`` or a paused DAG keeps neither busy.
+
 Every claim or adoption adds one to the run's ``fence``; the loop's writes for
 the run check owner and fence (``fencing.py``), so a loop that lost a run
 while it was stalled cannot write for it afterwards.
@@ -39,7 +46,7 @@ How a run is never claimed twice:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -74,6 +81,35 @@ class Backlog:
     oldest_queued: datetime | None
 
 
+def orphaned(owner: str, cutoff: datetime) -> Any:
+    """Running runs of another loop (or of none) that stopped heartbeating before ``cutoff``."""
+    silent = dag_run.c.owner_loop.is_(None) | dag_run.c.heartbeat.is_(None)
+    return (
+        (dag_run.c.state == RUNNING)
+        & dag_run.c.owner_loop.is_distinct_from(owner)
+        & (silent | (dag_run.c.heartbeat < cutoff))
+    )
+
+
+def startable() -> Any:
+    """Queued runs a claim may start: a paused DAG's wait, except backfills (asked for)."""
+    paused = select(dag.c.dag_id).where(dag.c.is_paused)
+    return (dag_run.c.state == QUEUED) & (
+        (dag_run.c.run_type == "backfill") | dag_run.c.dag_id.not_in(paused))
+
+
+def claimable(
+    conn: Connection, owner: str, cutoff: datetime, caps: Mapping[str, int],
+    dag_ids: Collection[str] | None = None,
+) -> bool:
+    """Whether a claim with these arguments would take a run (an orphan or a queued run)."""
+    wanted = None if dag_ids is None else set(dag_ids)
+    orphans = select(dag_run.c.dag_id).where(orphaned(owner, cutoff)).distinct()
+    if any(wanted is None or d in wanted for d in conn.execute(orphans).scalars()):
+        return True
+    return any(b.free > 0 for b in backlog(conn, caps, dag_ids))
+
+
 def adopt_orphans(
     conn: Connection, owner: str, now: datetime, cutoff: datetime, limit: int,
     dag_ids: Sequence[str] | None = None,
@@ -81,17 +117,12 @@ def adopt_orphans(
     """Re-own up to ``limit`` running runs whose owner stopped heartbeating before ``cutoff``."""
     if limit <= 0:
         return []
-    silent = dag_run.c.owner_loop.is_(None) | dag_run.c.heartbeat.is_(None)
-    orphaned = (
-        (dag_run.c.state == RUNNING)
-        & dag_run.c.owner_loop.is_distinct_from(owner)
-        & (silent | (dag_run.c.heartbeat < cutoff))
-    )
+    where = orphaned(owner, cutoff)
     if dag_ids is not None:
-        orphaned &= dag_run.c.dag_id.in_(list(dag_ids))
+        where &= dag_run.c.dag_id.in_(list(dag_ids))
     picked = (
         select(dag_run.c.id)
-        .where(orphaned)
+        .where(where)
         .order_by(dag_run.c.logical_date, dag_run.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -124,16 +155,19 @@ def start_queued(
 
 
 def backlog(
-    conn: Connection, caps: Mapping[str, int], dag_ids: Sequence[str] | None = None
+    conn: Connection, caps: Mapping[str, int], dag_ids: Collection[str] | None = None
 ) -> list[Backlog]:
-    """DAGs with queued runs (of ``dag_ids`` if given), the longest-waiting first.
+    """DAGs with :func:`startable` runs (of ``dag_ids`` if given), the longest-waiting first.
 
     A DAG's cap is ``caps[dag_id]``, else the ``max_active_runs`` synced into the
-    ``dag`` table, else :data:`DEFAULT_MAX_ACTIVE_RUNS`.
+    ``dag`` table, else :data:`DEFAULT_MAX_ACTIVE_RUNS`. ``dag_ids`` are matched
+    in Python on the few rows found: an ``IN`` list of every DAG of a large
+    folder costs more to compile than the query takes to run.
     """
+    waiting = startable()
     running = func.sum(case((dag_run.c.state == RUNNING, 1), else_=0))
-    queued = func.sum(case((dag_run.c.state == QUEUED, 1), else_=0))
-    oldest = func.min(case((dag_run.c.state == QUEUED, dag_run.c.queued_at)))
+    queued = func.sum(case((waiting, 1), else_=0))
+    oldest = func.min(case((waiting, dag_run.c.queued_at)))
     query = (
         select(dag_run.c.dag_id, dag.c.max_active_runs, running, oldest)
         .select_from(dag_run.outerjoin(dag, dag.c.dag_id == dag_run.c.dag_id))
@@ -141,10 +175,11 @@ def backlog(
         .group_by(dag_run.c.dag_id, dag.c.max_active_runs)
         .having(queued > 0)
     )
-    if dag_ids is not None:
-        query = query.where(dag_run.c.dag_id.in_(dag_ids))
+    wanted = None if dag_ids is None else set(dag_ids)
     found = []
     for dag_id, synced_cap, running_now, oldest_queued in conn.execute(query):
+        if wanted is not None and dag_id not in wanted:
+            continue
         cap = caps.get(dag_id, synced_cap)
         cap = DEFAULT_MAX_ACTIVE_RUNS if cap is None else cap
         found.append(Backlog(dag_id, cap - running_now, oldest_queued))
@@ -167,11 +202,9 @@ def pick_queued(conn: Connection, candidates: Sequence[Backlog], limit: int) -> 
     turn = {b.dag_id: position for position, b in enumerate(candidates)}
     order = (dag_run.c.logical_date, dag_run.c.id)
     rank = func.row_number().over(partition_by=dag_run.c.dag_id, order_by=order)
-    paused = select(dag.c.dag_id).where(dag.c.is_paused)
-    startable = (dag_run.c.run_type == "backfill") | dag_run.c.dag_id.not_in(paused)
     ranked = (
         select(dag_run.c.id, rank.label("rank"))
-        .where((dag_run.c.state == QUEUED) & dag_run.c.dag_id.in_(list(free)) & startable)
+        .where(startable() & dag_run.c.dag_id.in_(list(free)))
         .subquery()
     )
     query = (

@@ -58,7 +58,7 @@ from sqlalchemy import Connection, Engine, Row, delete, func, select, text, tupl
 
 from daskflow import config
 from daskflow.store import migrations, scheduling
-from daskflow.store.claims import adopt_orphans, start_queued
+from daskflow.store.claims import adopt_orphans, claimable, start_queued
 from daskflow.store.engine import WRITE_OPTION, make_engine, mask_url, parse_url, translate_errors
 from daskflow.store.errors import (
     ConstraintError,
@@ -636,27 +636,18 @@ class Store:
 
     @retried
     def has_claimable(self, owner: str, now: datetime, stale_after: timedelta,
-                      dag_ids: Collection[str] | None = None) -> bool:
-        """Whether :meth:`claim_runs` could take anything: one cheap read per idle tick.
+                      dag_ids: Collection[str] | None = None,
+                      max_active_runs: Mapping[str, int] | None = None) -> bool:
+        """Whether :meth:`claim_runs` with the same arguments would take a run.
 
-        It follows the claim's rules (orphans of other loops, queued runs of
-        unpaused DAGs or backfills, only of ``dag_ids`` when given) so that a run
-        no claim would start does not make every tick pay for a full claim.
+        One cheap read per idle tick, so that a loop pays for the claim's write
+        transaction only when it would get something. It is decided by the
+        claim's own rules (``claims.claimable``): orphans, and queued runs that
+        may start now (not of a paused DAG unless a backfill, and only while
+        the DAG is under its ``max_active_runs``).
         """
-        cutoff = now - stale_after
-        orphan = (
-            (dag_run.c.state == "running")
-            & dag_run.c.owner_loop.is_distinct_from(owner)
-            & (dag_run.c.owner_loop.is_(None) | dag_run.c.heartbeat.is_(None)
-               | (dag_run.c.heartbeat < cutoff))
-        )
-        paused = select(dag.c.dag_id).where(dag.c.is_paused)
-        startable = (dag_run.c.state == "queued") & (
-            (dag_run.c.run_type == "backfill") | dag_run.c.dag_id.not_in(paused))
-        query = select(dag_run.c.dag_id).where(startable | orphan).distinct()
         with self._read() as conn:
-            found = set(conn.execute(query).scalars())
-        return bool(found if dag_ids is None else found & set(dag_ids))
+            return claimable(conn, owner, now - stale_after, max_active_runs or {}, dag_ids)
 
     @retried
     def heartbeat(self, owner: str, now: datetime) -> dict[tuple[str, str], int]:

@@ -1,4 +1,4 @@
-"""Pools and max_active_tasks hold across runs on a real cluster of 4 threads.
+"""Pools and max_active_tasks hold on a real cluster of 4 threads.
 
 Each task records when it starts and ends; the test replays those records to
 find the most tasks that ever ran at once.
@@ -70,7 +70,7 @@ def test_a_pool_is_never_exceeded(four_threads, db_url, tmp_path):
 
 
 @pytest.mark.slow
-def test_max_active_tasks_holds_per_dag(four_threads, db_url, tmp_path):
+def test_max_active_tasks_holds_in_a_run(four_threads, db_url, tmp_path):
     journal = str(tmp_path / "journal")
     with DAG("one_at_a_time", max_active_tasks=1) as dag:
         for i in range(5):
@@ -93,3 +93,25 @@ def test_an_unknown_pool_fails_the_task_with_a_clear_error(four_threads, db_url,
     assert result.tasks["t"].state == "failed"
     assert "pool 'nope' does not exist" in result.tasks["t"].error
     assert "daskflow pools set nope" in result.tasks["t"].error
+
+
+def test_plan_takes_a_tasks_own_limits_first_and_names_run_limits_by_run():
+    from daskflow.execution.limits import plan
+    from daskflow.operators import EmptyOperator
+
+    with DAG("planned", max_active_tasks=2) as dag:
+        EmptyOperator(task_id="plain")
+        EmptyOperator(task_id="own", max_active_tis_per_dag=3, pool="db")
+        EmptyOperator.partial(task_id="fan", max_active_tis_per_dagrun=1,
+                              max_active_tis_per_dag=5).expand(doc_md=["a", "b"])
+    planned = plan(dag, {"default_pool": 128, "db": 1}, threads=64, run_id="r7")
+    names = {task_id: [(lim.name, lim.slots, lim.of_run) for lim in limits]
+             for task_id, limits in planned.items()}
+    dag_wide = ("daskflow-run-planned-r7", 2, True)  # max_active_tasks: per run
+    assert names == {
+        "plain": [dag_wide],
+        "own": [("daskflow-task-planned-own", 3, False), dag_wide,
+                ("daskflow-pool-db", 1, False)],
+        "fan": [("daskflow-task-run-planned-r7-fan", 1, True),
+                ("daskflow-task-planned-fan", 5, False), dag_wide],
+    }

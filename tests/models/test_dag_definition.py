@@ -229,6 +229,16 @@ BAD_ARGUMENTS = [
     ({"on_failure_callback": "alert"}, "on_failure_callback"),
     ({"on_success_callback": [noop, 3]}, "on_success_callback"),
     ({"no_such_argument": 1}, "no_such_argument"),
+    ({"queue": "gpu"}, "queue"),
+    ({"executor_config": {"KubernetesExecutor": {"image": "x"}}}, "executor_config"),
+    ({"inlets": ["s3://bucket/in"]}, "inlets"),
+    ({"outlets": ["s3://bucket/out"]}, "outlets"),
+    ({"max_active_tis_per_dag": 0}, "max_active_tis_per_dag"),
+    ({"max_active_tis_per_dagrun": "2"}, "max_active_tis_per_dagrun"),
+    ({"start_date": "2024-01-01"}, "start_date"),
+    ({"start_date": datetime(2024, 2, 1), "end_date": datetime(2024, 1, 1)}, "end_date"),
+    ({"default_args": {"run_as_user": "etl"}}, "run_as_user"),
+    ({"default_args": {"ignore_first_depends_on_past": True}}, "ignore_first_depends_on_past"),
 ]
 
 
@@ -238,6 +248,39 @@ def test_bad_operator_arguments_name_dag_task_and_argument(kwargs, named):
         EmptyOperator(task_id="victim", **kwargs)
     message = str(err.value)
     assert "'bad_args'" in message and "'victim'" in message and named in message
+
+
+def test_airflow_defaults_of_refused_settings_are_accepted():
+    with DAG("quiet_defaults"):
+        task = EmptyOperator(task_id="t", queue="default", executor_config={}, inlets=[],
+                             outlets=None, max_active_tis_per_dag=None,
+                             default_args={"sla": None, "doc_rst": "kept out"})
+    assert task.queue == "default" and task.executor_config == {} and task.outlets == []
+
+
+def test_wait_for_downstream_implies_depends_on_past_and_dates_are_utc():
+    with DAG("waits"):
+        task = EmptyOperator(task_id="t", wait_for_downstream=True,
+                             start_date=datetime(2024, 1, 1), end_date=datetime(2024, 6, 1))
+    assert task.depends_on_past is True
+    assert task.start_date == datetime(2024, 1, 1, tzinfo=timezone.utc)
+    assert task.end_date.tzinfo is timezone.utc
+
+
+@pytest.mark.parametrize("name", ["queue", "start_date", "max_active_tis_per_dag",
+                                  "wait_for_downstream", "pool_slots", "resources",
+                                  "retry_delay", "on_failure_callback"])
+def test_settings_of_the_whole_task_cannot_be_expanded(name):
+    values = {"queue": ["gpu"], "start_date": [datetime(2024, 1, 1)],
+              "max_active_tis_per_dag": [1], "wait_for_downstream": [True], "pool_slots": [2],
+              "resources": [{"GPU": 1}], "retry_delay": [5], "on_failure_callback": [noop]}
+    with pytest.raises(DagDefinitionError) as err, DAG("mapped_settings"):
+        BashOperator.partial(task_id="m").expand(bash_command=["true"], **{name: values[name]})
+    message = str(err.value)
+    assert "'mapped_settings'" in message and "'m'" in message and repr(name) in message
+    with pytest.raises(DagDefinitionError, match=repr(name)), DAG("mapped_kwargs"):
+        BashOperator.partial(task_id="m").expand_kwargs(
+            [{"bash_command": "true", name: values[name][0]}])
 
 
 def test_retries_none_and_numeric_string_are_read_as_airflow_does():
@@ -305,6 +348,8 @@ BAD_DAGS = [
     ({"max_active_tasks": True}, "max_active_tasks"),
     ({"dagrun_timeout": 60}, "dagrun_timeout"),
     ({"on_failure_callback": "page me"}, "on_failure_callback"),
+    ({"fail_fast": True}, "fail_fast"),
+    ({"max_consecutive_failed_dag_runs": 3}, "max_consecutive_failed_dag_runs"),
 ]
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import dask
 import pytest
-from loop_driving import drive_until, write_dag
+from loop_driving import drive_for, drive_until, write_dag
 
 from daskflow.exceptions import DagVersionError, DaskflowError
 from daskflow.scheduler import versions
@@ -22,6 +22,7 @@ from daskflow.scheduler.dag_folder import DagFolder
 from daskflow.scheduler.dag_sync import save_version
 from daskflow.scheduler.dagbag import load_dag_version
 from daskflow.scheduler.loop import SchedulerLoop, utcnow
+from daskflow.store import TaskUpdate
 
 VERSIONED = '''
 from daskflow import DAG
@@ -216,3 +217,28 @@ def test_every_daskflow_process_of_a_deployment_signs_alike(store, tmp_path):
     assert save_version(store, dag) == folder.versions["versioned"]
     assert load_dag_version(store, folder.versions["versioned"], "versioned").dag_id == \
         "versioned"
+
+
+def test_a_running_run_whose_version_cannot_be_built_fails_with_the_reason(
+        dask_client, store, tmp_path):
+    write_dag(tmp_path / "dags", "versioned", VERSIONED.format(end="current_end"))
+    broken = "from daskflow import DAG\nraise ImportError('a module the old version needed')\n"
+    _store_version(store, "broken", broken, fileloc=str(tmp_path / "dags" / "versioned.py"))
+    now = utcnow()
+    # Half done by a loop that died: an orphan the new loop adopts at once.
+    store.create_dag_run("versioned", "r1", now, now, now, "manual", {}, state="running",
+                         dag_version="broken")
+    store.apply_updates([TaskUpdate("versioned", "r1", "work", state="success")])
+    loop = _loop(tmp_path, store, dask_client)
+    try:
+        drive_until(loop, lambda: store.get_dag_run("versioned", "r1").state != "running")
+        drive_for(loop, 0.5)
+    finally:
+        loop.shutdown()
+    run = store.get_dag_run("versioned", "r1")
+    assert run.state == "failed"
+    assert run.reason == ("version 'broken' of DAG 'versioned' failed to import from its "
+                          "stored source: ImportError: a module the old version needed")
+    # Not run with the current file instead: its tasks never appear in the run.
+    assert {t.task_id: t.state for t in store.list_task_instances("versioned", "r1")} == {
+        "work": "success"}

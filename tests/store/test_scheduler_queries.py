@@ -636,3 +636,46 @@ def test_has_claimable_follows_the_claim_rules(store: Store) -> None:
     assert store.has_claimable("me", NOW, STALE, dag_ids={"paused"})
     assert [r.run_id for r in store.claim_runs("me", NOW, 10, STALE, dag_ids={"paused"})] == [
         "b1"]
+
+
+def test_has_claimable_says_no_while_the_dag_is_at_max_active_runs(store: Store) -> None:
+    store.sync_dags([DagRecord("full", "/full.py", max_active_runs=1)])
+    queue(store, "full", 0)
+    queue(store, "full", 1)
+    assert ids(store.claim_runs("me", NOW, 10, STALE)) == ["full_0"]
+    # full_1 waits for full_0: a gate that opened here made every tick pay for a claim.
+    assert not store.has_claimable("me", NOW, STALE)
+    assert not store.has_claimable("other", NOW, STALE, dag_ids={"full"})
+    assert store.claim_runs("other", NOW, 10, STALE) == []
+    # The caps the loop parsed win over the synced ones, in the gate as in the claim.
+    assert store.has_claimable("me", NOW, STALE, max_active_runs={"full": 2})
+    store.set_dag_run_state("full", "full_0", "success", end_date=NOW, clear_owner=True)
+    assert store.has_claimable("me", NOW, STALE)
+    assert ids(store.claim_runs("me", NOW, 10, STALE)) == ["full_1"]
+
+
+@pytest.mark.parametrize("scenario", ["empty", "at_cap", "paused", "backfill_of_paused",
+                                      "orphan", "live_owner", "foreign_dag", "free"])
+def test_has_claimable_agrees_with_the_claim(store: Store, scenario: str) -> None:
+    store.sync_dags([DagRecord("a", "/a.py", max_active_runs=1),
+                     DagRecord("p", "/p.py")])
+    store.set_paused("p", True)
+    mine = {"a", "p"}
+    if scenario in ("at_cap", "orphan", "live_owner"):
+        queue(store, "a", 0)
+        heartbeat = {"at_cap": NOW, "orphan": NOW - 2 * STALE, "live_owner": NOW - STALE / 2}
+        store.claim_runs("someone", heartbeat[scenario], 1, STALE)
+        queue(store, "a", 1)
+    elif scenario == "paused":
+        queue(store, "p", 0, run_type="manual")
+    elif scenario == "backfill_of_paused":
+        queue(store, "p", 0, run_type="backfill")
+    elif scenario == "foreign_dag":
+        queue(store, "z", 0)
+    elif scenario == "free":
+        queue(store, "a", 0)
+    gate = store.has_claimable("me", NOW, STALE, dag_ids=mine)
+    claimed = store.claim_runs("me", NOW, 10, STALE, dag_ids=mine)
+    assert gate == bool(claimed)
+    expected = {"orphan": ["a_0"], "backfill_of_paused": ["p_0"], "free": ["a_0"]}
+    assert ids(claimed) == expected.get(scenario, [])
