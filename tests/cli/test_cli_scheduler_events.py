@@ -22,6 +22,9 @@ from pathlib import Path
 import pytest
 from cli_processes import Background, daskflow, environment, runs, wait_for
 
+#: Each test runs a `daskflow scheduler` process.
+pytestmark = pytest.mark.slow
+
 THREADED = ("--threads", "--workers", "1")
 TIMESTAMP = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from daskflow.cli.main import cli
@@ -54,6 +55,7 @@ def _tasks_test(tmp_path: Path, task_id: str):
                                      catch_exceptions=False)
 
 
+@pytest.mark.slow
 def test_execution_timeout_stops_a_task_tested_alone(tmp_path):
     result = _tasks_test(tmp_path, "sleepy")
     assert result.exit_code == 1

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from daskflow import DAG
 from daskflow.operators import BashOperator, EmptyOperator
 from daskflow.store import Store
 
 
+@pytest.mark.slow
 def test_dag_test_fails_a_run_past_its_dagrun_timeout_as_the_loop_does(dask_client, db_url):
     with DAG("slow", schedule=None, dagrun_timeout=timedelta(seconds=2)) as dag:
         BashOperator(task_id="sleepy", bash_command="sleep 8") >> EmptyOperator(task_id="after")

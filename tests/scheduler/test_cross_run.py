@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from loop_driving import drive_for, drive_until, write_dag
 
 from daskflow import DAG
@@ -66,6 +67,7 @@ def test_a_downstream_task_without_a_previous_instance_is_not_waited_for(store):
     assert held_tasks(store, _dag(), _run(store, 1, {})) == set()
 
 
+@pytest.mark.slow
 def test_the_loop_holds_a_writer_until_its_readers_of_the_previous_run_succeed(
         dask_client, store, tmp_path: Path):
     marker = tmp_path / "reader_fails"

@@ -14,6 +14,7 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from loop_driving import drive_until, write_dag
 
 from daskflow.scheduler.dag_folder import DagFolder
@@ -43,6 +44,7 @@ def _semaphores(client) -> set[str]:
         lambda dask_scheduler: list(dask_scheduler.extensions["semaphores"].max_leases)))
 
 
+@pytest.mark.slow
 def test_task_limits_hold_across_runs_and_within_a_run(dask_client, store, tmp_path):
     journal = tmp_path / "journal"
     write_dag(tmp_path / "dags", "limited", f'''
@@ -90,6 +92,7 @@ def test_task_limits_hold_across_runs_and_within_a_run(dask_client, store, tmp_p
     assert not {name for name in left if name.startswith("daskflow-task-run-limited-")}
 
 
+@pytest.mark.slow
 def test_max_active_tasks_counts_the_tasks_of_one_run(dask_client, store, tmp_path):
     journal = tmp_path / "journal"
     write_dag(tmp_path / "dags", "narrow", f'''
