@@ -51,10 +51,11 @@ from daskflow.execution.node import (
     DONE_ANNOTATION,
     FORCED_ANNOTATION,
     NOT_BEFORE_ANNOTATION,
+    POKES_ANNOTATION,
     TRY_ANNOTATION,
     NodeSpec,
 )
-from daskflow.execution.outcome import NotYet, RetryAttempt, describe_error
+from daskflow.execution.outcome import NotYet, RescheduleAttempt, RetryAttempt, describe_error
 from daskflow.execution.report import END, Report
 from daskflow.execution.results import load_outcome, outcome_exists
 from daskflow.models.context import DagRunInfo
@@ -251,7 +252,7 @@ class RunExecution:
                             node.task_id, ()))),
                         unexpandable=node.unexpandable, first_try=node.first_try,
                         results_url=self.results_url, log_limit=self.log_limit,
-                        **self._limit_fields(node.task_id))
+                        pokes=node.pokes, **self._limit_fields(node.task_id))
         return node_task(node.key, spec, node.upstream)
 
     def _limit_fields(self, task_id: str) -> dict[str, Any]:
@@ -301,6 +302,8 @@ class RunExecution:
                 "state": state, "error": error, "try": tried}
         for key in instruction.forget_done:
             updates.setdefault(key, {})[DONE_ANNOTATION] = None
+        for key, pokes in instruction.pokes.items():
+            updates.setdefault(key, {})[POKES_ANNOTATION] = list(pokes)
         keys = [k for k in instruction.keys if k in self.futures]
         try:
             set_annotations(self.client, updates)
@@ -362,7 +365,7 @@ class RunExecution:
 
     # -- helpers ------------------------------------------------------------------------
     def _classify(self, key: str, exception: BaseException) -> KeyErred:
-        if isinstance(exception, (RetryAttempt, NotYet)):
+        if isinstance(exception, (RetryAttempt, NotYet, RescheduleAttempt)):
             kind = rules.PLANNED
         elif isinstance(exception, LeaseExpired):
             kind = rules.LEASE_EXPIRED
