@@ -352,10 +352,13 @@ class RunDecisions:
             del self.retry_due[key]
             instance = self.instances[self.keys[key]]
             if instance.state is TI.UP_FOR_RESCHEDULE and instance.pokes is not None:
-                tries[key] = instance.try_number  # a reschedule is not a new try
+                # A reschedule is not a new try. The store keeps up_for_reschedule until
+                # the poke starts, so a loop resuming in between pokes with the same try.
+                tries[key] = instance.try_number
                 pokes[key] = instance.pokes
-            else:
-                tries[key] = instance.try_number + 1
+                instance.state = TI.QUEUED
+                continue
+            tries[key] = instance.try_number + 1
             instance.state = TI.QUEUED
             out.append(RecordTask(instance.task_id, instance.map_index,
                                   {"state": TI.QUEUED.value}))
