@@ -8,9 +8,16 @@ from datetime import datetime, time, timedelta, timezone
 import pytest
 
 from daskflow import DAG
-from daskflow.exceptions import DagDefinitionError, SensorTimeout, TaskReschedule, TaskSkipped
+from daskflow.exceptions import (
+    DagDefinitionError,
+    SensorTimeout,
+    TaskFailedNoRetry,
+    TaskReschedule,
+    TaskSkipped,
+)
 from daskflow.sensors import (
     BaseSensorOperator,
+    BashSensor,
     DateTimeSensor,
     FileSensor,
     PythonSensor,
@@ -98,3 +105,17 @@ def test_a_sensor_without_poke_says_so():
         bare = BaseSensorOperator(task_id="bare")
     with pytest.raises(NotImplementedError, match="BaseSensorOperator must implement poke"):
         bare.execute({})
+
+
+def test_bash_sensor_waits_on_non_zero_and_fails_on_an_unexpected_code(tmp_path, capsys):
+    flag = tmp_path / "flag"
+    sensor = BashSensor(task_id="b", bash_command=f"test -e {flag}")
+    assert not sensor.poke({})
+    flag.touch()
+    assert sensor.poke({})
+    strict = BashSensor(task_id="s", bash_command="exit 3", retry_exit_code=1)
+    with pytest.raises(TaskFailedNoRetry, match="return code 3"):
+        strict.poke({})
+    waiting = BashSensor(task_id="w", bash_command="echo not yet; exit 1", retry_exit_code=1)
+    assert not waiting.poke({})
+    assert "not yet" in capsys.readouterr().out
