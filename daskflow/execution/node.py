@@ -36,6 +36,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Any
 
+from daskflow import config
 from daskflow.exceptions import TaskFailedNoRetry, TaskReschedule, TaskSkipped, TaskTimeout
 from daskflow.execution import capture, lease, limits, results
 from daskflow.execution.annotations import FORCED
@@ -98,6 +99,8 @@ class NodeSpec:
     log_limit: int = capture.MAX_LOG_BYTES
     #: A rescheduled sensor resumed from the store: (first poke, pokes so far).
     pokes: tuple[float, int] | None = None
+    #: The store the run is recorded in: what the task reads of the store comes from it.
+    db_url: str | None = None
 
     def __dask_tokenize__(self) -> tuple:
         # Keys are unique per submission already; without this Dask would hash the
@@ -256,7 +259,8 @@ def _run_code(spec: NodeSpec, outcomes: dict[str, Any], try_number: int,
         print(attempt.traceback, end="", file=sys.stderr)
         _failed(attempt, spec.task, try_number, exc)
         return attempt
-    return run_attempt(task, spec.run, try_number, spec.map_index, _xcom_view(outcomes))
+    with config.using_db(spec.db_url):
+        return run_attempt(task, spec.run, try_number, spec.map_index, _xcom_view(outcomes))
 
 
 def run_attempt(task: Any, run: DagRunInfo, try_number: int, map_index: int,

@@ -111,6 +111,8 @@ class RunExecution:
         self.last_progress = time.monotonic()
         #: Keys Dask lost, found by the last stall check (the caller resubmits the run).
         self._lost: list[str] = []
+        #: The run's store, for what its tasks read of the store (``config.using_db``).
+        self._db_url = _store_url(recorder)
 
     # -- the decisions' view, for the driver and the loop -------------------------------
     @property
@@ -252,7 +254,8 @@ class RunExecution:
                             node.task_id, ()))),
                         unexpandable=node.unexpandable, first_try=node.first_try,
                         results_url=self.results_url, log_limit=self.log_limit,
-                        pokes=node.pokes, **self._limit_fields(node.task_id))
+                        pokes=node.pokes, db_url=self._db_url,
+                        **self._limit_fields(node.task_id))
         return node_task(node.key, spec, node.upstream)
 
     def _limit_fields(self, task_id: str) -> dict[str, Any]:
@@ -458,6 +461,11 @@ def _send_quietly(client: Any, marks: dict[str, dict[str, Any]]) -> None:
         set_annotations(client, marks)
     except Exception:  # the client closed or the scheduler restarted: nothing to mark
         logger.debug("could not send %d done marks", len(marks), exc_info=True)
+
+
+def _store_url(recorder: Any) -> str | None:
+    url = getattr(getattr(recorder, "store", None), "url", None)
+    return None if url is None else url.render_as_string(hide_password=False)
 
 
 def _utc(epoch: float) -> datetime:
