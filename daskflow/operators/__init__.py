@@ -1,13 +1,20 @@
 """Ready-made operators."""
 
 from daskflow.operators.bash import BashOperator
+from daskflow.operators.datetime import BranchDateTimeOperator
 from daskflow.operators.empty import EmptyOperator
+from daskflow.operators.latest_only import LatestOnlyOperator
 from daskflow.operators.python import BranchPythonOperator, PythonOperator, ShortCircuitOperator
+from daskflow.operators.weekday import BranchDayOfWeekOperator, WeekDay
 
 __all__ = [
     "BashOperator",
+    "BranchDateTimeOperator",
+    "BranchDayOfWeekOperator",
     "BranchPythonOperator",
     "EmptyOperator",
+    "LatestOnlyOperator",
     "PythonOperator",
     "ShortCircuitOperator",
+    "WeekDay",
 ]
