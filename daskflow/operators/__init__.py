@@ -1,6 +1,7 @@
 """Ready-made operators."""
 
 from daskflow.operators.bash import BashOperator
+from daskflow.operators.dask_compute import DaskPythonOperator
 from daskflow.operators.datetime import BranchDateTimeOperator
 from daskflow.operators.empty import EmptyOperator
 from daskflow.operators.latest_only import LatestOnlyOperator
@@ -12,6 +13,7 @@ __all__ = [
     "BranchDateTimeOperator",
     "BranchDayOfWeekOperator",
     "BranchPythonOperator",
+    "DaskPythonOperator",
     "EmptyOperator",
     "LatestOnlyOperator",
     "PythonOperator",
