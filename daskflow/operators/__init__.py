@@ -6,6 +6,7 @@ from daskflow.operators.datetime import BranchDateTimeOperator
 from daskflow.operators.empty import EmptyOperator
 from daskflow.operators.latest_only import LatestOnlyOperator
 from daskflow.operators.python import BranchPythonOperator, PythonOperator, ShortCircuitOperator
+from daskflow.operators.trigger_dagrun import TriggerDagRunOperator
 from daskflow.operators.weekday import BranchDayOfWeekOperator, WeekDay
 
 __all__ = [
@@ -18,5 +19,6 @@ __all__ = [
     "LatestOnlyOperator",
     "PythonOperator",
     "ShortCircuitOperator",
+    "TriggerDagRunOperator",
     "WeekDay",
 ]
