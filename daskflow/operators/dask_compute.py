@@ -18,7 +18,8 @@ timeout error as other tasks. Dask cannot stop a piece of work that a
 worker is already running: such a piece still holds its worker thread
 until it returns.
 
-Outside a Dask worker (``daskflow tasks test`` runs the task in its own
+Dask is imported only when the task runs, so that the authoring model stays
+importable without it. Outside a Dask worker (``daskflow tasks test`` runs the task in its own
 process) collections are computed with Dask's default scheduler.
 """
 
@@ -31,8 +32,6 @@ import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
-
-import dask
 
 from daskflow.exceptions import TaskTimeout
 from daskflow.operators.python import PythonOperator
@@ -57,6 +56,8 @@ class DaskPythonOperator(PythonOperator):
             return self._call_with_timeout(context, client)
 
     def _call(self, context: dict[str, Any], client: Any) -> Any:
+        import dask
+
         value = super().execute(context)
         if not _has_collections(value):
             return value
@@ -125,7 +126,9 @@ def _cancel(client: Any, keys: set[Any]) -> None:
 
 def _has_collections(value: Any) -> bool:
     """Whether ``value`` is a Dask collection or holds one in a list, tuple, set or dict."""
-    if dask.is_dask_collection(value):
+    from dask import is_dask_collection
+
+    if is_dask_collection(value):
         return True
     if isinstance(value, dict):
         return any(_has_collections(v) for v in value.values())

@@ -105,3 +105,20 @@ def test_wrong_arguments_fail_at_parse_time():
 
     with pytest.raises(DagDefinitionError, match="arguments do not fit"), DAG("bash_bad"):
         needs_two(1)
+
+
+def test_mapped_bash_tasks_run_one_command_each(dask_client, db_url, tmp_path):
+    @task.bash
+    def touch(name: str) -> str:
+        return f"touch {tmp_path}/{name}; echo {name}"
+
+    @task
+    def names(values: list) -> None:
+        (tmp_path / "names.txt").write_text(",".join(values))
+
+    with DAG("bash_deco_mapped", schedule=None, start_date=datetime(2025, 1, 1)) as dag:
+        names(touch.expand(name=["a", "b", "c"]))
+    result = dag.test(cluster=dask_client, db=db_url)
+    assert result.state == "success"
+    assert sorted(p.name for p in tmp_path.iterdir() if len(p.name) == 1) == ["a", "b", "c"]
+    assert (tmp_path / "names.txt").read_text() == "a,b,c"
