@@ -18,7 +18,9 @@ Outcomes, as in Airflow 3:
   ``poke_interval`` seconds: a state in ``failed_states`` fails the task, one
   in ``allowed_states`` ends it successfully. It waits in poke mode (there
   is no deferral), but on a Dask worker the waiting thread leaves the
-  worker's thread pool, so it holds no worker thread while it sleeps.
+  worker's thread pool, so it holds no worker thread while it sleeps
+  (unless the task has an ``execution_timeout``: the node then runs it in a
+  thread of its own, which is not the worker's and cannot leave the pool).
 """
 
 from __future__ import annotations
