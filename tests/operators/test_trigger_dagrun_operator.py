@@ -142,6 +142,8 @@ def test_an_unknown_dag_fails_the_task(shared):
 
 
 def test_wait_for_completion_through_a_scheduler_loop(shared, target_file, tmp_path):
+    # Two triggers wait at once on a cluster of two threads: the target runs only
+    # because a waiting task leaves its worker's thread pool.
     _, url, client, store = shared
     (target_file / "controller.py").write_text(textwrap.dedent(CONTROLLER_DAG))
     loop = SchedulerLoop(DagFolder(target_file, store), store, client,
