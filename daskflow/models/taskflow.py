@@ -5,7 +5,9 @@ Calling a decorated function inside a DAG creates a task and returns an
 function wires the dependency and, at run time, hands the value over through
 Dask memory. ``f.expand(x=...)`` maps, ``f.override(task_id=...)`` changes the
 task's settings, ``@task.branch`` and ``@task.short_circuit`` decide what runs
-next.
+next. ``@task.bash`` runs the command string its function returns, like a
+``BashOperator``; ``@task.dask`` computes the Dask collections its function
+builds on the DAG's own cluster (``operators/dask_compute.py``).
 
 >>> from daskflow.models.dag import DAG
 >>> @task
@@ -30,10 +32,13 @@ from daskflow.models import _authoring_stack
 from daskflow.models.context import CONTEXT_KEYS
 from daskflow.models.mapping import OperatorPartial
 from daskflow.models.xcom_arg import XComArg
+from daskflow.operators.bash import BashOperator
+from daskflow.operators.dask_compute import DaskPythonOperator
 from daskflow.operators.python import (
     BranchPythonOperator,
     PythonOperator,
     ShortCircuitOperator,
+    determine_kwargs,
 )
 from daskflow.sensors.python import PythonSensor
 
@@ -61,6 +66,44 @@ class DecoratedShortCircuitOperator(_DecoratedMixin, ShortCircuitOperator):
 
 class DecoratedSensorOperator(_DecoratedMixin, PythonSensor):
     """The operator behind ``@task.sensor``: the function is the poke."""
+
+
+class DecoratedBashOperator(_DecoratedMixin, BashOperator):
+    """The operator behind ``@task.bash``: the function returns the command to run.
+
+    The function is called when the task runs, with its arguments and the
+    context entries it names, as for ``@task``; its result must be a
+    non-empty string, which is rendered as a template and run exactly as
+    ``BashOperator`` runs ``bash_command``.
+    """
+
+    template_fields = ("op_args", "op_kwargs", *BashOperator.template_fields)
+
+    def __init__(self, *, python_callable: Callable, op_args: Any = None,
+                 op_kwargs: Any = None, **kwargs: Any) -> None:
+        super().__init__(bash_command=None, **kwargs)  # set when the task runs
+        if not callable(python_callable):
+            raise DagDefinitionError(
+                f"{self._where('python_callable')} must be callable, got {python_callable!r}")
+        self.python_callable = python_callable
+        self.op_args = list(op_args or [])
+        self.op_kwargs = dict(op_kwargs or {})
+
+    def execute(self, context: dict[str, Any]) -> Any:
+        from daskflow.models.templating import environment_for, render_value
+
+        kwargs = determine_kwargs(self.python_callable, self.op_kwargs, context, self.op_args)
+        command = self.python_callable(*self.op_args, **kwargs)
+        if not isinstance(command, str) or not command.strip():
+            raise TypeError(f"@task.bash {self.task_id!r} must return the command to run as a "
+                            f"non-empty string, got {command!r}")
+        self.bash_command = render_value(command, context, environment_for(context.get("dag")),
+                                         tuple(self.template_ext))
+        return super().execute(context)
+
+
+class DecoratedDaskOperator(_DecoratedMixin, DaskPythonOperator):
+    """The operator behind ``@task.dask``."""
 
 
 def _returns_dict(fn: Callable) -> bool:
@@ -211,13 +254,16 @@ def _decorator(operator_class: type[PythonOperator]) -> Callable:
 
 
 class _TaskNamespace:
-    """``@task``, ``@task.python``, ``@task.branch``, ``@task.short_circuit``, ``@task.sensor``."""
+    """``@task``, ``@task.python``, ``@task.branch``, ``@task.short_circuit``,
+    ``@task.sensor``, ``@task.bash``, ``@task.dask``."""
 
     def __init__(self) -> None:
         self.python = _decorator(DecoratedPythonOperator)
         self.branch = _decorator(DecoratedBranchOperator)
         self.short_circuit = _decorator(DecoratedShortCircuitOperator)
         self.sensor = _decorator(DecoratedSensorOperator)
+        self.bash = _decorator(DecoratedBashOperator)
+        self.dask = _decorator(DecoratedDaskOperator)
 
     def __call__(self, python_callable: Callable | None = None, **kwargs: Any) -> Any:
         return self.python(python_callable, **kwargs)

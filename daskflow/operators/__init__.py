@@ -1,13 +1,24 @@
 """Ready-made operators."""
 
 from daskflow.operators.bash import BashOperator
+from daskflow.operators.dask_compute import DaskPythonOperator
+from daskflow.operators.datetime import BranchDateTimeOperator
 from daskflow.operators.empty import EmptyOperator
+from daskflow.operators.latest_only import LatestOnlyOperator
 from daskflow.operators.python import BranchPythonOperator, PythonOperator, ShortCircuitOperator
+from daskflow.operators.trigger_dagrun import TriggerDagRunOperator
+from daskflow.operators.weekday import BranchDayOfWeekOperator, WeekDay
 
 __all__ = [
     "BashOperator",
+    "BranchDateTimeOperator",
+    "BranchDayOfWeekOperator",
     "BranchPythonOperator",
+    "DaskPythonOperator",
     "EmptyOperator",
+    "LatestOnlyOperator",
     "PythonOperator",
     "ShortCircuitOperator",
+    "TriggerDagRunOperator",
+    "WeekDay",
 ]

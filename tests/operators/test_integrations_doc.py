@@ -1,0 +1,50 @@
+"""Each example of docs/integrations.md runs, and ends in the task states it says."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "integrations.md"
+BLOCKS = re.findall(r"```python\n(.*?)```", DOC.read_text(), flags=re.S)
+
+EXPECTED = {
+    "latest_only_example": {"latest_only": "success", "notify": "success",
+                            "archive": "success"},
+    "branch_datetime_example": {"office_hours": "success", "during_the_day": "success",
+                                "at_night": "skipped"},
+    "branch_weekday_example": {"weekend_check": "success", "weekend": "success",
+                               "workday": "skipped"},
+    "bash_decorator_example": {"table": "success", "count_rows": "success",
+                               "report": "success"},
+    "dask_decorator_example": {"daily_totals": "success", "biggest": "success"},
+}
+
+
+def test_every_operator_has_an_example():
+    assert len(BLOCKS) == len(EXPECTED) + 1  # and the TriggerDagRunOperator one
+
+
+@pytest.mark.parametrize("source", BLOCKS[:len(EXPECTED)], ids=list(EXPECTED))
+def test_example_runs_as_its_comment_says(source, dask_client, db_url, capsys):
+    results = []
+
+    def run_test(**kwargs):
+        results.append(namespace["dag"].test(cluster=dask_client, db=db_url, **kwargs))
+
+    namespace: dict = {"__name__": "__main__"}
+    exec(compile(source.replace("dag.test(", "run_test("), str(DOC), "exec"),
+         {**namespace, "run_test": run_test}, namespace)
+    dag = namespace["dag"]
+    (result,) = results
+    assert {t: r.state for t, r in result.tasks.items()} == EXPECTED[dag.dag_id]
+
+
+def test_the_trigger_example_defines_both_dags():
+    namespace: dict = {"__name__": "doc_example"}
+    exec(compile(BLOCKS[-1], str(DOC), "exec"), namespace)
+    trigger = namespace["dag"].task_dict["load_today"]
+    assert trigger.trigger_dag_id == namespace["target"].dag_id == "load_partition"
+    assert trigger.wait_for_completion and trigger.poke_interval == 5
