@@ -18,6 +18,7 @@ from typing import Any
 from daskflow.exceptions import DaskflowError
 from daskflow.execution.report import Report
 from daskflow.models.context import DagRunInfo, RuntimeTaskInstance, build_context
+from daskflow.secrets.templates import template_lookups
 
 logger = logging.getLogger("daskflow.callbacks")
 
@@ -51,7 +52,7 @@ def _context(dag: Any, run: DagRunInfo, task: Any, report: Report) -> dict[str, 
                              max_tries=task.retries, map_index=report.map_index,
                              hostname=report.host or "")
     ti.state = report.state
-    context = build_context(task, run, ti, dag=dag)
+    context = build_context(task, run, ti, dag=dag, lookups=template_lookups())
     if report.error:
         context["exception"] = DaskflowError(report.error)
     return context

@@ -60,6 +60,7 @@ from daskflow.models.state import TaskInstanceState
 from daskflow.models.templating import render_fields
 from daskflow.models.trigger_rules import decide
 from daskflow.models.xcom_arg import ParamArg, XComArg
+from daskflow.secrets.templates import template_lookups
 
 TI = TaskInstanceState
 TRY_ANNOTATION = "daskflow_try"
@@ -256,7 +257,8 @@ def run_attempt(task: Any, run: DagRunInfo, try_number: int, map_index: int,
         attempt.ti = RuntimeTaskInstance(
             task=task, run=run, try_number=try_number, max_tries=task.retries,
             map_index=map_index, hostname=_HOSTNAME, upstream_xcoms=upstream_xcoms)
-        attempt.context = context = build_context(task, run, attempt.ti, dag=task.dag)
+        attempt.context = context = build_context(task, run, attempt.ti, dag=task.dag,
+                                                         lookups=template_lookups())
         if test_mode:
             context["test_mode"] = True
         token = set_current_context(context)

@@ -9,5 +9,7 @@ with Fernet when a key is set (``lookup.py``, ``store/fernet.py``).
 from __future__ import annotations
 
 from daskflow.secrets.connection import Connection
+from daskflow.secrets.sensitive import add_secret_listener, is_sensitive_name
+from daskflow.secrets.variable import Variable
 
-__all__ = ["Connection"]
+__all__ = ["Connection", "Variable", "add_secret_listener", "is_sensitive_name"]
