@@ -164,6 +164,12 @@ class Connection:
                 values.append(value)
         return values
 
+    def test_connection(self) -> tuple[bool, str]:
+        """Try to reach the system: ``(reached, message)`` (``connections test``)."""
+        from daskflow.secrets.probe import probe
+
+        return probe(self)
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Connection):
             return NotImplemented

@@ -81,14 +81,16 @@ def store_or_none() -> tuple[Store | None, str]:
         return _stores[url], where
 
 
-def get_connection(conn_id: str) -> Connection:
-    """The connection ``conn_id``: environment first, then the store."""
+def get_connection(conn_id: str, store: Store | None = None,
+                   no_store: str | None = None) -> Connection:
+    """The connection ``conn_id``: environment first, then the store (``store`` if given,
+    else the configured one; ``no_store`` says why there is none and skips it)."""
     from daskflow.store import StoreError
 
     found = connection_from_env(conn_id)
     looked = [f"environment variable {conn_env_name(conn_id)} (not set)"]
     if found is None:
-        store, where = store_or_none()
+        store, where = _chosen(store, no_store)
         if store is None:
             looked.append(where)
         else:
@@ -112,14 +114,15 @@ def get_connection(conn_id: str) -> Connection:
     return found
 
 
-def get_variable(key: str) -> str:
-    """The value of variable ``key`` as text: environment first, then the store."""
+def get_variable(key: str, store: Store | None = None, no_store: str | None = None) -> str:
+    """The value of variable ``key`` as text: environment first, then the store (``store``
+    if given, else the configured one; ``no_store`` says why there is none and skips it)."""
     from daskflow.store import StoreError
 
     value = os.environ.get(var_env_name(key))
     looked = [f"environment variable {var_env_name(key)} (not set)"]
     if value is None:
-        store, where = store_or_none()
+        store, where = _chosen(store, no_store)
         if store is None:
             looked.append(where)
         else:
@@ -137,6 +140,16 @@ def get_variable(key: str) -> str:
                                + "; ".join(looked))
     announce(variable_secret_values(key, value))
     return value
+
+
+def _chosen(store: Store | None, no_store: str | None) -> tuple[Store | None, str]:
+    from daskflow.store.engine import mask_url
+
+    if no_store is not None:
+        return None, no_store
+    if store is None:
+        return store_or_none()
+    return store, f"the metadata store {mask_url(store.url)!r}"
 
 
 def writable_store() -> Store:
