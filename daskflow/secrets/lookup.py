@@ -24,7 +24,6 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from daskflow import config
 from daskflow.exceptions import ConnectionNotFound, VariableNotFound
 from daskflow.secrets.connection import Connection
 from daskflow.secrets.sensitive import announce, variable_secret_values
@@ -60,6 +59,7 @@ def connection_from_env(conn_id: str) -> Connection | None:
 
 def store_or_none() -> tuple[Store | None, str]:
     """The metadata store (opened once per URL and process), or ``None`` and why not."""
+    from daskflow import config
     from daskflow.store import Store, StoreError
     from daskflow.store.engine import mask_url, parse_url
 

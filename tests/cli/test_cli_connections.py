@@ -208,3 +208,14 @@ def test_variables_export_import_round_trip(env, tmp_path) -> None:
     assert invoke(env, "variables", "get", "n").stdout == "5\n"
     exported = json.loads(invoke(env, "variables", "export", "-").stdout)
     assert exported == {"n": "5", "region": "eu", "settings": {"retries": 3}}
+
+
+@pytest.mark.postgresql
+def test_connections_test_reaches_postgresql(env, pg_url) -> None:
+    from sqlalchemy.engine import make_url
+
+    url = make_url(pg_url)
+    uri = f"postgres://{url.username}@{url.host}:{url.port}/{url.database}"
+    invoke(env, "connections", "add", "pg", "--conn-uri", uri)
+    reached = invoke(env, "connections", "test", "pg")
+    assert reached.exit_code == 0 and "connected (postgres)" in reached.stdout
