@@ -60,6 +60,7 @@ from daskflow.models.state import TaskInstanceState
 from daskflow.models.templating import render_fields
 from daskflow.models.trigger_rules import decide
 from daskflow.models.xcom_arg import ParamArg, XComArg
+from daskflow.secrets.lookup import using_store
 from daskflow.secrets.templates import template_lookups
 
 TI = TaskInstanceState
@@ -94,6 +95,9 @@ class NodeSpec:
     blocked: str | None = None
     #: Bytes of an attempt's log to keep (``daskflow.log-max-bytes``).
     log_limit: int = capture.MAX_LOG_BYTES
+    #: The metadata store of the run, where connections and variables are looked up
+    #: (``secrets/lookup.py``); None: the worker's configured store.
+    store_url: str | None = None
 
     def __dask_tokenize__(self) -> tuple:
         # Keys are unique per submission already; without this Dask would hash the
@@ -238,7 +242,8 @@ def _run_code(spec: NodeSpec, outcomes: dict[str, Any], try_number: int) -> Atte
         print(attempt.traceback, end="", file=sys.stderr)
         _failed(attempt, spec.task, try_number, exc)
         return attempt
-    return run_attempt(task, spec.run, try_number, spec.map_index, _xcom_view(outcomes))
+    with using_store(spec.store_url):
+        return run_attempt(task, spec.run, try_number, spec.map_index, _xcom_view(outcomes))
 
 
 def run_attempt(task: Any, run: DagRunInfo, try_number: int, map_index: int,

@@ -78,6 +78,7 @@ class RunExecution:
 
     def __init__(self, dag: Any, run: DagRunInfo, client: Any, recorder: Any, topic: str,
                  token: str | None = None, *, results_url: str | None = None,
+                 store_url: str | None = None,
                  stored: dict[tuple[str, int], StoredInstance] | None = None,
                  pools: dict[str, int] | None = None,
                  lease: Callable[[], tuple[str, float] | None] | None = None) -> None:
@@ -95,6 +96,8 @@ class RunExecution:
         self.started = time.time()
         self.weights = dag.priority_weights()
         self.results_url = results_url
+        #: Where the run's tasks look connections and variables up.
+        self.store_url = store_url
         self.log_limit = int(config.get("log-max-bytes", MAX_LOG_BYTES))
         self.pools = pools
         self._limits: dict[str, Any] = {}
@@ -251,7 +254,7 @@ class RunExecution:
                             node.task_id, ()))),
                         unexpandable=node.unexpandable, first_try=node.first_try,
                         results_url=self.results_url, log_limit=self.log_limit,
-                        **self._limit_fields(node.task_id))
+                        store_url=self.store_url, **self._limit_fields(node.task_id))
         return node_task(node.key, spec, node.upstream)
 
     def _limit_fields(self, task_id: str) -> dict[str, Any]:

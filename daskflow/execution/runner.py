@@ -119,6 +119,7 @@ class Runner:
         pools = {p.name: p.slots for p in self.store.list_pools()}
         execution = RunExecution(dag, run_info(run), self.client, self.recorder,
                                  self.driver.topic, results_url=self.results_url,
+                                 store_url=_store_url(self.store),
                                  stored=stored_instances(self.store, *key), pools=pools,
                                  lease=lambda: self.ownership.lease(key))
         self.executions[key] = execution
@@ -324,3 +325,11 @@ class Runner:
         for notice in notices_for_run(execution.dag, state.value, run_id=execution.run.run_id,
                                       logical_date=execution.run.logical_date, error=reason):
             self.notifier.notify(execution.dag, notice)
+
+
+def _store_url(store: Any) -> str | None:
+    """The URL of ``store`` for the run's tasks, whose lookups of connections and
+    variables must reach the store this runner records to (given with ``--db`` or not)."""
+    url = getattr(store, "url", None)
+    render = getattr(url, "render_as_string", None)
+    return render(hide_password=False) if render is not None else None

@@ -6,21 +6,25 @@ up in:
 
 1. the environment: ``DASKFLOW_CONN_<CONN_ID>`` (a URI, or a JSON object of
    fields) and ``DASKFLOW_VAR_<KEY>`` (the value), the name upper-cased;
-2. the metadata store at :func:`daskflow.config.db_url` (``DASKFLOW_DB`` or
-   ``daskflow.db``), decrypted with the Fernet key.
+2. the metadata store, decrypted with the Fernet key: in a task, the store of
+   the scheduler or ``dags test`` running it; elsewhere the one of
+   :func:`daskflow.config.db_url` (``DASKFLOW_DB`` or ``daskflow.db``).
 
 The first place that has it wins. Tasks run on Dask workers: the LocalCluster
-daskflow starts inherits the environment, so both places work there; workers
-of a remote cluster need the same ``DASKFLOW_DB`` (and Fernet key) or
-variables set in their own environment.
+daskflow starts inherits the environment; workers of a remote cluster need
+to reach the same store, the same Fernet key (``DASKFLOW_FERNET_KEY``), and
+any ``DASKFLOW_CONN_*``/``DASKFLOW_VAR_*`` in their own environment.
 
 Nothing found is an error naming the conn_id or key and what each place said.
 """
 
 from __future__ import annotations
 
+import contextvars
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,6 +38,9 @@ if TYPE_CHECKING:
 CONN_PREFIX = "DASKFLOW_CONN_"
 VAR_PREFIX = "DASKFLOW_VAR_"
 
+#: The store of the run a task belongs to, set by its node (``using_store``).
+_run_store_url: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "daskflow_run_store_url", default=None)
 _stores: dict[str, Store] = {}
 _stores_lock = threading.Lock()
 
@@ -63,7 +70,7 @@ def store_or_none() -> tuple[Store | None, str]:
     from daskflow.store import Store, StoreError
     from daskflow.store.engine import mask_url, parse_url
 
-    url = config.db_url()
+    url = _run_store_url.get() or config.db_url()
     where = f"the metadata store {mask_url(url)!r}"
     with _stores_lock:
         if url in _stores:
@@ -79,6 +86,20 @@ def store_or_none() -> tuple[Store | None, str]:
         except StoreError as exc:
             return None, f"{where} (could not be opened: {exc})"
         return _stores[url], where
+
+
+@contextmanager
+def using_store(url: str | None) -> Iterator[None]:
+    """Look in the store at ``url`` (``None``: the configured one) inside the block.
+
+    A task's node sets it to the store of the scheduler or ``dags test`` that
+    runs it, which may have been given with ``--db`` rather than ``DASKFLOW_DB``.
+    """
+    token = _run_store_url.set(url)
+    try:
+        yield
+    finally:
+        _run_store_url.reset(token)
 
 
 def get_connection(conn_id: str, store: Store | None = None,
