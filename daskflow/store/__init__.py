@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from daskflow.store.errors import (
     ConstraintError,
+    FernetKeyError,
     NotFoundError,
     RunExistsError,
     RunLostError,
@@ -40,6 +41,7 @@ __all__ = [
     "DagRecord",
     "DagRunRecord",
     "DagVersionRecord",
+    "FernetKeyError",
     "ImportErrorRecord",
     "NotFoundError",
     "PoolRecord",

@@ -16,7 +16,7 @@ they are encrypted by the first ``rotate-key`` after a key is set.
 >>> Box.from_setting(f"{key},not-a-key")  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-daskflow.store.errors.StoreError: the Fernet key in ... is not valid (key 2 of 2): ...
+daskflow.store.errors.FernetKeyError: the Fernet key in ... is not valid (key 2 of 2): ...
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import os
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from daskflow import config
-from daskflow.store.errors import StoreError
+from daskflow.store.errors import FernetKeyError
 
 WHERE = "DASKFLOW_FERNET_KEY / daskflow.fernet-key"
 
@@ -53,7 +53,7 @@ class Box:
             try:
                 fernets.append(Fernet(key.encode()))
             except (ValueError, TypeError) as exc:
-                raise StoreError(f"the Fernet key in {WHERE} is not valid (key {n} of "
+                raise FernetKeyError(f"the Fernet key in {WHERE} is not valid (key {n} of "
                                  f"{len(keys)}): {exc}") from None
         return cls(MultiFernet(fernets))
 
@@ -71,12 +71,12 @@ class Box:
         if value is None:
             return None
         if self.fernet is None:
-            raise StoreError(f"{what} is stored encrypted but no Fernet key is set; set "
+            raise FernetKeyError(f"{what} is stored encrypted but no Fernet key is set; set "
                              f"{WHERE} to the key it was written with")
         try:
             return self.fernet.decrypt(value.encode()).decode()
         except InvalidToken:
-            raise StoreError(f"{what} cannot be decrypted with the Fernet key(s) in {WHERE}; "
+            raise FernetKeyError(f"{what} cannot be decrypted with the Fernet key(s) in {WHERE}; "
                              "it was written with another key (keep the old key after the "
                              "new one until `daskflow connections rotate-key` has run)") from None
 
@@ -89,5 +89,5 @@ class Box:
         try:
             return self.fernet.rotate(value.encode()).decode()
         except InvalidToken:
-            raise StoreError(f"{what} cannot be decrypted with the Fernet key(s) in {WHERE}; "
+            raise FernetKeyError(f"{what} cannot be decrypted with the Fernet key(s) in {WHERE}; "
                              "list the key it was written with after the new one") from None

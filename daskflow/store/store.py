@@ -66,6 +66,7 @@ from daskflow.store.claims import adopt_orphans, claimable, start_queued
 from daskflow.store.engine import WRITE_OPTION, make_engine, mask_url, parse_url, translate_errors
 from daskflow.store.errors import (
     ConstraintError,
+    FernetKeyError,
     NotFoundError,
     RunExistsError,
     RunLostError,
@@ -1070,13 +1071,14 @@ class Store:
         """Re-encrypt every connection and variable with the first configured key.
 
         Rows kept in clear are encrypted too. All rows change in one transaction,
-        or none (a row no configured key decrypts raises :class:`StoreError`).
+        or none (a row no configured key decrypts raises :class:`FernetKeyError`).
         Returns ``(connections, variables)`` rewritten.
         """
         box = Box.from_setting()
         if not box.enabled:
-            raise StoreError("no Fernet key is set (DASKFLOW_FERNET_KEY / daskflow.fernet-key); "
-                             "set the new key first, followed by the old one, comma-separated")
+            raise FernetKeyError("no Fernet key is set (DASKFLOW_FERNET_KEY / "
+                                 "daskflow.fernet-key); set the new key first, followed by "
+                                 "the old one, comma-separated")
         with self._write() as conn:
             conns = conn.execute(select(connection)).all()
             for row in conns:

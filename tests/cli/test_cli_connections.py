@@ -219,3 +219,13 @@ def test_connections_test_reaches_postgresql(env, pg_url) -> None:
     invoke(env, "connections", "add", "pg", "--conn-uri", uri)
     reached = invoke(env, "connections", "test", "pg")
     assert reached.exit_code == 0 and "connected (postgres)" in reached.stdout
+
+
+def test_a_wrong_key_is_one_error_about_the_key_not_the_store(env) -> None:
+    invoke(env, "connections", "add", "sales", "--conn-uri", "postgres://me:pw@db/x")
+    env["DASKFLOW_FERNET_KEY"] = Fernet.generate_key().decode()
+    message = error(invoke(env, "connections", "list"))
+    assert "connection 'sales' cannot be decrypted with the Fernet key(s)" in message
+    assert "DASKFLOW_DB" not in message
+    env["DASKFLOW_FERNET_KEY"] = "not-a-key"
+    assert "Fernet key in DASKFLOW_FERNET_KEY" in error(invoke(env, "connections", "rotate-key"))

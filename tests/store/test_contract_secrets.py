@@ -8,7 +8,7 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 
-from daskflow.store import ConnectionRecord, NotFoundError, Store, StoreError
+from daskflow.store import ConnectionRecord, FernetKeyError, NotFoundError, Store
 from daskflow.store.schema import connection, variable
 
 OLD = Fernet.generate_key().decode()
@@ -64,11 +64,11 @@ def test_reading_encrypted_rows_without_or_with_a_wrong_key_names_the_row(store:
     with dask.config.set({"daskflow.fernet-key": OLD}):
         store.set_connection(PG)
         store.set_variable("token", "t")
-    with pytest.raises(StoreError, match="connection 'sales' is stored encrypted but no "
+    with pytest.raises(FernetKeyError, match="connection 'sales' is stored encrypted but no "
                                          "Fernet key is set"):
         store.get_connection("sales")
     monkeypatch.setenv("DASKFLOW_FERNET_KEY", NEW)  # the environment wins over the setting
-    with pytest.raises(StoreError, match="variable 'token' cannot be decrypted"):
+    with pytest.raises(FernetKeyError, match="variable 'token' cannot be decrypted"):
         store.get_variable("token")
 
 
@@ -88,13 +88,13 @@ def test_rotate_re_encrypts_every_row_with_the_new_key(store: Store) -> None:
 
 
 def test_rotate_without_a_key_or_with_a_missing_old_key_changes_nothing(store: Store) -> None:
-    with pytest.raises(StoreError, match="no Fernet key is set"):
+    with pytest.raises(FernetKeyError, match="no Fernet key is set"):
         store.rotate_fernet_key()
     with dask.config.set({"daskflow.fernet-key": OLD}):
         store.set_connection(PG)
         store.set_variable("token", "t")
     with dask.config.set({"daskflow.fernet-key": NEW}), \
-            pytest.raises(StoreError, match="connection 'sales' cannot be decrypted"):
+            pytest.raises(FernetKeyError, match="connection 'sales' cannot be decrypted"):
         store.rotate_fernet_key()
     with dask.config.set({"daskflow.fernet-key": OLD}):  # all still readable with OLD
         assert store.get_connection("sales").password == "pa:ss"
@@ -103,7 +103,7 @@ def test_rotate_without_a_key_or_with_a_missing_old_key_changes_nothing(store: S
 
 def test_an_invalid_key_is_one_clear_error(store: Store) -> None:
     with dask.config.set({"daskflow.fernet-key": "short"}), \
-            pytest.raises(StoreError, match="Fernet key in DASKFLOW_FERNET_KEY / "
+            pytest.raises(FernetKeyError, match="Fernet key in DASKFLOW_FERNET_KEY / "
                                             "daskflow.fernet-key is not valid"):
         store.set_variable("x", "1")
 
