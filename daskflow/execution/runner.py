@@ -238,7 +238,7 @@ class Runner:
         del self.executions[key]
         self.ownership.release(key)
         for callback, context in dag_callbacks(execution.dag, run, state.value, reason):
-            self.callbacks.submit(call_callback, callback, context)
+            self.callbacks.submit(call_callback, callback, context, _store_url(self.store))
         if self.notifier is not None:
             self._notify_run(execution, state, reason)
         if self.on_closed is not None:
@@ -304,7 +304,8 @@ class Runner:
             for task, report in ended:
                 for callback, context in self.task_callbacks.due(execution.dag, execution.run,
                                                                  task, report):
-                    self.callbacks.submit(call_callback, callback, context)
+                    self.callbacks.submit(call_callback, callback, context,
+                                          _store_url(self.store))
                 if self.notifier is not None and report.state in ("failed", "up_for_retry"):
                     self._notify_task(execution, task, report)
 

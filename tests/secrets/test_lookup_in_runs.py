@@ -7,7 +7,7 @@ from datetime import datetime
 
 import pytest
 
-from daskflow import DAG
+from daskflow import DAG, Variable
 from daskflow.operators import BashOperator
 from daskflow.store import ConnectionRecord, Store
 
@@ -39,3 +39,18 @@ def test_templates_on_workers_read_the_run_store(dask_client, db_url, run_store)
     error = result.tasks["missing"].error
     assert result.tasks["missing"].state == "failed"
     assert "variable 'absent' is not defined" in error and "DASKFLOW_VAR_ABSENT" in error
+
+
+def test_callbacks_read_the_run_store_too(dask_client, db_url, run_store, tmp_path) -> None:
+    run_store.set_variable("alert_channel", "#data-alerts")
+    seen = tmp_path / "seen.txt"
+
+    def on_failure(context):
+        seen.write_text(context["var"].value.alert_channel + " " +
+                        Variable.get("alert_channel"))
+
+    with DAG("callback_secrets", start_date=datetime(2024, 1, 1)) as dag:
+        BashOperator(task_id="fails", bash_command="exit 1", on_failure_callback=on_failure)
+    result = dag.test(logical_date="2024-01-02", cluster=dask_client, db=db_url)
+    assert result.tasks["fails"].state == "failed"
+    assert seen.read_text() == "#data-alerts #data-alerts"
