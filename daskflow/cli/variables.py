@@ -30,7 +30,7 @@ def variables_group() -> None:
 @click.argument("key")
 @click.argument("value")
 @click.option("--description", default=None, help="What the variable is for.")
-@click.option("--serialize-json", "-j", is_flag=True,
+@click.option("--serialize-json", "--json", "-j", is_flag=True,
               help="VALUE is JSON: check it and store it as JSON.")
 @db_option
 @pass_context
@@ -52,8 +52,10 @@ def set_variable(obj: CliContext, key: str, value: str, description: str | None,
 
 @variables_group.command("get")
 @click.argument("key")
-@click.option("--default", "default", default=None, help="Print this when KEY is not defined.")
-@click.option("--deserialize-json", "-j", is_flag=True, help="Print the value as parsed JSON.")
+@click.option("--default", "-d", "default", default=None,
+              help="Print this when KEY is not defined.")
+@click.option("--deserialize-json", "--json", "-j", is_flag=True,
+              help="Print the value as parsed JSON.")
 @db_option
 @pass_context
 def get_variable(obj: CliContext, key: str, default: str | None,

@@ -35,11 +35,12 @@ class _Variables:
 
     __getitem__ = __getattr__
 
-    def get(self, key: str, default_var: Any = None) -> Any:
+    def get(self, key: str, default_var: Any = None, default: Any = None) -> Any:
+        """The variable, or the default (``default_var`` or ``default``) when it is missing."""
         try:
             return Variable.get(key, deserialize_json=self._json)
         except VariableNotFound:
-            return default_var
+            return default_var if default_var is not None else default
 
     def __repr__(self) -> str:
         return f"<variables ({'json' if self._json else 'value'})>"
@@ -51,6 +52,12 @@ class VariableAccessor:
     def __init__(self) -> None:
         self.value = _Variables(deserialize_json=False)
         self.json = _Variables(deserialize_json=True)
+
+    def __getitem__(self, kind: str) -> _Variables:
+        """``var["value"]`` and ``var["json"]``, as context code written for Airflow reads it."""
+        if kind not in ("value", "json"):
+            raise KeyError(f"var[{kind!r}]: use var['value'] or var['json']")
+        return self.value if kind == "value" else self.json
 
     def __repr__(self) -> str:
         return "<var: use var.value.KEY or var.json.KEY>"

@@ -28,13 +28,19 @@ class Variable:
     """Get, set and delete variables; values are text, or JSON with the flags below."""
 
     @classmethod
-    def get(cls, key: str, default_var: Any = _NOTSET, deserialize_json: bool = False) -> Any:
+    def get(cls, key: str, default_var: Any = _NOTSET, deserialize_json: bool = False, *,
+            default: Any = _NOTSET) -> Any:
         """The value of ``key`` (environment ``DASKFLOW_VAR_<KEY>`` first, then the store).
 
-        Missing: ``default_var`` if given, else :class:`~daskflow.exceptions.
+        Missing: the default if given (``default=``, Airflow 3's name, or
+        ``default_var=``, Airflow 2's), else :class:`~daskflow.exceptions.
         VariableNotFound` (a ``KeyError``) naming the key and where it looked.
         ``deserialize_json`` parses the value as JSON.
         """
+        if default is not _NOTSET:
+            if default_var is not _NOTSET:
+                raise DaskflowError(f"variable {key!r}: give default or default_var, not both")
+            default_var = default
         try:
             value = lookup.get_variable(key)
         except VariableNotFound:

@@ -173,3 +173,20 @@ def test_an_env_value_can_be_read_with_a_fernet_key_set_but_no_store(monkeypatch
     monkeypatch.setenv("DASKFLOW_CONN_API", "https://api.example.com")
     with dask.config.set({"daskflow.fernet-key": ""}):
         assert Connection.get("api").conn_type == "https"
+
+
+def test_airflow_3_spellings_default_and_var_subscripts(store) -> None:
+    Variable.set("region", "eu")
+    assert Variable.get("absent", default=None) is None
+    assert Variable.get("absent", default="x") == "x"
+    with pytest.raises(DaskflowError, match="give default or default_var, not both"):
+        Variable.get("absent", default_var=1, default=2)
+
+    def reads_context(**context):
+        var = context["var"]
+        return var["value"].get("region"), var["json"].get("absent", default={"d": 1})
+
+    with DAG("context_var"):
+        task = PythonOperator(task_id="p", python_callable=reads_context)
+    attempt = _attempt(task)
+    assert (attempt.state, attempt.value) == ("success", ("eu", {"d": 1}))
