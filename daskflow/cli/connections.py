@@ -3,8 +3,9 @@
 Connections are kept in the metadata store (``--db``), their password and
 extra encrypted when a Fernet key is set (``DASKFLOW_FERNET_KEY``);
 ``DASKFLOW_CONN_<ID>`` variables define connections too and win over the
-store. ``list`` and ``get`` never print a password (``***``); ``export``
-writes everything, for moving connections between stores.
+store. ``list`` and ``get`` never print a password, nor extras named like
+secrets (``***``); ``export`` writes everything, for moving connections
+between stores.
 """
 
 from __future__ import annotations
@@ -251,9 +252,15 @@ def from_record(record: ConnectionRecord) -> Connection:
 
 
 def _shown(conn: Connection) -> dict[str, Any]:
-    """The fields to print: the password as ``***`` (and nothing when there is none)."""
+    """The fields to print: the password, and extras whose names look secret
+    (``token``, ``api_key``, ...), as ``***``."""
+    from daskflow.secrets.sensitive import is_sensitive_name
+
     row = conn.to_dict()
     row["password"] = HIDDEN if conn.password else None
+    if row["extra"]:
+        row["extra"] = {k: HIDDEN if is_sensitive_name(k) and v else v
+                        for k, v in row["extra"].items()}
     return row
 
 

@@ -155,6 +155,12 @@ class Connection:
         out["extra"] = self.extra_dejson or None
         return out
 
+    def as_json(self) -> str:
+        """The fields (not the conn_id) as JSON that :meth:`from_json` reads back."""
+        fields = self.to_dict()
+        del fields["conn_id"]
+        return json.dumps({k: v for k, v in fields.items() if v is not None})
+
     def secret_values(self) -> list[str]:
         """The values to hide from logs and output: the password and every extra value
         that is text (extras often hold tokens)."""

@@ -51,12 +51,12 @@ def test_add_get_list_never_show_the_password(env, db) -> None:
     assert added.stdout == "Connection sales added (postgres)\n"
     assert added.stderr == ""  # a key is set: no warning
     invoke(env, "connections", "add", "api", "--conn-type", "http", "--conn-host", "api.local",
-           "--conn-password", "tok", "--conn-extra", '{"timeout": 5}')
+           "--conn-password", "tok", "--conn-extra", '{"timeout": 5, "api_key": "k3y"}')
     listed = invoke(env, "connections", "list", "-o", "json")
-    assert "s3cr" not in listed.stdout and "tok" not in listed.stdout
+    assert "s3cr" not in listed.stdout and "tok" not in listed.stdout and "k3y" not in listed.stdout
     rows = {r["conn_id"]: r for r in json.loads(listed.stdout)}
     assert rows["sales"]["password"] == "***" and rows["sales"]["is_encrypted"] is True
-    assert rows["api"]["extra"] == {"timeout": 5}
+    assert rows["api"]["extra"] == {"timeout": 5, "api_key": "***"}
     table = invoke(env, "connections", "list").stdout
     assert "db.local" in table and "s3cr" not in table
     got = json.loads(invoke(env, "connections", "get", "sales", "-o", "json").stdout)

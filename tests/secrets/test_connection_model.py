@@ -30,10 +30,15 @@ def test_extra_json_query_param_keeps_types() -> None:
     {"conn_type": "aws", "login": "key id", "password": ""},
     {"conn_type": "sqlite", "host": "/tmp/x.db"},
 ])
-def test_get_uri_reads_back_to_the_same_fields(fields) -> None:
+def test_get_uri_and_as_json_read_back_to_the_same_fields(fields) -> None:
     original = Connection(conn_id="c", **fields)
-    again = Connection.from_uri(original.get_uri(), conn_id="c")
-    assert again == original
+    assert Connection.from_uri(original.get_uri(), conn_id="c") == original
+    assert Connection.from_json(original.as_json(), conn_id="c") == original
+
+
+def test_a_host_with_a_protocol_survives_the_uri() -> None:
+    c = Connection(conn_id="h", conn_type="http", host="https://api.example.com/v1")
+    assert Connection.from_uri(c.get_uri(), conn_id="h").host == "https://api.example.com/v1"
 
 
 def test_from_json_accepts_fields_extra_as_object_or_text_and_uri() -> None:
