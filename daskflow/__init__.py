@@ -3,6 +3,7 @@
 The public API, and nothing else::
 
     from daskflow import DAG, dag, task, task_group, TaskGroup, TriggerRule, chain
+    from daskflow import Connection, Variable
 """
 
 from daskflow.models.context import get_current_context
@@ -12,15 +13,18 @@ from daskflow.models.state import DagRunState, TaskInstanceState
 from daskflow.models.taskflow import task
 from daskflow.models.taskgroup import TaskGroup, task_group
 from daskflow.models.trigger_rules import TriggerRule
+from daskflow.secrets import Connection, Variable
 
 __version__ = "0.1.0"
 
 __all__ = [
     "DAG",
+    "Connection",
     "DagRunState",
     "TaskGroup",
     "TaskInstanceState",
     "TriggerRule",
+    "Variable",
     "chain",
     "cross_downstream",
     "dag",

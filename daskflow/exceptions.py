@@ -82,3 +82,21 @@ class TaskReschedule(DaskflowError):
 
 
 AirflowSensorTimeout = SensorTimeout
+
+
+class ConnectionNotFound(DaskflowError):
+    """No connection with the requested id is defined anywhere daskflow looks."""
+
+
+class InvalidConnection(DaskflowError):
+    """A connection's URI or JSON cannot be read (the message names the conn_id)."""
+
+
+class VariableNotFound(DaskflowError, KeyError):
+    """No variable with the requested key is defined (a ``KeyError``, as in Airflow)."""
+
+    def __str__(self) -> str:  # KeyError would print the message quoted
+        return str(self.args[0]) if self.args else ""
+
+
+AirflowNotFoundException = ConnectionNotFound

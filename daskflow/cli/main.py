@@ -24,6 +24,8 @@ COMMANDS = {
     "tasks": "daskflow.cli.tasks:tasks_group",
     "runs": "daskflow.cli.runs:runs_group",
     "pools": "daskflow.cli.pools:pools_group",
+    "connections": "daskflow.cli.connections:connections_group",
+    "variables": "daskflow.cli.variables:variables_group",
     "scheduler": "daskflow.cli.scheduler:scheduler",
 }
 

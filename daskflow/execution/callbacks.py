@@ -18,6 +18,8 @@ from typing import Any
 from daskflow.exceptions import DaskflowError
 from daskflow.execution.report import Report
 from daskflow.models.context import DagRunInfo, RuntimeTaskInstance, build_context
+from daskflow.secrets.lookup import using_store
+from daskflow.secrets.templates import template_lookups
 
 logger = logging.getLogger("daskflow.callbacks")
 
@@ -51,16 +53,20 @@ def _context(dag: Any, run: DagRunInfo, task: Any, report: Report) -> dict[str, 
                              max_tries=task.retries, map_index=report.map_index,
                              hostname=report.host or "")
     ti.state = report.state
-    context = build_context(task, run, ti, dag=dag)
+    context = build_context(task, run, ti, dag=dag, lookups=template_lookups())
     if report.error:
         context["exception"] = DaskflowError(report.error)
     return context
 
 
-def call(callback: Any, context: dict[str, Any]) -> None:
-    """Call one callback; a failing callback is logged and changes nothing else."""
+def call(callback: Any, context: dict[str, Any], store_url: str | None = None) -> None:
+    """Call one callback; a failing callback is logged and changes nothing else.
+
+    ``store_url``: where the callback looks connections and variables up (the run's store).
+    """
     try:
-        callback(context)
+        with using_store(store_url):
+            callback(context)
     except Exception:
         logger.exception("callback %r of task %r failed", getattr(callback, "__name__", callback),
                          getattr(context.get("task"), "task_id", "?"))

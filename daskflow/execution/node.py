@@ -36,7 +36,6 @@ import traceback
 from dataclasses import dataclass
 from typing import Any
 
-from daskflow import config
 from daskflow.exceptions import TaskFailedNoRetry, TaskReschedule, TaskSkipped, TaskTimeout
 from daskflow.execution import capture, lease, limits, results
 from daskflow.execution.annotations import FORCED
@@ -62,6 +61,8 @@ from daskflow.models.state import TaskInstanceState
 from daskflow.models.templating import render_fields
 from daskflow.models.trigger_rules import decide
 from daskflow.models.xcom_arg import ParamArg, XComArg
+from daskflow.secrets.lookup import using_store
+from daskflow.secrets.templates import template_lookups
 
 TI = TaskInstanceState
 TRY_ANNOTATION = "daskflow_try"
@@ -99,8 +100,9 @@ class NodeSpec:
     log_limit: int = capture.MAX_LOG_BYTES
     #: A rescheduled sensor resumed from the store: (first poke, pokes so far).
     pokes: tuple[float, int] | None = None
-    #: The store the run is recorded in: what the task reads of the store comes from it.
-    db_url: str | None = None
+    #: The metadata store of the run, where connections and variables are looked up
+    #: (``secrets/lookup.py``); None: the worker's configured store.
+    store_url: str | None = None
 
     def __dask_tokenize__(self) -> tuple:
         # Keys are unique per submission already; without this Dask would hash the
@@ -259,7 +261,7 @@ def _run_code(spec: NodeSpec, outcomes: dict[str, Any], try_number: int,
         print(attempt.traceback, end="", file=sys.stderr)
         _failed(attempt, spec.task, try_number, exc)
         return attempt
-    with config.using_db(spec.db_url):
+    with using_store(spec.store_url):
         return run_attempt(task, spec.run, try_number, spec.map_index, _xcom_view(outcomes))
 
 
@@ -279,7 +281,8 @@ def run_attempt(task: Any, run: DagRunInfo, try_number: int, map_index: int,
         attempt.ti = RuntimeTaskInstance(
             task=task, run=run, try_number=try_number, max_tries=task.retries,
             map_index=map_index, hostname=_HOSTNAME, upstream_xcoms=upstream_xcoms)
-        attempt.context = context = build_context(task, run, attempt.ti, dag=task.dag)
+        attempt.context = context = build_context(task, run, attempt.ti, dag=task.dag,
+                                                         lookups=template_lookups())
         if test_mode:
             context["test_mode"] = True
         token = set_current_context(context)

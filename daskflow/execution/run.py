@@ -79,6 +79,7 @@ class RunExecution:
 
     def __init__(self, dag: Any, run: DagRunInfo, client: Any, recorder: Any, topic: str,
                  token: str | None = None, *, results_url: str | None = None,
+                 store_url: str | None = None,
                  stored: dict[tuple[str, int], StoredInstance] | None = None,
                  pools: dict[str, int] | None = None,
                  lease: Callable[[], tuple[str, float] | None] | None = None) -> None:
@@ -96,6 +97,8 @@ class RunExecution:
         self.started = time.time()
         self.weights = dag.priority_weights()
         self.results_url = results_url
+        #: Where the run's tasks look connections and variables up.
+        self.store_url = store_url
         self.log_limit = int(config.get("log-max-bytes", MAX_LOG_BYTES))
         self.pools = pools
         self._limits: dict[str, Any] = {}
@@ -111,8 +114,7 @@ class RunExecution:
         self.last_progress = time.monotonic()
         #: Keys Dask lost, found by the last stall check (the caller resubmits the run).
         self._lost: list[str] = []
-        #: The run's store, for what its tasks read of the store (``config.using_db``).
-        self._db_url = _store_url(recorder)
+
 
     # -- the decisions' view, for the driver and the loop -------------------------------
     @property
@@ -254,7 +256,7 @@ class RunExecution:
                             node.task_id, ()))),
                         unexpandable=node.unexpandable, first_try=node.first_try,
                         results_url=self.results_url, log_limit=self.log_limit,
-                        pokes=node.pokes, db_url=self._db_url,
+                        pokes=node.pokes, store_url=self.store_url,
                         **self._limit_fields(node.task_id))
         return node_task(node.key, spec, node.upstream)
 
@@ -461,11 +463,6 @@ def _send_quietly(client: Any, marks: dict[str, dict[str, Any]]) -> None:
         set_annotations(client, marks)
     except Exception:  # the client closed or the scheduler restarted: nothing to mark
         logger.debug("could not send %d done marks", len(marks), exc_info=True)
-
-
-def _store_url(recorder: Any) -> str | None:
-    url = getattr(getattr(recorder, "store", None), "url", None)
-    return None if url is None else url.render_as_string(hide_password=False)
 
 
 def _utc(epoch: float) -> datetime:

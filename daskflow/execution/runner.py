@@ -119,6 +119,7 @@ class Runner:
         pools = {p.name: p.slots for p in self.store.list_pools()}
         execution = RunExecution(dag, run_info(run), self.client, self.recorder,
                                  self.driver.topic, results_url=self.results_url,
+                                 store_url=_store_url(self.store),
                                  stored=stored_instances(self.store, *key), pools=pools,
                                  lease=lambda: self.ownership.lease(key))
         self.executions[key] = execution
@@ -237,7 +238,7 @@ class Runner:
         del self.executions[key]
         self.ownership.release(key)
         for callback, context in dag_callbacks(execution.dag, run, state.value, reason):
-            self.callbacks.submit(call_callback, callback, context)
+            self.callbacks.submit(call_callback, callback, context, _store_url(self.store))
         if self.notifier is not None:
             self._notify_run(execution, state, reason)
         if self.on_closed is not None:
@@ -303,7 +304,8 @@ class Runner:
             for task, report in ended:
                 for callback, context in self.task_callbacks.due(execution.dag, execution.run,
                                                                  task, report):
-                    self.callbacks.submit(call_callback, callback, context)
+                    self.callbacks.submit(call_callback, callback, context,
+                                          _store_url(self.store))
                 if self.notifier is not None and report.state in ("failed", "up_for_retry"):
                     self._notify_task(execution, task, report)
 
@@ -324,3 +326,11 @@ class Runner:
         for notice in notices_for_run(execution.dag, state.value, run_id=execution.run.run_id,
                                       logical_date=execution.run.logical_date, error=reason):
             self.notifier.notify(execution.dag, notice)
+
+
+def _store_url(store: Any) -> str | None:
+    """The URL of ``store`` for the run's tasks, whose lookups of connections and
+    variables must reach the store this runner records to (given with ``--db`` or not)."""
+    url = getattr(store, "url", None)
+    render = getattr(url, "render_as_string", None)
+    return render(hide_password=False) if render is not None else None

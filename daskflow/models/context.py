@@ -123,12 +123,18 @@ CONTEXT_KEYS = frozenset({
     "exception", "execution_date", "logical_date", "macros", "map_index", "params", "run_id",
     "task", "task_instance", "task_instance_key_str", "templates_dict", "test_mode", "ti",
     "tomorrow_ds", "try_number", "ts", "ts_nodash", "ts_nodash_with_tz", "yesterday_ds",
+    "var", "conn",
 })
 
 
 def build_context(task: Any, run: DagRunInfo, ti: RuntimeTaskInstance,
-                  dag: Any = None) -> dict[str, Any]:
-    """The template context of one attempt of one task instance."""
+                  dag: Any = None, lookups: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The template context of one attempt of one task instance.
+
+    ``lookups`` adds ``var`` and ``conn``: objects that read variables and
+    connections when a template uses them, given by the execution layer so
+    that this module reads no environment or store.
+    """
     logical = run.logical_date
     params = {**(getattr(dag, "params", None) or {}), **(task.params or {}), **(run.conf or {})}
     return {
@@ -156,6 +162,7 @@ def build_context(task: Any, run: DagRunInfo, ti: RuntimeTaskInstance,
         "map_index": ti.map_index,
         "try_number": ti.try_number,
         "test_mode": False,
+        **(lookups or {}),
     }
 
 

@@ -17,7 +17,15 @@ from typing import Any
 import jinja2
 import jinja2.nativetypes
 
-from daskflow.exceptions import TemplateError
+from daskflow.exceptions import (
+    ConnectionNotFound,
+    InvalidConnection,
+    TemplateError,
+    VariableNotFound,
+)
+
+#: Errors of ``var``/``conn`` lookups in a template, reported with the field.
+_LOOKUP_ERRORS = (ConnectionNotFound, InvalidConnection, VariableNotFound)
 
 
 def environment_for(dag: Any) -> jinja2.Environment:
@@ -67,7 +75,7 @@ def render_fields(task: Any, context: dict[str, Any], env: jinja2.Environment | 
         env = env or environment_for(context.get("dag"))
         try:
             new = render_value(value, context, env, tuple(task.template_ext))
-        except jinja2.TemplateError as exc:
+        except (jinja2.TemplateError, *_LOOKUP_ERRORS) as exc:
             dag_id = getattr(getattr(task, "dag", None), "dag_id", None)
             in_dag = f" in DAG {dag_id!r}" if dag_id else ""
             raise TemplateError(

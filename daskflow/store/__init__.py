@@ -1,4 +1,5 @@
-"""The metadata store: DAGs, runs, task instances, attempts, logs, XComs and pools.
+"""The metadata store: DAGs, runs, task instances, attempts, logs, XComs, pools,
+connections and variables.
 
 ``Store`` is the only entry point; it speaks in the frozen records below and
 raises ``StoreError`` (and its subclasses) for anything the database refuses.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 from daskflow.store.errors import (
     ConstraintError,
+    FernetKeyError,
     NotFoundError,
     RunExistsError,
     RunLostError,
@@ -17,6 +19,7 @@ from daskflow.store.errors import (
 from daskflow.store.records import (
     AttemptRecord,
     AttemptUpdate,
+    ConnectionRecord,
     DagRecord,
     DagRunRecord,
     DagVersionRecord,
@@ -24,6 +27,7 @@ from daskflow.store.records import (
     PoolRecord,
     TaskInstanceRecord,
     TaskUpdate,
+    VariableRecord,
     XComRecord,
     XComUpdate,
 )
@@ -32,10 +36,12 @@ from daskflow.store.store import Store
 __all__ = [
     "AttemptRecord",
     "AttemptUpdate",
+    "ConnectionRecord",
     "ConstraintError",
     "DagRecord",
     "DagRunRecord",
     "DagVersionRecord",
+    "FernetKeyError",
     "ImportErrorRecord",
     "NotFoundError",
     "PoolRecord",
@@ -46,6 +52,7 @@ __all__ = [
     "StoreUnavailable",
     "TaskInstanceRecord",
     "TaskUpdate",
+    "VariableRecord",
     "XComRecord",
     "XComUpdate",
 ]

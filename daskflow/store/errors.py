@@ -46,3 +46,10 @@ class RunLostError(StoreError):
 
     The write was not made. The loop must stop driving the run (``fencing.py``).
     """
+
+
+class FernetKeyError(DaskflowError):
+    """The Fernet key is not valid, missing, or not the one a stored value was written with.
+
+    Not a :class:`StoreError`: the database is fine, the key setting is what to fix.
+    """

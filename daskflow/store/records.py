@@ -276,3 +276,29 @@ class PoolRecord:
     name: str
     slots: int
     description: str = ""
+
+
+@dataclass(frozen=True)
+class ConnectionRecord:
+    """A stored connection, decrypted (``is_encrypted``: how it is kept at rest)."""
+
+    conn_id: str
+    conn_type: str
+    description: str | None = None
+    host: str | None = None
+    schema: str | None = None
+    login: str | None = None
+    password: str | None = None
+    port: int | None = None
+    extra: str | None = None
+    is_encrypted: bool = False
+
+
+@dataclass(frozen=True)
+class VariableRecord:
+    """A stored variable, its value decrypted text."""
+
+    key: str
+    val: str | None
+    description: str | None = None
+    is_encrypted: bool = False

@@ -245,3 +245,30 @@ pool = Table(
     Column("slots", Integer, nullable=False),
     Column("description", Text, nullable=False, server_default=text("''")),
 )
+
+#: Connections to external systems; ``password`` and ``extra`` are Fernet tokens when
+#: ``is_encrypted`` (``fernet.py``), clear text otherwise.
+connection = Table(
+    "connection",
+    metadata,
+    Column("conn_id", String, primary_key=True),
+    Column("conn_type", String, nullable=False),
+    Column("description", Text),
+    Column("host", String),
+    Column("schema", String),
+    Column("login", Text),
+    Column("password", Text),
+    Column("port", Integer),
+    Column("extra", Text),
+    Column("is_encrypted", Boolean, nullable=False, server_default=false()),
+)
+
+#: Variables; ``val`` is a Fernet token when ``is_encrypted``.
+variable = Table(
+    "variable",
+    metadata,
+    Column("key", String, primary_key=True),
+    Column("val", Text),
+    Column("description", Text),
+    Column("is_encrypted", Boolean, nullable=False, server_default=false()),
+)

@@ -27,6 +27,10 @@ task instances     ``create_task_instances``, ``apply_updates``,
                    ``delete_mapped_instances``
 import errors      ``set_import_errors``, ``list_import_errors``
 pools              ``set_pool``, ``get_pool``, ``list_pools``, ``delete_pool``
+connections        ``set_connection``, ``get_connection``, ``list_connections``,
+                   ``delete_connection`` (password and extra encrypted: ``fernet.py``)
+variables          ``set_variable``, ``get_variable``, ``list_variables``,
+                   ``delete_variable``; ``rotate_fernet_key`` re-encrypts both
 =================  ==========================================================
 
 Values go in and out as the frozen dataclasses of ``records.py``; no session or
@@ -62,15 +66,18 @@ from daskflow.store.claims import adopt_orphans, claimable, start_queued
 from daskflow.store.engine import WRITE_OPTION, make_engine, mask_url, parse_url, translate_errors
 from daskflow.store.errors import (
     ConstraintError,
+    FernetKeyError,
     NotFoundError,
     RunExistsError,
     RunLostError,
     StoreError,
 )
 from daskflow.store.fencing import still_owned
+from daskflow.store.fernet import Box
 from daskflow.store.records import (
     AttemptRecord,
     AttemptUpdate,
+    ConnectionRecord,
     DagRecord,
     DagRunRecord,
     DagVersionRecord,
@@ -78,6 +85,7 @@ from daskflow.store.records import (
     PoolRecord,
     TaskInstanceRecord,
     TaskUpdate,
+    VariableRecord,
     XComRecord,
     XComUpdate,
 )
@@ -86,6 +94,7 @@ from daskflow.store.schema import (
     DEFAULT_POOL,
     DEFAULT_POOL_SLOTS,
     TASK_INSTANCE_KEY,
+    connection,
     dag,
     dag_run,
     dag_version,
@@ -94,6 +103,7 @@ from daskflow.store.schema import (
     pool,
     task_attempt,
     task_instance,
+    variable,
     xcom,
 )
 from daskflow.store.upserts import (
@@ -981,6 +991,125 @@ class Store:
             result = conn.execute(delete(pool).where(pool.c.name == name))
         if result.rowcount == 0:
             raise NotFoundError(f"pool {name!r} is not in the metadata store")
+
+    # -- connections and variables ----------------------------------------------------
+
+    @retried
+    def set_connection(self, record: ConnectionRecord) -> bool:
+        """Create or replace a connection; password and extra are encrypted when a
+        Fernet key is set. Returns whether they were encrypted."""
+        box = Box.from_setting()
+        row = asdict(record) | {
+            "password": box.encrypt(record.password), "extra": box.encrypt(record.extra),
+            "is_encrypted": box.enabled}
+        with self._write() as conn:
+            upsert(conn, connection, [row], ["conn_id"],
+                   [c.name for c in connection.c if c.name != "conn_id"])
+        return box.enabled
+
+    @retried
+    def get_connection(self, conn_id: str) -> ConnectionRecord | None:
+        """The connection ``conn_id`` decrypted, or ``None``."""
+        with self._read() as conn:
+            row = conn.execute(select(connection).where(connection.c.conn_id == conn_id)).first()
+        return None if row is None else _connection_record(row, Box.from_setting())
+
+    @retried
+    def list_connections(self) -> list[ConnectionRecord]:
+        """Every connection, decrypted, ordered by conn_id."""
+        box = Box.from_setting()
+        with self._read() as conn:
+            rows = conn.execute(select(connection).order_by(connection.c.conn_id)).all()
+        return [_connection_record(row, box) for row in rows]
+
+    @retried
+    def delete_connection(self, conn_id: str) -> None:
+        """Delete a connection; :class:`NotFoundError` if there is none."""
+        with self._write() as conn:
+            result = conn.execute(delete(connection).where(connection.c.conn_id == conn_id))
+        if result.rowcount == 0:
+            raise NotFoundError(f"connection {conn_id!r} is not in the metadata store")
+
+    @retried
+    def set_variable(self, key: str, val: str, description: str | None = None) -> bool:
+        """Create or replace a variable (text); encrypted when a Fernet key is set.
+        Returns whether it was encrypted."""
+        if not isinstance(val, str):
+            raise TypeError(f"variable {key!r}: the store keeps text, got {type(val).__name__}")
+        box = Box.from_setting()
+        row = {"key": key, "val": box.encrypt(val), "description": description,
+               "is_encrypted": box.enabled}
+        with self._write() as conn:
+            upsert(conn, variable, [row], ["key"], ["val", "description", "is_encrypted"])
+        return box.enabled
+
+    @retried
+    def get_variable(self, key: str) -> VariableRecord | None:
+        """The variable ``key`` decrypted, or ``None``."""
+        with self._read() as conn:
+            row = conn.execute(select(variable).where(variable.c.key == key)).first()
+        return None if row is None else _variable_record(row, Box.from_setting())
+
+    @retried
+    def list_variables(self) -> list[VariableRecord]:
+        """Every variable, decrypted, ordered by key."""
+        box = Box.from_setting()
+        with self._read() as conn:
+            rows = conn.execute(select(variable).order_by(variable.c.key)).all()
+        return [_variable_record(row, box) for row in rows]
+
+    @retried
+    def delete_variable(self, key: str) -> None:
+        """Delete a variable; :class:`NotFoundError` if there is none."""
+        with self._write() as conn:
+            result = conn.execute(delete(variable).where(variable.c.key == key))
+        if result.rowcount == 0:
+            raise NotFoundError(f"variable {key!r} is not in the metadata store")
+
+    @retried
+    def rotate_fernet_key(self) -> tuple[int, int]:
+        """Re-encrypt every connection and variable with the first configured key.
+
+        Rows kept in clear are encrypted too. All rows change in one transaction,
+        or none (a row no configured key decrypts raises :class:`FernetKeyError`).
+        Returns ``(connections, variables)`` rewritten.
+        """
+        box = Box.from_setting()
+        if not box.enabled:
+            raise FernetKeyError("no Fernet key is set (DASKFLOW_FERNET_KEY / "
+                                 "daskflow.fernet-key); set the new key first, followed by "
+                                 "the old one, comma-separated")
+        with self._write() as conn:
+            conns = conn.execute(select(connection)).all()
+            for row in conns:
+                what = f"connection {row.conn_id!r}"
+                values = {name: box.rotate(getattr(row, name), row.is_encrypted, what)
+                          for name in ("password", "extra")}
+                conn.execute(update(connection).where(connection.c.conn_id == row.conn_id)
+                             .values(**values, is_encrypted=True))
+            variables = conn.execute(select(variable)).all()
+            for row in variables:
+                val = box.rotate(row.val, row.is_encrypted, f"variable {row.key!r}")
+                conn.execute(update(variable).where(variable.c.key == row.key)
+                             .values(val=val, is_encrypted=True))
+        return len(conns), len(variables)
+
+
+def _connection_record(row: Row[Any], box: Box) -> ConnectionRecord:
+    record = _record(ConnectionRecord, row)
+    if not record.is_encrypted:
+        return record
+    what = f"connection {record.conn_id!r}"
+    return ConnectionRecord(**asdict(record) | {
+        "password": box.decrypt(record.password, what), "extra": box.decrypt(record.extra, what)})
+
+
+def _variable_record(row: Row[Any], box: Box) -> VariableRecord:
+    record = _record(VariableRecord, row)
+    if not record.is_encrypted:
+        return record
+    return VariableRecord(**asdict(record) | {
+        "val": box.decrypt(record.val, f"variable {record.key!r}")})
 
 
 _NEXT_DAGRUN = (
