@@ -53,8 +53,13 @@ class BaseSensorOperator(BaseOperator):
     def __init__(self, *, poke_interval: timedelta | float = 60,
                  timeout: timedelta | float = DEFAULT_TIMEOUT, soft_fail: bool = False,
                  mode: str = "poke", exponential_backoff: bool = False,
-                 max_wait: timedelta | float | None = None, **kwargs: Any) -> None:
+                 max_wait: timedelta | float | None = None, deferrable: bool = False,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        if deferrable:
+            raise DagDefinitionError(
+                f"task {self.task_id!r}: deferrable=True is not available in daskflow yet; "
+                "mode='reschedule' waits without holding a worker thread too")
         self.poke_interval = _seconds(poke_interval, "poke_interval", self)
         self.timeout = _seconds(timeout, "timeout", self)
         self.max_wait = None if max_wait is None else _seconds(max_wait, "max_wait", self)

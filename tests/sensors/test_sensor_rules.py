@@ -119,3 +119,8 @@ def test_bash_sensor_waits_on_non_zero_and_fails_on_an_unexpected_code(tmp_path,
     waiting = BashSensor(task_id="w", bash_command="echo not yet; exit 1", retry_exit_code=1)
     assert not waiting.poke({})
     assert "not yet" in capsys.readouterr().out
+
+
+def test_deferrable_is_refused_with_the_way_to_wait_without_a_thread():
+    with pytest.raises(DagDefinitionError, match="'f'.*deferrable.*mode='reschedule'"):
+        FileSensor(task_id="f", filepath="/tmp/x", deferrable=True)
