@@ -3,6 +3,7 @@
 The public API, and nothing else::
 
     from daskflow import DAG, dag, task, task_group, TaskGroup, TriggerRule, chain
+    from daskflow import mask_secret
 """
 
 from daskflow.models.context import get_current_context
@@ -12,6 +13,7 @@ from daskflow.models.state import DagRunState, TaskInstanceState
 from daskflow.models.taskflow import task
 from daskflow.models.taskgroup import TaskGroup, task_group
 from daskflow.models.trigger_rules import TriggerRule
+from daskflow.secrets.masking import mask_secret
 
 __version__ = "0.1.0"
 
@@ -25,6 +27,7 @@ __all__ = [
     "cross_downstream",
     "dag",
     "get_current_context",
+    "mask_secret",
     "task",
     "task_group",
 ]

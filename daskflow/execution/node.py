@@ -60,6 +60,7 @@ from daskflow.models.state import TaskInstanceState
 from daskflow.models.templating import render_fields
 from daskflow.models.trigger_rules import decide
 from daskflow.models.xcom_arg import ParamArg, XComArg
+from daskflow.secrets.masking import redact
 
 TI = TaskInstanceState
 TRY_ANNOTATION = "daskflow_try"
@@ -462,6 +463,8 @@ class ReportFailed(Exception):
 
 def _report(spec: NodeSpec, key: str | None, worker: str | None, try_number: int, kind: str,
             state: TI, **details: Any) -> Report:
+    if details.get("error") is not None:
+        details["error"] = redact(details["error"])
     return Report(kind=kind, key=key, dag_id=spec.run.dag_id, run_id=spec.run.run_id,
                   task_id=spec.task.task_id, map_index=spec.map_index, try_number=try_number,
                   state=state.value, host=_HOSTNAME, worker=worker, **details)
