@@ -60,6 +60,7 @@ from daskflow.models.state import TaskInstanceState
 from daskflow.models.templating import render_fields
 from daskflow.models.trigger_rules import decide
 from daskflow.models.xcom_arg import ParamArg, XComArg
+from daskflow.secrets import masking
 from daskflow.secrets.masking import redact
 
 TI = TaskInstanceState
@@ -197,16 +198,19 @@ def _attempt(spec: NodeSpec, key: str | None, worker: str | None,
     _emit_start(spec.topic, _report(spec, key, worker, try_number, START,
                                     TI.RUNNING, start=start))
     result_ref = None
+    point = masking.mark()
+    # Secrets known upstream may be in the values this task receives.
+    masking.mask_secret([s for o in _each(outcomes) for s in o.secrets])
     with capture.capture(spec.log_limit) as log:
         attempt = _run_code(spec, outcomes, try_number)
-        outcome = _outcome_of(spec, attempt)
+        outcome = _outcome_of(spec, attempt, masking.registered_since(point))
         if attempt.state is TI.SUCCESS:
             try:
                 result_ref = _keep(spec, outcome)
             except results.UnpicklableResult as exc:
                 print(f"ERROR: {exc}")
                 _failed(attempt, spec.task, try_number, exc)
-                outcome = _outcome_of(spec, attempt)
+                outcome = _outcome_of(spec, attempt, masking.registered_since(point))
     succeeded = attempt.state is TI.SUCCESS
     report = _report(
         spec, key, worker, try_number, END, attempt.state, start=start, end=time.time(),
@@ -223,8 +227,9 @@ def _attempt(spec: NodeSpec, key: str | None, worker: str | None,
     return outcome
 
 
-def _outcome_of(spec: NodeSpec, attempt: Attempt) -> Outcome:
-    outcome = Outcome(task_id=spec.task.task_id, map_index=spec.map_index, state=attempt.state)
+def _outcome_of(spec: NodeSpec, attempt: Attempt, secrets: tuple[str, ...] = ()) -> Outcome:
+    outcome = Outcome(task_id=spec.task.task_id, map_index=spec.map_index, state=attempt.state,
+                      secrets=secrets)
     if attempt.state is TI.SUCCESS:
         _fill_success(outcome, spec.task, attempt)
     return outcome

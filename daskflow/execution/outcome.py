@@ -36,6 +36,9 @@ class Outcome:
     skip_descendants: bool = False
     #: Short-circuit without it: skip the direct downstream tasks only.
     skip_direct: bool = False
+    #: Secrets registered while it ran (``daskflow/secrets``): downstream nodes, which
+    #: may show values this one passed on, register them before they run.
+    secrets: tuple[str, ...] = ()
 
     def xcom(self, key: str) -> Any:
         """The XCom ``key``: the return value, a pushed value, or a key of a dict returned.

@@ -52,6 +52,8 @@ NAMES_SETTING = "sensitive-var-conn-names"
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
+#: The secrets as registered (not their escaped forms), in order: what travels on.
+_registered: list[str] = []
 _pattern: re.Pattern[str] | None = None
 
 
@@ -162,9 +164,11 @@ def _forms(secret: str) -> set[str]:
 def _add(secrets: Iterable[str]) -> None:
     global _pattern
     with _lock:
+        secrets = [s for s in dict.fromkeys(secrets) if s not in _secrets]
         new = set().union(*(_forms(s) for s in secrets)) - _secrets
         if not new:
             return
+        _registered.extend(secrets)
         _secrets.update(new)
         # Longest first, so a secret that contains another is hidden whole.
         ordered = sorted(_secrets, key=lambda s: (-len(s), s))
@@ -183,11 +187,14 @@ def redact(text: Any) -> Any:
 def redact_value(value: Any, name: Any = None) -> Any:
     """A copy of ``value`` safe to show: strings redacted, values of sensitive names masked.
 
-    Used for structured output (CLI rows, JSON): a ``password`` column or key
-    shows ``***`` whatever its value, and every string elsewhere goes through
-    :func:`redact`.
+    Used for structured output (CLI rows, JSON): a text or number under a
+    ``password`` column or key shows ``***`` whatever it is (dicts and lists
+    under such a key are walked, not dropped), and every string elsewhere goes
+    through :func:`redact`.
     """
-    if value is not None and value != "" and is_sensitive_name(name):
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool) \
+            and value != "" and is_sensitive_name(name):
+        # Only a leaf is masked for its name: a task called ``fetch_token`` keeps its entry.
         return MASK
     if isinstance(value, str):
         return redact(value)
@@ -198,6 +205,21 @@ def redact_value(value: Any, name: Any = None) -> Any:
     if isinstance(value, tuple):
         return tuple(redact_value(v, name) for v in value)
     return value
+
+
+def mark() -> int:
+    """A point in this process's registrations, for :func:`registered_since`."""
+    return len(_registered)
+
+
+def registered_since(point: int) -> tuple[str, ...]:
+    """The secrets registered in this process after :func:`mark` returned ``point``.
+
+    A node hands them on with its outcome, so that a downstream task on
+    another worker, which may print a value it received, hides them too.
+    """
+    with _lock:
+        return tuple(_registered[point:])
 
 
 def secret_count() -> int:
