@@ -61,7 +61,7 @@ from daskflow.models.templating import render_fields
 from daskflow.models.trigger_rules import decide
 from daskflow.models.xcom_arg import ParamArg, XComArg
 from daskflow.secrets import masking
-from daskflow.secrets.masking import redact
+from daskflow.secrets.masking import redact, redact_value
 
 TI = TaskInstanceState
 TRY_ANNOTATION = "daskflow_try"
@@ -215,7 +215,7 @@ def _attempt(spec: NodeSpec, key: str | None, worker: str | None,
     report = _report(
         spec, key, worker, try_number, END, attempt.state, start=start, end=time.time(),
         error=attempt.error, log=log.getvalue(),
-        rendered={k: display(v) for k, v in (attempt.rendered or {}).items()},
+        rendered=_rendered_display(attempt.rendered),
         xcom=_xcom_display(outcome, spec.task) if succeeded else None,
         lens=_lengths(outcome, spec.length_keys) if succeeded else None,
         result=result_ref if succeeded else None)
@@ -528,11 +528,17 @@ def _plain(value: Any) -> Any:
     return repr(value)
 
 
+def _rendered_display(rendered: dict[str, Any] | None) -> dict[str, str]:
+    """Display text of each rendered field; under a sensitive name (a field, a key) ``***``."""
+    return {k: display(redact_value(v, k)) for k, v in (rendered or {}).items()}
+
+
 def _xcom_display(outcome: Outcome, task: Any) -> dict[str, str]:
-    shown = {k: display(v) for k, v in outcome.xcoms.items()}
+    """Display copies of the XComs, secrets hidden as in :func:`_rendered_display`."""
+    shown = {k: display(redact_value(v, k)) for k, v in outcome.xcoms.items()}
     # As in Airflow, a task that returns None pushes no return_value XCom.
     if task.do_xcom_push and outcome.value is not None:
-        shown["return_value"] = display(outcome.value)
+        shown["return_value"] = display(redact_value(outcome.value))
     return shown
 
 

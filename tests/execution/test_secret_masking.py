@@ -23,7 +23,7 @@ from pathlib import Path
 import cloudpickle
 
 from daskflow import DAG, mask_secret
-from daskflow.execution.node import NodeSpec, run_node
+from daskflow.execution.node import NodeSpec, _rendered_display, _xcom_display, run_node
 from daskflow.execution.outcome import Outcome
 from daskflow.execution.report import Report
 from daskflow.models.context import DagRunInfo, get_current_context
@@ -138,3 +138,18 @@ def test_secrets_travel_with_an_outcome_to_a_node_on_another_worker(dask_client)
              if msg.get("kind") == "end"]
     assert "received ***" in end.log and secret not in end.log
     assert end.rendered == {"op_kwargs": '{"pw": "***"}'}
+
+
+def test_display_copies_mask_values_under_sensitive_names():
+    """As Airflow does for rendered fields: a ``password`` key shows ``***`` unregistered."""
+    rendered = {"op_kwargs": {"host": "db.example", "password": "plain-value"},
+                "api_token": "tok-value", "op_args": ["x"]}
+    assert _rendered_display(rendered) == {
+        "op_kwargs": '{"host": "db.example", "password": "***"}',
+        "api_token": '"***"', "op_args": '["x"]'}
+    with DAG("display_names"):
+        task = EmptyOperator(task_id="t")
+    outcome = Outcome(task_id="t", map_index=-1, state=TaskInstanceState.SUCCESS,
+                      value={"rows": 3, "secret": "kept-out"}, xcoms={"db_password": "pw-value"})
+    assert _xcom_display(outcome, task) == {"db_password": '"***"',
+                                            "return_value": '{"rows": 3, "secret": "***"}'}
