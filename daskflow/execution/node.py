@@ -33,7 +33,7 @@ import sys
 import threading
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from daskflow.exceptions import TaskFailedNoRetry, TaskSkipped, TaskTimeout
@@ -95,6 +95,9 @@ class NodeSpec:
     blocked: str | None = None
     #: Bytes of an attempt's log to keep (``daskflow.log-max-bytes``).
     log_limit: int = capture.MAX_LOG_BYTES
+    #: Secrets the loop's process registered (a connection it read, ``mask_secret`` in the
+    #: script that called ``dag.test``): the node registers them before it runs.
+    secrets: tuple[str, ...] = field(default=(), repr=False)
 
     def __dask_tokenize__(self) -> tuple:
         # Keys are unique per submission already; without this Dask would hash the
@@ -199,8 +202,8 @@ def _attempt(spec: NodeSpec, key: str | None, worker: str | None,
                                     TI.RUNNING, start=start))
     result_ref = None
     point = masking.mark()
-    # Secrets known upstream may be in the values this task receives.
-    masking.mask_secret([s for o in _each(outcomes) for s in o.secrets])
+    # Secrets known to the loop or upstream may be in what this task receives or reads.
+    masking.mask_secret([*spec.secrets, *(s for o in _each(outcomes) for s in o.secrets)])
     with capture.capture(spec.log_limit) as log:
         attempt = _run_code(spec, outcomes, try_number)
         outcome = _outcome_of(spec, attempt, masking.registered_since(point))

@@ -153,3 +153,26 @@ def test_display_copies_mask_values_under_sensitive_names():
                       value={"rows": 3, "secret": "kept-out"}, xcoms={"db_password": "pw-value"})
     assert _xcom_display(outcome, task) == {"db_password": '"***"',
                                             "return_value": '{"rows": 3, "secret": "***"}'}
+
+
+def _read(path: str) -> None:
+    with open(path) as f:
+        print("read", f.read())
+
+
+def test_secrets_the_loop_registered_are_hidden_on_the_workers(dask_client, db_url, tmp_path):
+    """As when the process running the DAG read a connection: its nodes hide the password."""
+    secret = f"loop-{uuid.uuid4().hex}"
+    path = tmp_path / "password.txt"
+    path.write_text(secret)
+    mask_secret(secret)
+    with DAG("loop_known") as dag:
+        PythonOperator(task_id="read", python_callable=_read, op_kwargs={"path": str(path)})
+
+    result = dag.test(cluster=dask_client, db=db_url)
+
+    assert result.state == "success"
+    log = Store(db_url).get_log("loop_known", result.run_id, "read", -1, 1)
+    assert "read ***" in log
+    for db_file in _sqlite_path(db_url).parent.glob(_sqlite_path(db_url).name + "*"):
+        assert secret.encode() not in db_file.read_bytes()
