@@ -10,6 +10,9 @@ an orchestrator expect (``DASKFLOW_HOME``, ``DASKFLOW_DB``,
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +41,28 @@ def home() -> Path:
     return Path(value).expanduser()
 
 
+#: The store of the run a task belongs to, while the task runs (see :func:`using_db`).
+_RUN_DB: ContextVar[str | None] = ContextVar("daskflow_run_db", default=None)
+
+
 def db_url() -> str:
-    url = os.environ.get("DASKFLOW_DB") or get("db")
+    """The metadata store: inside a task, its run's; else ``DASKFLOW_DB``, the config, home."""
+    url = _RUN_DB.get() or os.environ.get("DASKFLOW_DB") or get("db")
     return url or f"sqlite:///{home() / 'daskflow.db'}"
+
+
+@contextmanager
+def using_db(url: str | None) -> Iterator[None]:
+    """Make :func:`db_url` answer ``url`` in this context (a task of a run recorded there).
+
+    What a task reads from the store (another DAG's state, variables, connections,
+    a run it triggers) then comes from the store its own run is recorded in.
+    """
+    token = _RUN_DB.set(url)
+    try:
+        yield
+    finally:
+        _RUN_DB.reset(token)
 
 
 def dags_folder() -> Path:

@@ -58,3 +58,27 @@ AirflowException = DaskflowError
 AirflowSkipException = TaskSkipped
 AirflowFailException = TaskFailedNoRetry
 AirflowTaskTimeout = TaskTimeout
+
+
+class SensorTimeout(TaskFailedNoRetry):
+    """A sensor waited longer than its ``timeout``: it fails, and no retry follows."""
+
+
+class TaskReschedule(DaskflowError):
+    """Raised by a sensor in ``reschedule`` mode: poke again at ``at`` (epoch seconds).
+
+    The attempt ends ``up_for_reschedule`` without holding a worker thread
+    while it waits; the same try runs again when the loop's timer fires.
+    """
+
+    def __init__(self, at: float, first_poke: float, pokes: int) -> None:
+        super().__init__(f"poke again at {at:.3f}")
+        self.at = at
+        self.first_poke = first_poke
+        self.pokes = pokes
+
+    def __reduce__(self) -> tuple:
+        return (TaskReschedule, (self.at, self.first_poke, self.pokes))
+
+
+AirflowSensorTimeout = SensorTimeout

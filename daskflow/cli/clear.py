@@ -92,7 +92,8 @@ def plan_run(dag: Any, run: DagRunRecord, instances: Sequence[TaskInstanceRecord
     re_expand = sorted(t for t in cleared if _expands_over(dag, t) & cleared)
     keys = tuple((ti.task_id, ti.map_index) for ti in picked
                  if not (ti.task_id in re_expand and ti.map_index >= 0))
-    listing = tuple({"run_id": run.run_id, "logical_date": run.logical_date,
+    listing = tuple({"dag_id": run.dag_id, "run_id": run.run_id,
+                     "logical_date": run.logical_date,
                      "task_id": ti.task_id, "map_index": ti.map_index, "state": ti.state}
                     for ti in picked)
     return RunClear(run, keys, tuple(re_expand), listing)
@@ -104,6 +105,63 @@ def _expands_over(dag: Any, task_id: str) -> set[str]:
     if task is None or not task.is_mapped or not task.expands_at_runtime():
         return set()
     return {ref.task_id for ref in find_refs(task.expand_input)}
+
+
+def marker_plans(obj: Any, store: Any, plans: Sequence[RunClear], only_failed: bool,
+                 depth: int | None = None) -> list[RunClear]:
+    """What clearing ``plans`` clears in other DAGs, through their ``ExternalTaskMarker``s.
+
+    As in Airflow, a cleared marker clears its external task and everything
+    downstream of it in the external DAG's run at the marker's logical date,
+    and so on through the markers found there, at most ``recursion_depth``
+    DAGs away.
+    """
+    from daskflow.sensors.external_task import ExternalTaskMarker
+
+    found: list[RunClear] = []
+    for plan in plans:
+        dag = obj.get_dag(plan.run.dag_id)
+        for task_id in sorted({key[0] for key in plan.keys}):
+            marker = dag.task_dict.get(task_id)
+            if not isinstance(marker, ExternalTaskMarker):
+                continue
+            left = marker.recursion_depth if depth is None else depth
+            if left <= 0:
+                raise CliError(f"ExternalTaskMarker {task_id!r} of DAG {dag.dag_id!r}: "
+                               "clearing goes deeper than its recursion_depth; raise it or "
+                               "clear the external DAGs separately")
+            external = obj.get_dag(marker.external_dag_id)
+            if marker.external_task_id not in external.task_dict:
+                raise CliError(f"ExternalTaskMarker {task_id!r} of DAG {dag.dag_id!r} names "
+                               f"task {marker.external_task_id!r}, which DAG "
+                               f"{external.dag_id!r} does not have")
+            day = _marker_date(marker, plan.run)
+            runs = [r for r in store.list_dag_runs(dag_id=external.dag_id)
+                    if r.logical_date == day]
+            wanted = [marker.external_task_id,
+                      *relatives(external, [marker.external_task_id], upstream=False)]
+            order = [t.task_id for t in external.topological_sort() if t.task_id in wanted]
+            more = [p for r in runs if (p := plan_run(
+                external, r, store.list_task_instances(external.dag_id, r.run_id), order,
+                only_failed)).count]
+            found.extend(more)
+            found.extend(marker_plans(obj, store, more, only_failed, left - 1))
+    return found
+
+
+def _marker_date(marker: Any, run: DagRunRecord) -> datetime:
+    """The marker's ``logical_date`` template, rendered for ``run``."""
+    from daskflow.models.templating import environment_for
+
+    context = {"logical_date": run.logical_date, "ds": run.logical_date.strftime("%Y-%m-%d"),
+               "ts": run.logical_date.isoformat(), "run_id": run.run_id}
+    text = environment_for(marker.dag).from_string(marker.logical_date).render(context)
+    try:
+        day = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        raise CliError(f"ExternalTaskMarker {marker.task_id!r}: its logical_date renders to "
+                       f"{text!r}, which is not an ISO date") from None
+    return day if day.tzinfo else day.replace(tzinfo=run.logical_date.tzinfo)
 
 
 def runs_between(runs: Sequence[DagRunRecord], start: datetime | None, end: datetime | None
@@ -149,6 +207,7 @@ def clear(obj: CliContext, dag_id: str, task_regex: str | None, downstream: bool
     plans = [p for r in runs
              if (p := plan_run(dag, r, store.list_task_instances(dag_id, r.run_id), task_ids,
                                only_failed)).count]
+    plans += marker_plans(obj, store, plans, only_failed)
     listing = [row for plan in plans for row in plan.listing]
     if not plans:
         click.echo(f"Nothing to clear in DAG {dag_id} ({counted(len(runs), 'run')} looked at).",
@@ -157,8 +216,8 @@ def clear(obj: CliContext, dag_id: str, task_regex: str | None, downstream: bool
         _confirm(dag_id, plans, listing, yes)
     for plan in plans:
         for task_id in plan.re_expand:
-            store.delete_mapped_instances(dag_id, plan.run.run_id, task_id)
-        store.clear_task_instances(dag_id, plan.run.run_id, plan.keys)
+            store.delete_mapped_instances(plan.run.dag_id, plan.run.run_id, task_id)
+        store.clear_task_instances(plan.run.dag_id, plan.run.run_id, plan.keys)
     if output == "json":
         emit_json(listing)
     elif plans:
@@ -187,6 +246,8 @@ def _confirm(dag_id: str, plans: Sequence[RunClear], listing: list[dict[str, Any
     if not can_prompt():
         raise CliError(f"this would clear {what}; pass --yes to confirm (there is no "
                        "terminal to ask on)")
-    for line in table_lines(listing, ["run_id", "task_id", "map_index", "state"]):
+    several = len({row["dag_id"] for row in listing}) > 1
+    columns = ["run_id", "task_id", "map_index", "state"]
+    for line in table_lines(listing, ["dag_id", *columns] if several else columns):
         click.echo(line, err=True)
     click.confirm(f"Clear {what}?", abort=True, err=True)

@@ -53,17 +53,25 @@ class StoredInstance:
     try_number: int = 0
     result_ref: str | None = None
     map_lengths: dict[str, int | None] | None = None
-    #: When an ``up_for_retry`` instance's next try is due (epoch seconds).
+    #: When an ``up_for_retry`` instance's next try (or a rescheduled sensor's next
+    #: poke) is due (epoch seconds).
     next_try_at: float | None = None
+    #: When its try started (for a rescheduled sensor: its first poke).
+    start: float | None = None
 
     @property
     def finished(self) -> bool:
         return self.state is not None and TI(self.state) in FINISHED_STATES
 
     @property
+    def rescheduled(self) -> bool:
+        return self.state == TI.UP_FOR_RESCHEDULE.value
+
+    @property
     def waiting_until(self) -> float | None:
-        """The time its retry timer fires, if it was waiting for one."""
-        if self.state == TI.UP_FOR_RETRY.value and self.next_try_at is not None:
+        """The time its retry or reschedule timer fires, if it was waiting for one."""
+        if self.state in (TI.UP_FOR_RETRY.value, TI.UP_FOR_RESCHEDULE.value) \
+                and self.next_try_at is not None:
             return self.next_try_at
         return None
 
@@ -100,6 +108,8 @@ class Instance:
     end: float | None = None
     error: str | None = None
     lengths: dict[str, int | None] = field(default_factory=dict)
+    #: A sensor waiting in reschedule mode: (first poke, pokes so far).
+    pokes: tuple[float, int] | None = None
 
     @property
     def finished(self) -> bool:
@@ -127,6 +137,8 @@ class PlannedNode:
     replay: StoredInstance | None = None
     #: Its retry delay runs until then (a resumed run): the node waits for it.
     not_before: float | None = None
+    #: A rescheduled sensor resumed from the store: (first poke, pokes so far).
+    pokes: tuple[float, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -145,6 +157,8 @@ class RunAgain:
     forced: dict[str, tuple[str, str, int]] = field(default_factory=dict)
     #: Keys whose recorded success must not be replayed (run the code again).
     forget_done: frozenset[str] = frozenset()
+    #: Rescheduled sensors: key -> (first poke, pokes so far), for the timeout.
+    pokes: dict[str, tuple[float, int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -275,6 +289,11 @@ class RunDecisions:
         instance.start = report.start or instance.start
         instance.error = report.error
         instance.lengths = dict(report.lens or {})
+        if state is TI.UP_FOR_RESCHEDULE:
+            # Not an outcome: the same try pokes again when the timer fires.
+            instance.pokes = (report.start if report.start is not None else now, report.pokes)
+            out.append(self._set_timer(instance, report.reschedule_at or now))
+            return out
         if report.result is not None:
             out.append(MarkDone(instance.key, report.result))
         out.append(TaskEnded(task.task_id, report))
@@ -328,15 +347,22 @@ class RunDecisions:
         if not due:
             return []
         out: list[Instruction] = []
-        tries = {}
+        tries, pokes = {}, {}
         for key in due:
             del self.retry_due[key]
             instance = self.instances[self.keys[key]]
-            instance.state = TI.QUEUED
+            if instance.state is TI.UP_FOR_RESCHEDULE and instance.pokes is not None:
+                # A reschedule is not a new try. The store keeps up_for_reschedule until
+                # the poke starts, so a loop resuming in between pokes with the same try.
+                tries[key] = instance.try_number
+                pokes[key] = instance.pokes
+                instance.state = TI.QUEUED
+                continue
             tries[key] = instance.try_number + 1
+            instance.state = TI.QUEUED
             out.append(RecordTask(instance.task_id, instance.map_index,
                                   {"state": TI.QUEUED.value}))
-        out.extend(self._run_again({k: {} for k in due}, tries=tries))
+        out.extend(self._run_again({k: {} for k in due}, tries=tries, pokes=pokes))
         return out
 
     def lease_renewed(self) -> list[Instruction]:
@@ -459,19 +485,25 @@ class RunDecisions:
                 continue
             instance = self._track(task.task_id, map_index, key, TI.QUEUED, stored)
             waiting = stored.waiting_until if stored is not None else None
+            rescheduled = stored is not None and stored.rescheduled
             if waiting is not None:
-                # Its retry delay began before this run was resumed: it ends when it
-                # was going to end. Until then the node declines to run.
-                instance.state = TI.UP_FOR_RETRY
+                # Its retry delay (or the wait before a sensor's next poke) began before
+                # this run was resumed: it ends when it was going to end. Until then
+                # the node declines to run.
+                instance.state = TI.UP_FOR_RESCHEDULE if rescheduled else TI.UP_FOR_RETRY
                 self.retry_due[key] = waiting
+            if rescheduled and stored is not None:
+                instance.pokes = (stored.start if stored.start is not None else waiting or 0.0,
+                                  1)
             records.append(RecordTask(task.task_id, map_index, {
                 "state": instance.state.value, "operator": operator_name(task),
                 "pool": task.pool, "pool_slots": task.pool_slots,
                 "priority_weight": task.priority_weight, "max_tries": task.retries}))
+            first_try = 1 if stored is None else stored.try_number + (0 if rescheduled else 1)
             nodes.append(PlannedNode(
-                key, task.task_id, map_index, upstream,
-                first_try=(stored.try_number + 1) if stored else 1,
-                unexpandable=task.is_mapped and count <= 0, not_before=waiting))
+                key, task.task_id, map_index, upstream, first_try=max(first_try, 1),
+                unexpandable=task.is_mapped and count <= 0, not_before=waiting,
+                pokes=instance.pokes))
         self.task_keys[task.task_id] = keys if task.is_mapped and count > 0 else keys[0]
 
     def _track(self, task_id: str, map_index: int, key: str, state: TI,
@@ -577,7 +609,8 @@ class RunDecisions:
 
     def _run_again(self, roots: dict[str, Any], *, tries: dict[str, int] | None = None,
                    forced: dict[str, tuple[str, str, int]] | None = None,
-                   forget_done: set[str] | frozenset[str] = frozenset()) -> list[Instruction]:
+                   forget_done: set[str] | frozenset[str] = frozenset(),
+                   pokes: dict[str, tuple[float, int]] | None = None) -> list[Instruction]:
         """Re-run ``roots`` and the erred keys only they hold back.
 
         Dask re-runs the erred tasks downstream of a retried key too, but the
@@ -585,7 +618,8 @@ class RunDecisions:
         those erred descendants are passed as well, and watched again.
         """
         keys = (*roots, *self._erred_descendants(roots))
-        return [RunAgain(keys, dict(tries or {}), dict(forced or {}), frozenset(forget_done))]
+        return [RunAgain(keys, dict(tries or {}), dict(forced or {}), frozenset(forget_done),
+                         dict(pokes or {}))]
 
     def _erred_descendants(self, roots: Iterable[str]) -> list[str]:
         """Erred keys below ``roots`` that only ``roots`` (or each other) hold back.

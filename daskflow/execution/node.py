@@ -36,13 +36,15 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
-from daskflow.exceptions import TaskFailedNoRetry, TaskSkipped, TaskTimeout
+from daskflow import config
+from daskflow.exceptions import TaskFailedNoRetry, TaskReschedule, TaskSkipped, TaskTimeout
 from daskflow.execution import capture, lease, limits, results
 from daskflow.execution.annotations import FORCED
 from daskflow.execution.cluster_plugins import LEASE_ANNOTATION
 from daskflow.execution.outcome import (
     NotYet,
     Outcome,
+    RescheduleAttempt,
     RetryAttempt,
     describe_error,
     display,
@@ -70,6 +72,8 @@ FORCED_ANNOTATION = FORCED
 DONE_ANNOTATION = "daskflow_done"
 #: Set by a loop that resumed a run while this instance's retry delay ran (epoch seconds).
 NOT_BEFORE_ANNOTATION = "daskflow_not_before"
+#: Set by the loop on a rescheduled sensor: (first poke epoch seconds, pokes so far).
+POKES_ANNOTATION = "daskflow_pokes"
 _HOSTNAME = socket.gethostname()
 
 
@@ -95,6 +99,10 @@ class NodeSpec:
     blocked: str | None = None
     #: Bytes of an attempt's log to keep (``daskflow.log-max-bytes``).
     log_limit: int = capture.MAX_LOG_BYTES
+    #: A rescheduled sensor resumed from the store: (first poke, pokes so far).
+    pokes: tuple[float, int] | None = None
+    #: The store the run is recorded in: what the task reads of the store comes from it.
+    db_url: str | None = None
     #: Secrets the loop's process registered (a connection it read, ``mask_secret`` in the
     #: script that called ``dag.test``): the node registers them before it runs.
     secrets: tuple[str, ...] = field(default=(), repr=False)
@@ -111,7 +119,8 @@ class _PlannedRetryFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        return "RetryAttempt(" not in message and "NotYet(" not in message
+        return not any(planned in message
+                       for planned in ("RetryAttempt(", "NotYet(", "RescheduleAttempt("))
 
 
 _retry_filter = _PlannedRetryFilter()
@@ -147,8 +156,10 @@ def run_node(spec: NodeSpec, *upstream: Any) -> Outcome:
     if spec.blocked is not None:
         return _finish_without_running(spec, key, worker, TI.FAILED, spec.blocked, try_number)
     lease.check(annotations.get(LEASE_ANNOTATION), _worker(), spec.task.task_id)
+    pokes = annotations.get(POKES_ANNOTATION) or spec.pokes
     with limits.held(spec.limits):
-        return _attempt(spec, key, worker, outcomes, try_number)
+        return _attempt(spec, key, worker, outcomes, try_number,
+                        tuple(pokes) if pokes else None)
 
 
 # -- deciding -------------------------------------------------------------------------
@@ -189,6 +200,8 @@ class Attempt:
     traceback: str | None = None
     #: What a task that skipped itself said.
     skipped_because: str | None = None
+    #: A sensor in reschedule mode that will poke again.
+    reschedule: TaskReschedule | None = None
     followed: frozenset[str] | None = None
     rendered: dict[str, Any] | None = None
     context: dict[str, Any] | None = None
@@ -196,8 +209,10 @@ class Attempt:
 
 
 def _attempt(spec: NodeSpec, key: str | None, worker: str | None,
-             outcomes: dict[str, Any], try_number: int) -> Outcome:
-    start = time.time()
+             outcomes: dict[str, Any], try_number: int,
+             pokes: tuple[float, int] | None = None) -> Outcome:
+    # A rescheduled sensor's attempt started at its first poke (Airflow's start date).
+    start = pokes[0] if pokes else time.time()
     _emit_start(spec.topic, _report(spec, key, worker, try_number, START,
                                     TI.RUNNING, start=start))
     result_ref = None
@@ -205,7 +220,7 @@ def _attempt(spec: NodeSpec, key: str | None, worker: str | None,
     # Secrets known to the loop or upstream may be in what this task receives or reads.
     masking.mask_secret([*spec.secrets, *(s for o in _each(outcomes) for s in o.secrets)])
     with capture.capture(spec.log_limit) as log:
-        attempt = _run_code(spec, outcomes, try_number)
+        attempt = _run_code(spec, outcomes, try_number, pokes)
         outcome = _outcome_of(spec, attempt, masking.registered_since(point))
         if attempt.state is TI.SUCCESS:
             try:
@@ -221,12 +236,16 @@ def _attempt(spec: NodeSpec, key: str | None, worker: str | None,
         rendered=_rendered_display(attempt.rendered),
         xcom=_xcom_display(outcome, spec.task) if succeeded else None,
         lens=_lengths(outcome, spec.length_keys) if succeeded else None,
-        result=result_ref if succeeded else None)
+        result=result_ref if succeeded else None,
+        reschedule_at=attempt.reschedule.at if attempt.reschedule else None,
+        pokes=attempt.reschedule.pokes if attempt.reschedule else 0)
     problem = _emit_end(spec.topic, report)
     if problem is not None:
         return Outcome(task_id=spec.task.task_id, map_index=spec.map_index, state=TI.FAILED)
     if attempt.state is TI.UP_FOR_RETRY:
         raise RetryAttempt(spec.task.task_id, try_number, attempt.error or "")
+    if attempt.reschedule is not None:
+        raise RescheduleAttempt(spec.task.task_id, attempt.reschedule.at)
     return outcome
 
 
@@ -238,15 +257,19 @@ def _outcome_of(spec: NodeSpec, attempt: Attempt, secrets: tuple[str, ...] = ())
     return outcome
 
 
-def _run_code(spec: NodeSpec, outcomes: dict[str, Any], try_number: int) -> Attempt:
+def _run_code(spec: NodeSpec, outcomes: dict[str, Any], try_number: int,
+              pokes: tuple[float, int] | None = None) -> Attempt:
     try:
         task = _concrete_task(spec, outcomes)
+        if pokes is not None and getattr(task, "reschedule", False):
+            task.first_poke, task.pokes = pokes
     except Exception as exc:  # an upstream value or a param that cannot be filled in
         attempt = Attempt(traceback=traceback.format_exc())
         print(attempt.traceback, end="", file=sys.stderr)
         _failed(attempt, spec.task, try_number, exc)
         return attempt
-    return run_attempt(task, spec.run, try_number, spec.map_index, _xcom_view(outcomes))
+    with config.using_db(spec.db_url):
+        return run_attempt(task, spec.run, try_number, spec.map_index, _xcom_view(outcomes))
 
 
 def run_attempt(task: Any, run: DagRunInfo, try_number: int, map_index: int,
@@ -278,6 +301,10 @@ def run_attempt(task: Any, run: DagRunInfo, try_number: int, map_index: int,
         _check_multiple_outputs(task, attempt.value)
         if task.is_branch:
             attempt.followed = _branch_ids(task, attempt.value)
+    except TaskReschedule as exc:
+        attempt.state, attempt.value, attempt.reschedule = TI.UP_FOR_RESCHEDULE, None, exc
+        if show_traceback:
+            print(f"Not yet: the sensor pokes again in {max(exc.at - time.time(), 0):.1f}s")
     except TaskSkipped as exc:
         attempt.state, attempt.value = TI.SKIPPED, None
         attempt.skipped_because = str(exc) or None

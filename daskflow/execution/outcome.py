@@ -71,6 +71,22 @@ class RetryAttempt(Exception):
         return (RetryAttempt, (self.task_id, self.try_number, self.error))
 
 
+class RescheduleAttempt(Exception):
+    """Raised by a node whose sensor (``mode="reschedule"``) will poke again later.
+
+    Like :class:`RetryAttempt` it leaves the key erred in Dask, holding no
+    worker thread, until the loop's timer re-runs the same try.
+    """
+
+    def __init__(self, task_id: str, at: float) -> None:
+        super().__init__(f"{task_id} pokes again at {at:.3f}")
+        self.task_id = task_id
+        self.at = at
+
+    def __reduce__(self) -> tuple:
+        return (RescheduleAttempt, (self.task_id, self.at))
+
+
 class NotYet(Exception):
     """Raised by a node resubmitted before its retry delay ended (the loop restarted).
 

@@ -47,6 +47,9 @@ class Report:
     lens: dict[str, int | None] | None = None
     #: Where the outcome is kept for recovery (``execution/results.py``).
     result: str | None = None
+    #: A sensor that will poke again (``up_for_reschedule``): when, and its pokes so far.
+    reschedule_at: float | None = None
+    pokes: int = 0
 
     @property
     def ended(self) -> bool:

@@ -51,10 +51,11 @@ from daskflow.execution.node import (
     DONE_ANNOTATION,
     FORCED_ANNOTATION,
     NOT_BEFORE_ANNOTATION,
+    POKES_ANNOTATION,
     TRY_ANNOTATION,
     NodeSpec,
 )
-from daskflow.execution.outcome import NotYet, RetryAttempt, describe_error
+from daskflow.execution.outcome import NotYet, RescheduleAttempt, RetryAttempt, describe_error
 from daskflow.execution.report import END, Report
 from daskflow.execution.results import load_outcome, outcome_exists
 from daskflow.models.context import DagRunInfo
@@ -111,6 +112,8 @@ class RunExecution:
         self.last_progress = time.monotonic()
         #: Keys Dask lost, found by the last stall check (the caller resubmits the run).
         self._lost: list[str] = []
+        #: The run's store, for what its tasks read of the store (``config.using_db``).
+        self._db_url = _store_url(recorder)
 
     # -- the decisions' view, for the driver and the loop -------------------------------
     @property
@@ -252,6 +255,7 @@ class RunExecution:
                             node.task_id, ()))),
                         unexpandable=node.unexpandable, first_try=node.first_try,
                         results_url=self.results_url, log_limit=self.log_limit,
+                        pokes=node.pokes, db_url=self._db_url,
                         secrets=masking.registered_since(0),
                         **self._limit_fields(node.task_id))
         return node_task(node.key, spec, node.upstream)
@@ -303,6 +307,8 @@ class RunExecution:
                 "state": state, "error": error, "try": tried}
         for key in instruction.forget_done:
             updates.setdefault(key, {})[DONE_ANNOTATION] = None
+        for key, pokes in instruction.pokes.items():
+            updates.setdefault(key, {})[POKES_ANNOTATION] = list(pokes)
         keys = [k for k in instruction.keys if k in self.futures]
         try:
             set_annotations(self.client, updates)
@@ -364,7 +370,7 @@ class RunExecution:
 
     # -- helpers ------------------------------------------------------------------------
     def _classify(self, key: str, exception: BaseException) -> KeyErred:
-        if isinstance(exception, (RetryAttempt, NotYet)):
+        if isinstance(exception, (RetryAttempt, NotYet, RescheduleAttempt)):
             kind = rules.PLANNED
         elif isinstance(exception, LeaseExpired):
             kind = rules.LEASE_EXPIRED
@@ -457,6 +463,11 @@ def _send_quietly(client: Any, marks: dict[str, dict[str, Any]]) -> None:
         set_annotations(client, marks)
     except Exception:  # the client closed or the scheduler restarted: nothing to mark
         logger.debug("could not send %d done marks", len(marks), exc_info=True)
+
+
+def _store_url(recorder: Any) -> str | None:
+    url = getattr(getattr(recorder, "store", None), "url", None)
+    return None if url is None else url.render_as_string(hide_password=False)
 
 
 def _utc(epoch: float) -> datetime:

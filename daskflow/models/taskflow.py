@@ -35,6 +35,7 @@ from daskflow.operators.python import (
     PythonOperator,
     ShortCircuitOperator,
 )
+from daskflow.sensors.python import PythonSensor
 
 
 class _DecoratedMixin:
@@ -56,6 +57,10 @@ class DecoratedBranchOperator(_DecoratedMixin, BranchPythonOperator):
 
 class DecoratedShortCircuitOperator(_DecoratedMixin, ShortCircuitOperator):
     """The operator behind ``@task.short_circuit``."""
+
+
+class DecoratedSensorOperator(_DecoratedMixin, PythonSensor):
+    """The operator behind ``@task.sensor``: the function is the poke."""
 
 
 def _returns_dict(fn: Callable) -> bool:
@@ -206,12 +211,13 @@ def _decorator(operator_class: type[PythonOperator]) -> Callable:
 
 
 class _TaskNamespace:
-    """``@task``, ``@task.python``, ``@task.branch``, ``@task.short_circuit``."""
+    """``@task``, ``@task.python``, ``@task.branch``, ``@task.short_circuit``, ``@task.sensor``."""
 
     def __init__(self) -> None:
         self.python = _decorator(DecoratedPythonOperator)
         self.branch = _decorator(DecoratedBranchOperator)
         self.short_circuit = _decorator(DecoratedShortCircuitOperator)
+        self.sensor = _decorator(DecoratedSensorOperator)
 
     def __call__(self, python_callable: Callable | None = None, **kwargs: Any) -> Any:
         return self.python(python_callable, **kwargs)

@@ -67,12 +67,14 @@ def mapped() -> DAG:
 
 def report(task_id: str, state: str, *, kind: str = "end", try_number: int = 1,
            map_index: int = -1, lens: dict | None = None, result: str | None = None,
-           key_: str | None = "same") -> Report:
+           key_: str | None = "same", reschedule_at: float | None = None) -> Report:
+    failed = state not in ("success", "up_for_reschedule")
     return Report(kind=kind, dag_id="d", run_id="r", task_id=task_id, map_index=map_index,
                   state=state, try_number=try_number,
                   key=key(task_id, map_index) if key_ == "same" else key_,
                   start=NOW - 1, end=None if kind == "start" else NOW, lens=lens,
-                  result=result, error="ValueError: boom" if state != "success" else None)
+                  result=result, error="ValueError: boom" if failed else None,
+                  reschedule_at=reschedule_at, pokes=1 if reschedule_at else 0)
 
 
 def _summary(instructions: list[rules.Instruction]) -> list[tuple]:
@@ -82,8 +84,9 @@ def _summary(instructions: list[rules.Instruction]) -> list[tuple]:
         if isinstance(i, rules.SubmitNodes):
             out.append(("submit", tuple(_node_name(n) for n in i.nodes)))
         elif isinstance(i, rules.RunAgain):
-            out.append(("again", i.keys, i.tries, tuple(sorted(i.forced)),
-                        tuple(sorted(i.forget_done))))
+            row = ("again", i.keys, i.tries, tuple(sorted(i.forced)),
+                   tuple(sorted(i.forget_done)))
+            out.append(row + ((i.pokes,) if i.pokes else ()))
         elif isinstance(i, rules.RecordReport):
             out.append(("record", i.report.task_id, i.report.state))
         elif isinstance(i, rules.RecordTask):
@@ -112,6 +115,9 @@ def _node_name(node: rules.PlannedNode) -> str:
         return f"{name}:replay"
     if node.unexpandable:
         return f"{name}:unexpandable"
+    if node.pokes is not None:
+        return (f"{name}:try={node.first_try},first-poke={node.pokes[0]:g},"
+                f"not-before={node.not_before:g}")
     if node.not_before is not None:
         return f"{name}:not-before={node.not_before:g}"
     if node.first_try != 1:
@@ -296,6 +302,27 @@ CASES = [
          chain(), stored={("a", -1): StoredInstance("running", 1)}, event=("start",),
          expected=[("task", "a", {"state": "queued"}), ("task", "b", {"state": "queued"}),
                    ("task", "c", {"state": "queued"}), ("submit", ("a:try=2", "b", "c"))]),
+    Case("a sensor that will poke again waits on a stored timer, with no outcome yet",
+         chain(),
+         before=[("start",)],
+         event=("report", report("a", "up_for_reschedule", reschedule_at=NOW + 5)),
+         expected=[("record", "a", "up_for_reschedule"),
+                   ("task", "a", {"next_try_at": NOW + 5})]),
+    Case("a reschedule re-runs the same try, with its first poke's time", chain(),
+         before=[("start",), ("report", report("a", "up_for_reschedule",
+                                               reschedule_at=NOW + 5))],
+         event=("time", NOW + 5),
+         expected=[("again", (key("a"),), {key("a"): 1}, (), (),
+                    {key("a"): (NOW - 1, 1)})]),
+    Case("a resumed run keeps a sensor's try and first poke, waiting for its next poke",
+         chain(),
+         stored={("a", -1): StoredInstance("up_for_reschedule", 1, next_try_at=NOW + 5,
+                                           start=NOW - 30)},
+         event=("start",),
+         expected=[("task", "a", {"state": "up_for_reschedule"}),
+                   ("task", "b", {"state": "queued"}), ("task", "c", {"state": "queued"}),
+                   ("submit", (f"a:try=1,first-poke={NOW - 30:g},not-before={NOW + 5:g}",
+                               "b", "c"))]),
 ]
 
 

@@ -286,6 +286,54 @@ def test_a_retry_delay_outlives_a_killed_loop(tmp_path, db_url):
     assert (ti.state, ti.try_number) == ("success", 2)
 
 
+SENSOR_DAG = '''
+from daskflow import DAG
+from daskflow.sensors import PythonSensor
+
+with DAG("waits_long"):
+    PythonSensor(task_id="never", python_callable=lambda: False, mode="reschedule",
+                 poke_interval=3, timeout={timeout})
+'''
+
+
+@pytest.mark.slow
+def test_a_rescheduled_sensor_keeps_its_try_and_first_poke_across_a_killed_loop(
+        tmp_path, db_url):
+    folder = tmp_path / "dags"
+    folder.mkdir()
+    (folder / "sensor.py").write_text(textwrap.dedent(SENSOR_DAG.format(timeout=10)))
+    store = Store(db_url)
+    store.init()
+    now = datetime.now(timezone.utc)
+    store.create_dag_run("waits_long", "r", now, now, now, "manual", {}, state="queued")
+
+    first = _start_loop(folder, db_url, tmp_path / "home0")
+    try:
+        def rescheduled():
+            ti = store.get_task_instance("waits_long", "r", "never")
+            return ti is not None and ti.state == "up_for_reschedule"
+        _wait(rescheduled)
+        first_poke = store.get_task_instance("waits_long", "r", "never").start_date
+        time.sleep(1)
+        os.killpg(first.pid, signal.SIGKILL)  # mid-wait: the next poke lives in the store
+        first.wait()
+    finally:
+        _stop(first, signal.SIGKILL)
+    second = _start_loop(folder, db_url, tmp_path / "home1")
+    try:
+        _wait(lambda: store.get_dag_run("waits_long", "r").state == "failed")
+    finally:
+        _stop(second)
+
+    ti = store.get_task_instance("waits_long", "r", "never")
+    assert (ti.state, ti.try_number) == ("failed", 1)
+    # The timeout counted from the first poke, made by the loop that was killed.
+    assert ti.start_date == first_poke
+    attempts = store.list_attempts("waits_long", "r", "never")
+    assert [(a.try_number, a.state) for a in attempts] == [(1, "failed")]
+    assert "timed out" in attempts[0].error
+
+
 SLOW_FILE = '''
 import time
 from daskflow import DAG

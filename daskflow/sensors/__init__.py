@@ -1,0 +1,12 @@
+"""Sensors: tasks that wait for something outside (``sensors/base.py``)."""
+
+from daskflow.sensors.base import BaseSensorOperator, PokeReturnValue
+from daskflow.sensors.bash import BashSensor
+from daskflow.sensors.external_task import ExternalTaskMarker, ExternalTaskSensor
+from daskflow.sensors.filesystem import FileSensor
+from daskflow.sensors.python import PythonSensor
+from daskflow.sensors.time import DateTimeSensor, TimeDeltaSensor, TimeSensor
+
+__all__ = ["BaseSensorOperator", "BashSensor", "DateTimeSensor", "ExternalTaskMarker",
+           "ExternalTaskSensor", "FileSensor", "PokeReturnValue",
+           "PythonSensor", "TimeDeltaSensor", "TimeSensor"]
