@@ -54,6 +54,7 @@ _lock = threading.Lock()
 _secrets: set[str] = set()
 #: The secrets as registered (not their escaped forms), in order: what travels on.
 _registered: list[str] = []
+_originals: set[str] = set()
 _pattern: re.Pattern[str] | None = None
 
 
@@ -164,11 +165,14 @@ def _forms(secret: str) -> set[str]:
 def _add(secrets: Iterable[str]) -> None:
     global _pattern
     with _lock:
-        secrets = [s for s in dict.fromkeys(secrets) if s not in _secrets]
+        secrets = [s for s in dict.fromkeys(secrets) if s not in _originals]
+        if not secrets:
+            return
+        _originals.update(secrets)
+        _registered.extend(secrets)
         new = set().union(*(_forms(s) for s in secrets)) - _secrets
         if not new:
             return
-        _registered.extend(secrets)
         _secrets.update(new)
         # Longest first, so a secret that contains another is hidden whole.
         ordered = sorted(_secrets, key=lambda s: (-len(s), s))

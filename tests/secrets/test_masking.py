@@ -199,3 +199,12 @@ def test_cli_tables_and_json_hide_secrets_and_sensitive_columns(capsys):
     assert table.splitlines()[2].split()[:2] == ["db", MASK]
     emit_json({"error": f"ValueError: {secret}"})
     assert json.loads(capsys.readouterr().out) == {"error": "ValueError: ***"}
+
+
+def test_a_secret_spelled_like_a_form_of_another_still_travels_on():
+    first = _secret("a b")
+    mask_secret(first)
+    point = mark()
+    quoted = quote(first, safe="")
+    mask_secret(quoted)  # hidden already, as a form of the first; registered all the same
+    assert registered_since(point) == (quoted,)
