@@ -4,6 +4,7 @@ The public API, and nothing else::
 
     from daskflow import DAG, dag, task, task_group, TaskGroup, TriggerRule, chain
     from daskflow import Connection, Variable
+    from daskflow import mask_secret
 """
 
 from daskflow.models.context import get_current_context
@@ -14,6 +15,7 @@ from daskflow.models.taskflow import task
 from daskflow.models.taskgroup import TaskGroup, task_group
 from daskflow.models.trigger_rules import TriggerRule
 from daskflow.secrets import Connection, Variable
+from daskflow.secrets.masking import mask_secret
 
 __version__ = "0.1.0"
 
@@ -29,6 +31,7 @@ __all__ = [
     "cross_downstream",
     "dag",
     "get_current_context",
+    "mask_secret",
     "task",
     "task_group",
 ]

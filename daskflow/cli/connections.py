@@ -254,7 +254,7 @@ def from_record(record: ConnectionRecord) -> Connection:
 def _shown(conn: Connection) -> dict[str, Any]:
     """The fields to print: the password, and extras whose names look secret
     (``token``, ``api_key``, ...), as ``***``."""
-    from daskflow.secrets.sensitive import is_sensitive_name
+    from daskflow.secrets.masking import is_sensitive_name
 
     row = conn.to_dict()
     row["password"] = HIDDEN if conn.password else None

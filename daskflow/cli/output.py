@@ -5,6 +5,10 @@ rows (plain dicts) to :func:`render`, so all commands format dates, durations
 and empty values the same way. JSON goes out as one document on one line,
 nothing else on stdout, so ``daskflow ... --output json | jq`` always parses.
 
+Both go through :func:`daskflow.secrets.redact_value` first: secrets this
+process registered (a connection it read) show as ``***``, and so does the
+value of any column or key with a sensitive name (``password``, ``token``, ...).
+
 >>> render([{"task_id": "extract", "state": "success", "duration": 1.5}],
 ...        ["task_id", "state", "duration"], "table")
 task_id  state    duration
@@ -24,6 +28,8 @@ from typing import Any, TypeVar
 
 import click
 
+from daskflow.secrets.masking import redact_value
+
 F = TypeVar("F", bound=Callable[..., Any])
 FORMATS = ("table", "json")
 MAX_CELL = 80
@@ -39,21 +45,23 @@ def output_option(fn: F) -> F:
 
 def render(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], output: str) -> None:
     """Print ``rows`` (only ``columns``, in that order) as a table or a JSON list."""
+    shown = [{name: row.get(name) for name in columns} for row in rows]
     if output == "json":
-        emit_json([{name: row.get(name) for name in columns} for row in rows])
+        emit_json(shown)
         return
-    for line in table_lines(rows, columns):
+    for line in table_lines(shown, columns):
         click.echo(line)
 
 
 def emit_json(value: Any) -> None:
-    """Print ``value`` as one line of JSON (dates as ISO strings)."""
-    click.echo(json.dumps(value, default=_json_default))
+    """Print ``value`` as one line of JSON (dates as ISO strings), secrets as ``***``."""
+    click.echo(json.dumps(redact_value(_plain(value)), default=_json_default))
 
 
 def table_lines(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> list[str]:
-    """The lines of an aligned table: header, rule, one line per row."""
-    cells = [[cell(row.get(name)) for name in columns] for row in rows]
+    """The lines of an aligned table: header, rule, one line per row, secrets as ``***``."""
+    cells = [[cell(redact_value(_plain(row.get(name)), name)) for name in columns]
+             for row in rows]
     widths = [max([len(name), *(len(r[i]) for r in cells)]) for i, name in enumerate(columns)]
     lines = [_line(columns, widths), _line(["-" * w for w in widths], widths)]
     lines.extend(_line(r, widths) for r in cells)
@@ -84,6 +92,17 @@ def cell(value: Any) -> str:
         text = str(value)
     text = " ".join(text.split()) if "\n" in text else text
     return text if len(text) <= MAX_CELL else text[: MAX_CELL - 3] + "..."
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with dates, enums and sets as JSON shows them, so redaction sees their text."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, (str, int, float, bool, datetime, date, Enum)):
+        return value
+    return _json_default(value)
 
 
 def _json_default(value: Any) -> Any:

@@ -15,6 +15,7 @@ from daskflow.cli.errors import CliError
 from daskflow.cli.lazy import LazyGroup
 from daskflow.cli.options import conf_option, logical_date_option
 from daskflow.cli.output import emit_json, output_option, render
+from daskflow.secrets.masking import redact
 
 if TYPE_CHECKING:
     from daskflow.cli.run_task import TaskRunResult
@@ -59,6 +60,7 @@ def test(ctx: click.Context, obj: CliContext, dag_id: str, task_id: str, logical
     value is printed. Values from upstream tasks are None. Exit 1 if it fails.
     """
     from daskflow.cli.run_task import concrete_task, run_info, run_task, upstream_note
+    from daskflow.execution.capture import redacting_streams
 
     dag = obj.get_dag(dag_id)
     task = concrete_task(dag, task_id, conf, map_index)
@@ -68,7 +70,8 @@ def test(ctx: click.Context, obj: CliContext, dag_id: str, task_id: str, logical
     run = run_info(dag, logical_date, conf)
     quiet_stdout = output == "json"
     with contextlib.redirect_stdout(sys.stderr) if quiet_stdout else contextlib.nullcontext():
-        result = run_task(dag, task, run)
+        with redacting_streams():
+            result = run_task(dag, task, run)
     _show_task_test(result, output)
     if result.state == "failed":
         ctx.exit(TASK_FAILED)
@@ -81,11 +84,11 @@ def _show_task_test(result: TaskRunResult, output: str) -> None:
                    "return_value": _jsonable(result.value), "error": result.error})
         return
     if result.state == "failed":
-        click.echo(result.error, err=True, nl=False)
+        click.echo(redact(result.error), err=True, nl=False)
     elif result.state == "skipped":
-        click.echo(f"Task skipped{': ' + result.error if result.error else ''}")
+        click.echo(redact(f"Task skipped{': ' + result.error if result.error else ''}"))
     else:
-        click.echo(f"Returned value: {result.value!r}")
+        click.echo(redact(f"Returned value: {result.value!r}"))
     click.echo(f"Task {result.task_id}: {result.state}")
 
 
@@ -191,6 +194,7 @@ def logs(obj: CliContext, dag_id: str, run_id: str, task_id: str, map_index: int
     click.echo(f"*** {instance_name(task_id, map_index)} try {attempt.try_number}: "
                f"{attempt.state} "
                f"on {attempt.worker or attempt.hostname or '?'}", err=True)
+    log = redact(log)
     click.echo(log, nl=not log.endswith("\n") and bool(log))
 
 

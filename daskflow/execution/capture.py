@@ -10,6 +10,11 @@ records, so ``logging.info`` inside a task lands in that task's log.
 A log keeps at most ``limit`` bytes (UTF-8) however they are written: one
 huge ``print`` is cut like many small ones, and a cut log ends with a line
 saying how much was dropped.
+
+Registered secrets (``daskflow/secrets``) are replaced by ``***`` as text is
+written, and once more when the log is read, for a secret that was registered
+after it was printed or that reached the log in pieces: the log that leaves
+the worker never holds one.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+
+from daskflow.secrets.masking import redact
 
 _install_lock = threading.Lock()
 _installed = False
@@ -39,10 +46,12 @@ class CappedLog:
         self._parts: list[str] = []
 
     def write(self, text: str) -> int:
+        written = len(text)
+        text = redact(text)
         room = self.limit - self.size
         if room <= 0:
             self.dropped += len(text.encode("utf-8", "replace"))
-            return len(text)
+            return written
         data = text.encode("utf-8", "replace")
         if len(data) > room:
             self.dropped += len(data) - room
@@ -50,10 +59,10 @@ class CappedLog:
             data = text.encode("utf-8")
         self._parts.append(text)
         self.size += len(data)
-        return len(text)
+        return written
 
     def getvalue(self) -> str:
-        text = "".join(self._parts)
+        text = redact("".join(self._parts))
         if self.dropped:
             text += (f"\n[log truncated: {self.dropped:,} more bytes were written than the "
                      f"{self.limit:,} kept (daskflow.log-max-bytes)]\n")
@@ -154,3 +163,42 @@ def capture(limit: int = MAX_LOG_BYTES) -> Iterator[CappedLog]:
         yield buffer
     finally:
         _buffer.reset(token)
+
+
+class _RedactingStream(io.TextIOBase):
+    """Writes to ``target`` with registered secrets replaced by ``***``."""
+
+    def __init__(self, target: Any) -> None:
+        self._target = target
+
+    def write(self, text: str) -> int:
+        self._target.write(redact(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self._target.flush()
+
+    def isatty(self) -> bool:
+        return self._target.isatty()
+
+    @property
+    def encoding(self) -> str:
+        return getattr(self._target, "encoding", "utf-8")
+
+    def fileno(self) -> int:
+        return self._target.fileno()
+
+
+@contextmanager
+def redacting_streams() -> Iterator[None]:
+    """Hide registered secrets in what this process prints to stdout and stderr meanwhile.
+
+    For ``daskflow tasks test``, whose task prints straight to the terminal.
+    Each write is redacted on its own: a secret printed in pieces is not seen.
+    """
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _RedactingStream(saved[0]), _RedactingStream(saved[1])
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved

@@ -33,7 +33,7 @@ import sys
 import threading
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from daskflow.exceptions import TaskFailedNoRetry, TaskReschedule, TaskSkipped, TaskTimeout
@@ -61,7 +61,9 @@ from daskflow.models.state import TaskInstanceState
 from daskflow.models.templating import render_fields
 from daskflow.models.trigger_rules import decide
 from daskflow.models.xcom_arg import ParamArg, XComArg
+from daskflow.secrets import masking
 from daskflow.secrets.lookup import using_store
+from daskflow.secrets.masking import redact, redact_value
 from daskflow.secrets.templates import template_lookups
 
 TI = TaskInstanceState
@@ -103,6 +105,9 @@ class NodeSpec:
     #: The metadata store of the run, where connections and variables are looked up
     #: (``secrets/lookup.py``); None: the worker's configured store.
     store_url: str | None = None
+    #: Secrets the loop's process registered (a connection it read, ``mask_secret`` in the
+    #: script that called ``dag.test``): the node registers them before it runs.
+    secrets: tuple[str, ...] = field(default=(), repr=False)
 
     def __dask_tokenize__(self) -> tuple:
         # Keys are unique per submission already; without this Dask would hash the
@@ -213,21 +218,24 @@ def _attempt(spec: NodeSpec, key: str | None, worker: str | None,
     _emit_start(spec.topic, _report(spec, key, worker, try_number, START,
                                     TI.RUNNING, start=start))
     result_ref = None
+    point = masking.mark()
+    # Secrets known to the loop or upstream may be in what this task receives or reads.
+    masking.mask_secret([*spec.secrets, *(s for o in _each(outcomes) for s in o.secrets)])
     with capture.capture(spec.log_limit) as log:
         attempt = _run_code(spec, outcomes, try_number, pokes)
-        outcome = _outcome_of(spec, attempt)
+        outcome = _outcome_of(spec, attempt, masking.registered_since(point))
         if attempt.state is TI.SUCCESS:
             try:
                 result_ref = _keep(spec, outcome)
             except results.UnpicklableResult as exc:
                 print(f"ERROR: {exc}")
                 _failed(attempt, spec.task, try_number, exc)
-                outcome = _outcome_of(spec, attempt)
+                outcome = _outcome_of(spec, attempt, masking.registered_since(point))
     succeeded = attempt.state is TI.SUCCESS
     report = _report(
         spec, key, worker, try_number, END, attempt.state, start=start, end=time.time(),
         error=attempt.error, log=log.getvalue(),
-        rendered={k: display(v) for k, v in (attempt.rendered or {}).items()},
+        rendered=_rendered_display(attempt.rendered),
         xcom=_xcom_display(outcome, spec.task) if succeeded else None,
         lens=_lengths(outcome, spec.length_keys) if succeeded else None,
         result=result_ref if succeeded else None,
@@ -243,8 +251,9 @@ def _attempt(spec: NodeSpec, key: str | None, worker: str | None,
     return outcome
 
 
-def _outcome_of(spec: NodeSpec, attempt: Attempt) -> Outcome:
-    outcome = Outcome(task_id=spec.task.task_id, map_index=spec.map_index, state=attempt.state)
+def _outcome_of(spec: NodeSpec, attempt: Attempt, secrets: tuple[str, ...] = ()) -> Outcome:
+    outcome = Outcome(task_id=spec.task.task_id, map_index=spec.map_index, state=attempt.state,
+                      secrets=secrets)
     if attempt.state is TI.SUCCESS:
         _fill_success(outcome, spec.task, attempt)
     return outcome
@@ -492,6 +501,8 @@ class ReportFailed(Exception):
 
 def _report(spec: NodeSpec, key: str | None, worker: str | None, try_number: int, kind: str,
             state: TI, **details: Any) -> Report:
+    if details.get("error") is not None:
+        details["error"] = redact(details["error"])
     return Report(kind=kind, key=key, dag_id=spec.run.dag_id, run_id=spec.run.run_id,
                   task_id=spec.task.task_id, map_index=spec.map_index, try_number=try_number,
                   state=state.value, host=_HOSTNAME, worker=worker, **details)
@@ -550,11 +561,17 @@ def _plain(value: Any) -> Any:
     return repr(value)
 
 
+def _rendered_display(rendered: dict[str, Any] | None) -> dict[str, str]:
+    """Display text of each rendered field; under a sensitive name (a field, a key) ``***``."""
+    return {k: display(redact_value(v, k)) for k, v in (rendered or {}).items()}
+
+
 def _xcom_display(outcome: Outcome, task: Any) -> dict[str, str]:
-    shown = {k: display(v) for k, v in outcome.xcoms.items()}
+    """Display copies of the XComs, secrets hidden as in :func:`_rendered_display`."""
+    shown = {k: display(redact_value(v, k)) for k, v in outcome.xcoms.items()}
     # As in Airflow, a task that returns None pushes no return_value XCom.
     if task.do_xcom_push and outcome.value is not None:
-        shown["return_value"] = display(outcome.value)
+        shown["return_value"] = display(redact_value(outcome.value))
     return shown
 
 

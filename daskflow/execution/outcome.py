@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from daskflow.models.state import TaskInstanceState
+from daskflow.secrets.masking import redact
 
 TI = TaskInstanceState
 XCOM_DISPLAY_CHARS = 2_000
@@ -35,6 +36,9 @@ class Outcome:
     skip_descendants: bool = False
     #: Short-circuit without it: skip the direct downstream tasks only.
     skip_direct: bool = False
+    #: Secrets registered while it ran (``daskflow/secrets``): downstream nodes, which
+    #: may show values this one passed on, register them before they run.
+    secrets: tuple[str, ...] = ()
 
     def xcom(self, key: str) -> Any:
         """The XCom ``key``: the return value, a pushed value, or a key of a dict returned.
@@ -100,18 +104,22 @@ class NotYet(Exception):
 
 
 def describe_error(exc: BaseException) -> str:
-    """``"Type: message"`` of an exception, even one whose ``__str__`` raises."""
+    """``"Type: message"`` of an exception, even one whose ``__str__`` raises.
+
+    Registered secrets in the message are replaced by ``***``.
+    """
     try:
         text = str(exc)
     except Exception as problem:  # a broken __str__ must not hide the error's type
         text = f"<str() of the exception raised {type(problem).__name__}>"
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return redact(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
 
 
 def display(value: Any) -> str:
-    """A short, JSON-safe text of a value for the store and the dashboard."""
+    """A short, JSON-safe text of a value for the store and the dashboard, secrets hidden."""
     try:
         text = json.dumps(value, default=repr)
     except (TypeError, ValueError):
         text = repr(value)
+    text = redact(text)
     return text if len(text) <= XCOM_DISPLAY_CHARS else text[:XCOM_DISPLAY_CHARS] + "..."

@@ -61,6 +61,7 @@ from daskflow.execution.results import load_outcome, outcome_exists
 from daskflow.models.context import DagRunInfo
 from daskflow.models.run_tasks import tasks_for_run
 from daskflow.models.state import DagRunState
+from daskflow.secrets import masking
 
 __all__ = ["Instance", "RunExecution", "StoredInstance"]
 
@@ -257,6 +258,7 @@ class RunExecution:
                         unexpandable=node.unexpandable, first_try=node.first_try,
                         results_url=self.results_url, log_limit=self.log_limit,
                         pokes=node.pokes, store_url=self.store_url,
+                        secrets=masking.registered_since(0),
                         **self._limit_fields(node.task_id))
         return node_task(node.key, spec, node.upstream)
 

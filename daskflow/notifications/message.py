@@ -9,6 +9,8 @@ compare strings without any server.
 A notice carries the last lines of the task's log, never the whole log: a
 mail or chat message is read on a phone, and Slack refuses long blocks. The
 trimming happens when the notice is built, so no sender has to think about it.
+So does hiding registered secrets (``daskflow/secrets``): the error and the log
+are redacted when the notice is built, and every rendering once more.
 
 >>> from datetime import datetime, timezone
 >>> notice = Notice(kind="task_failed", dag_id="etl", run_id="manual__1", task_id="load",
@@ -26,6 +28,8 @@ import textwrap
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
+
+from daskflow.secrets.masking import redact, redact_value
 
 NoticeKind = Literal["task_failed", "task_retry", "run_failed", "run_succeeded"]
 TASK_KINDS = frozenset({"task_failed", "task_retry"})
@@ -75,7 +79,8 @@ class Notice:
             )
         if self.kind in TASK_KINDS and not self.task_id:
             raise ValueError(f"a {self.kind!r} notice needs the task_id of the task instance")
-        object.__setattr__(self, "log_tail", tail(self.log_tail))
+        object.__setattr__(self, "error", redact(self.error))
+        object.__setattr__(self, "log_tail", tail(redact(self.log_tail)))
 
     @property
     def subject_name(self) -> str:
@@ -141,7 +146,7 @@ def _details(notice: Notice) -> list[tuple[str, str]]:
 
 def render_subject(notice: Notice) -> str:
     """The e-mail subject: one line naming the kind, the DAG, the task and the try."""
-    return f"[daskflow] {_title(notice)}"
+    return redact(f"[daskflow] {_title(notice)}")
 
 
 def render_text(notice: Notice) -> str:
@@ -156,7 +161,7 @@ def render_text(notice: Notice) -> str:
     if notice.log_tail:
         parts += ["", "Last lines of the log:", textwrap.indent(notice.log_tail, "    ")]
     parts += ["", "-- ", "Sent by daskflow."]
-    return "\n".join(parts) + "\n"
+    return redact("\n".join(parts) + "\n")
 
 
 def _slack_escape(text: str) -> str:
@@ -207,4 +212,4 @@ def slack_payload(notice: Notice) -> dict[str, Any]:
     if notice.url:
         link = notice.url.replace("|", "%7C").replace("<", "%3C").replace(">", "%3E")
         blocks.append(_section(f"<{link}|Open in the dashboard>"))
-    return {"text": _slack_escape(_headline(notice)), "blocks": blocks}
+    return redact_value({"text": _slack_escape(_headline(notice)), "blocks": blocks})

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 from daskflow.exceptions import ConnectionNotFound, VariableNotFound
 from daskflow.secrets.connection import Connection
+from daskflow.secrets.masking import register_connection, register_variable
 from daskflow.secrets.sensitive import announce, variable_secret_values
 
 if TYPE_CHECKING:
@@ -124,6 +125,7 @@ def get_connection(conn_id: str, store: Store | None = None,
     if found is None:
         raise ConnectionNotFound(f"connection {conn_id!r} is not defined; looked in: "
                                  + "; ".join(looked))
+    register_connection(found.password, found.extra)
     announce(found.secret_values())
     return found
 
@@ -152,6 +154,7 @@ def get_variable(key: str, store: Store | None = None, no_store: str | None = No
     if value is None:
         raise VariableNotFound(f"variable {key!r} is not defined; looked in: "
                                + "; ".join(looked))
+    register_variable(key, value)
     announce(variable_secret_values(key, value))
     return value
 

@@ -4,7 +4,8 @@ Every connection and variable fetched through ``lookup.py`` is announced to
 the listeners registered with :func:`add_secret_listener`, with the values
 that must not appear in logs or output: a connection's password and text
 extras (:meth:`Connection.secret_values`), and a variable's value when its
-key looks sensitive (:func:`is_sensitive_name`). Masking registers one.
+key looks sensitive (``masking.is_sensitive_name``). The lookup registers
+them with the masker itself; listeners are for anyone else who must know.
 
 >>> is_sensitive_name("db_password"), is_sensitive_name("API_KEY"), is_sensitive_name("region")
 (True, True, False)
@@ -16,21 +17,13 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 
-logger = logging.getLogger("daskflow.secrets")
+from daskflow.secrets.masking import is_sensitive_name
 
-#: Parts of a name that make its value a secret (matched case-insensitively).
-SENSITIVE_NAME_PARTS = ("password", "passwd", "secret", "token", "api_key", "apikey",
-                        "access_key", "private_key", "authorization", "credential")
+logger = logging.getLogger("daskflow.secrets")
 
 Listener = Callable[[list[str]], None]
 _listeners: list[Listener] = []
 _lock = threading.Lock()
-
-
-def is_sensitive_name(name: str) -> bool:
-    """Whether a variable key or extra field called ``name`` holds a secret."""
-    lowered = name.lower()
-    return any(part in lowered for part in SENSITIVE_NAME_PARTS)
 
 
 def variable_secret_values(key: str, value: str | None) -> list[str]:

@@ -433,3 +433,28 @@ def test_bad_settings_name_the_option() -> None:
             NotifierSettings.from_config()
     with pytest.raises(NotificationError, match="unknown kinds"):
         NotifierSettings(webhook_kinds=frozenset({"task_sucess"}))
+
+
+# -- secrets ---------------------------------------------------------------------------
+def test_registered_secrets_never_reach_the_mailbox_or_the_webhook(
+        smtp_server: SmtpServer, http_server: HttpServer) -> None:
+    from daskflow.secrets import mask_secret
+
+    secret = "notice-" + "hunter4-secret"
+    mask_secret(secret)
+    _, task = _dag(email=["ops@example.com"], webhook_url=f"{http_server.base_url}/hook")
+    [notice] = notices_for_task(task, "failed", run_id="manual__1", logical_date=LOGICAL_DATE,
+                                try_number=1, error=f"ValueError: login refused for {secret}",
+                                log=f"connecting\npassword={secret}\n")
+
+    with Notifier(_settings(smtp_server)) as notifier:
+        results = notifier.submit(notice, notifier.targets_for(task, notice)).result(timeout=60)
+
+    assert [error for _, error in results] == [None, None]
+    [message] = smtp_server.inbox.messages()
+    body = message.get_content()
+    assert "ValueError: login refused for ***" in body and "password=***" in body
+    [request] = http_server.received
+    assert "login refused for ***" in request.body.decode()
+    for raw in (smtp_server.inbox.envelopes[0].content, request.body):
+        assert secret.encode() not in raw
