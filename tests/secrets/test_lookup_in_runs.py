@@ -54,3 +54,19 @@ def test_callbacks_read_the_run_store_too(dask_client, db_url, run_store, tmp_pa
     result = dag.test(logical_date="2024-01-02", cluster=dask_client, db=db_url)
     assert result.tasks["fails"].state == "failed"
     assert seen.read_text() == "#data-alerts #data-alerts"
+
+
+def test_a_connection_read_in_a_task_is_masked_in_its_log_and_rendering(
+        dask_client, db_url, run_store) -> None:
+    password = "s3cr3t-warehouse-pw-71"
+    run_store.set_connection(ConnectionRecord(conn_id="masked_wh", conn_type="postgres",
+                                              host="wh.local", login="etl",
+                                              password=password))
+    with DAG("masked_conn", start_date=datetime(2024, 1, 1)) as dag:
+        BashOperator(task_id="leak", bash_command="echo pw={{ conn.masked_wh.password }}")
+    result = dag.test(logical_date="2024-01-02", cluster=dask_client, db=db_url)
+    assert result.tasks["leak"].state == "success", result.tasks["leak"].error
+    log = run_store.get_log("masked_conn", result.run_id, "leak")
+    ti = run_store.get_task_instance("masked_conn", result.run_id, "leak")
+    assert "pw=***" in log and password not in log
+    assert password not in str(ti.rendered_fields)
