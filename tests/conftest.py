@@ -1,9 +1,10 @@
-"""Fixtures shared by the whole suite: PostgreSQL, a Dask cluster, DAG helpers.
+"""Fixtures shared by the whole suite: PostgreSQL, MariaDB, a Dask cluster, DAG helpers.
 
 PostgreSQL tests work in a schema of their own (``search_path``), named after
 the process, so they never touch tables other runs share in the ``test``
-database. A missing server skips them with the reason, except under
-``CI=true``, where it fails them: CI must never pass by skipping a backend.
+database; MariaDB tests (marker ``mysql``) likewise in a database of their
+own. A missing server skips them with the reason, except under ``CI=true``,
+where it fails them: CI must never pass by skipping a backend.
 """
 
 from __future__ import annotations
@@ -19,6 +20,10 @@ PG_BASE_URL = os.environ.get(
     "DASKFLOW_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 START_PG = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
+MYSQL_BASE_URL = os.environ.get(
+    "DASKFLOW_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test"
+)
+START_MYSQL = "service mariadb start"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -31,8 +36,9 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-def _missing_server(cause: object) -> None:
-    reason = f"PostgreSQL at {PG_BASE_URL} is not reachable ({cause}); start it: {START_PG}"
+def _missing_server(cause: object, what: str = "PostgreSQL", url: str = PG_BASE_URL,
+                    start: str = START_PG) -> None:
+    reason = f"{what} at {url} is not reachable ({cause}); start it: {start}"
     if os.environ.get("CI") == "true":
         pytest.fail(reason)
     pytest.skip(reason)
@@ -52,6 +58,23 @@ def pg_url() -> Iterator[str]:
     yield f"{PG_BASE_URL}?options=-csearch_path%3D{schema}"
     with engine.begin() as conn:
         conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def mysql_url() -> Iterator[str]:
+    """A URL of a database of its own on the MariaDB server, dropped at the end
+    (needs PyMySQL, in the ``test`` extra)."""
+    database = f"daskflow_test_{os.getpid()}"
+    try:
+        engine = create_engine(MYSQL_BASE_URL, connect_args={"connect_timeout": 5})
+        with engine.begin() as conn:
+            conn.execute(text(f"CREATE DATABASE IF NOT EXISTS `{database}`"))
+    except (OperationalError, ImportError) as exc:
+        _missing_server(getattr(exc, "orig", exc), "MariaDB", MYSQL_BASE_URL, START_MYSQL)
+    yield MYSQL_BASE_URL.rsplit("/", 1)[0] + "/" + database
+    with engine.begin() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS `{database}`"))
     engine.dispose()
 
 
