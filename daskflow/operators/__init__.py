@@ -6,6 +6,7 @@ from daskflow.operators.datetime import BranchDateTimeOperator
 from daskflow.operators.empty import EmptyOperator
 from daskflow.operators.latest_only import LatestOnlyOperator
 from daskflow.operators.python import BranchPythonOperator, PythonOperator, ShortCircuitOperator
+from daskflow.operators.sql import SQLExecuteQueryOperator
 from daskflow.operators.trigger_dagrun import TriggerDagRunOperator
 from daskflow.operators.weekday import BranchDayOfWeekOperator, WeekDay
 
@@ -18,6 +19,7 @@ __all__ = [
     "EmptyOperator",
     "LatestOnlyOperator",
     "PythonOperator",
+    "SQLExecuteQueryOperator",
     "ShortCircuitOperator",
     "TriggerDagRunOperator",
     "WeekDay",

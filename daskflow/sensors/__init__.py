@@ -5,8 +5,9 @@ from daskflow.sensors.bash import BashSensor
 from daskflow.sensors.external_task import ExternalTaskMarker, ExternalTaskSensor
 from daskflow.sensors.filesystem import FileSensor
 from daskflow.sensors.python import PythonSensor
+from daskflow.sensors.sql import SqlSensor
 from daskflow.sensors.time import DateTimeSensor, TimeDeltaSensor, TimeSensor
 
 __all__ = ["BaseSensorOperator", "BashSensor", "DateTimeSensor", "ExternalTaskMarker",
            "ExternalTaskSensor", "FileSensor", "PokeReturnValue",
-           "PythonSensor", "TimeDeltaSensor", "TimeSensor"]
+           "PythonSensor", "SqlSensor", "TimeDeltaSensor", "TimeSensor"]
