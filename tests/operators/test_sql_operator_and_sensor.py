@@ -109,11 +109,14 @@ def test_bad_sql_bad_credentials_and_missing_connections_fail_clearly(
     run_store.set_connection(ConnectionRecord(
         conn_id="pg_wrong", conn_type="postgresql", host=url.host, port=url.port,
         login="nobody_here_x", password="pw-5ecret-91", schema=url.database))
+    run_store.set_connection(ConnectionRecord(conn_id="not_sql", conn_type="ftp",
+                                              host="files.local"))
     with DAG("sql_failures", start_date=datetime(2024, 1, 1)) as dag:
         SQLExecuteQueryOperator(task_id="bad_sql", conn_id="lite", retries=1, retry_delay=0,
                                 sql="SELECT * FROM no_such_table")
         SQLExecuteQueryOperator(task_id="bad_login", conn_id="pg_wrong", sql="SELECT 1")
         SQLExecuteQueryOperator(task_id="no_conn", conn_id="absent_db", sql="SELECT 1")
+        SQLExecuteQueryOperator(task_id="not_sql", conn_id="not_sql", sql="SELECT 1")
         SqlSensor(task_id="failure_met", conn_id="lite", sql="SELECT 5", poke_interval=0.1,
                   failure=lambda v: v > 3, timeout=30)
         SqlSensor(task_id="empty", conn_id="lite", poke_interval=0.1, timeout=30,
@@ -133,5 +136,6 @@ def test_bad_sql_bad_credentials_and_missing_connections_fail_clearly(
     assert "absent_db" in tasks["no_conn"].error
     assert "failure(5) is true" in tasks["failure_met"].error
     assert "returned no rows" in tasks["empty"].error
-    assert "SensorTimeout" in tasks["zero_times_out"].error or \
-        "timed out" in tasks["zero_times_out"].error.lower()
+    assert tasks["zero_times_out"].error.startswith("SensorTimeout: sensor 'zero_times_out'")
+    assert "connection 'not_sql'" in tasks["not_sql"].error
+    assert "no hook knows conn_type 'ftp'" in tasks["not_sql"].error
