@@ -101,6 +101,7 @@ def test_create_load_wait_and_query(dask_client, db_url, run_store, database, tm
     assert json.loads(ti.rendered_fields["sql"]).startswith(f"CREATE TABLE {table} (id INT")
 
 
+@pytest.mark.postgresql  # the wrong credentials are tried on the PostgreSQL server
 def test_bad_sql_bad_credentials_and_missing_connections_fail_clearly(
         dask_client, db_url, run_store, tmp_path, pg_url):
     run_store.set_connection(ConnectionRecord(conn_id="lite", conn_type="sqlite",
