@@ -2,8 +2,8 @@
 
 Airflow's ``airflow.providers.common.sql`` names and defaults, over SQLAlchemy:
 the connection becomes a SQLAlchemy URL (``postgres``/``postgresql`` ->
-``postgresql+psycopg``, ``mysql``/``mariadb`` -> ``mysql+pymysql``, ``sqlite``
--> the file in ``host`` or ``schema``), unless its extra holds a
+``postgresql+psycopg``, ``mysql``/``mariadb`` -> ``mysql+pymysql``, ``mssql`` ->
+``mssql+pymssql``, ``sqlite`` -> the file in ``host`` or ``schema``), unless its extra holds a
 ``sqlalchemy_url``, which is used as given. Statements run on the driver's own
 DB-API cursor, so ``parameters`` use the driver's paramstyle (``%s`` for
 psycopg and PyMySQL, ``?`` for SQLite) and a ``handler`` receives that cursor.
@@ -22,17 +22,12 @@ from typing import Any
 from daskflow.exceptions import DaskflowError
 from daskflow.hooks.base import BaseHook
 from daskflow.secrets.connection import Connection
+from daskflow.secrets.probe import SQL_DRIVERS
 
 log = logging.getLogger(__name__)
 
-#: conn_type -> SQLAlchemy drivername.
-DRIVERS = {
-    "postgres": "postgresql+psycopg",
-    "postgresql": "postgresql+psycopg",
-    "mysql": "mysql+pymysql",
-    "mariadb": "mysql+pymysql",
-    "sqlite": "sqlite",
-}
+#: conn_type -> SQLAlchemy drivername (the table ``connections test`` uses too).
+DRIVERS = SQL_DRIVERS
 
 
 class SqlHookError(DaskflowError):

@@ -12,8 +12,10 @@ import urllib.request
 from daskflow.secrets.connection import Connection
 
 #: conn_type -> SQLAlchemy dialect+driver.
+#: The SQL hooks (``daskflow/hooks/sql.py``) use the same table.
 SQL_DRIVERS = {"postgres": "postgresql+psycopg", "postgresql": "postgresql+psycopg",
-               "mysql": "mysql+pymysql", "mssql": "mssql+pymssql", "sqlite": "sqlite"}
+               "mysql": "mysql+pymysql", "mariadb": "mysql+pymysql",
+               "mssql": "mssql+pymssql", "sqlite": "sqlite"}
 TIMEOUT_S = 10
 
 

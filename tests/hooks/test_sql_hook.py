@@ -159,3 +159,11 @@ def test_split_sql_string_keeps_quoted_semicolons() -> None:
                             "SELECT 1;") == ["INSERT INTO t VALUES ('a;b')",
                                          "-- only a comment;\nSELECT 1"]
     assert split_sql_string("SELECT 1; -- trailing; note\n") == ["SELECT 1"]
+
+
+@pytest.mark.mysql
+def test_connections_test_knows_mariadb_like_the_hook(mysql_hook) -> None:
+    # `daskflow connections test` and the hooks share one conn_type table.
+    reached, message = mysql_hook.connection.test_connection()
+    assert reached, message
+    assert type(BaseHook.get_hook("maria")) is MySqlHook
