@@ -82,6 +82,11 @@ class BaseHook:
         return self.get_connection(self.get_conn_id()).test_connection()
 
 
+#: daskflow's own hook modules, imported when a hook is chosen by conn_type.
+BUILTIN_HOOK_MODULES = ("daskflow.hooks.sql", "daskflow.hooks.http", "daskflow.hooks.smtp",
+                        "daskflow.hooks.webhook")
+
+
 def _subclasses(cls: type) -> list[type]:
     found = []
     for sub in cls.__subclasses__():
@@ -95,10 +100,10 @@ def hook_class_for(conn_type: str | None) -> type[BaseHook] | None:
     plus daskflow's own; the most derived match wins."""
     import importlib
 
-    for module in ("daskflow.hooks.sql",):
+    for module in BUILTIN_HOOK_MODULES:
         try:
             importlib.import_module(module)
-        except ImportError:
+        except ImportError:  # not in this installation, or its client library is missing
             pass
     wanted = (conn_type or "").replace("-", "_").lower()
     if not wanted:
