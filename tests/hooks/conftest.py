@@ -1,4 +1,5 @@
-"""Fixtures of the hook tests: a real HTTP server on 127.0.0.1, proxies switched off.
+"""Fixtures of the hook tests: a real HTTP server and a real SMTP server (aiosmtpd) on
+127.0.0.1, proxies switched off.
 
 Every request is recorded before it is answered. What a path answers is set
 per test: a list of ``(status, body)`` answers given in order, the last one
@@ -7,12 +8,18 @@ repeated once the others are used up.
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default as default_policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 
 @dataclass
@@ -93,3 +100,52 @@ def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.upper(), raising=False)
+
+
+# -- SMTP ------------------------------------------------------------------------------
+SMTP_PASSWORD = "right-smtp-password-93"
+
+
+@dataclass
+class Mailbox:
+    """An aiosmtpd handler keeping every envelope and every login attempt (smtplib tries
+    several mechanisms per connection, so one refused login is several attempts)."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    #: The only password the server accepts.
+    password: str = SMTP_PASSWORD
+    envelopes: list = field(default_factory=list)
+    logins: list[tuple[str, str]] = field(default_factory=list)
+    #: The client address of each login attempt: one per TCP connection that tried.
+    login_peers: set = field(default_factory=set)
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 (aiosmtpd's name)
+        self.envelopes.append(envelope)
+        return "250 Message accepted"
+
+    def authenticate(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
+        login, password = auth_data.login.decode(), auth_data.password.decode()
+        self.logins.append((login, password))
+        self.login_peers.add(tuple(session.peer))
+        return AuthResult(success=password == self.password, handled=False)
+
+    def messages(self) -> list[EmailMessage]:
+        return [message_from_bytes(e.content, policy=default_policy) for e in self.envelopes]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[Mailbox]:
+    """A plain SMTP server (no TLS) that accepts any login with its ``password``."""
+    box = Mailbox(port=free_port())
+    controller = Controller(box, hostname=box.host, port=box.port, server_hostname="localhost",
+                            authenticator=box.authenticate, auth_require_tls=False)
+    controller.start()
+    yield box
+    controller.stop()
