@@ -214,3 +214,17 @@ def test_sensor_waits_through_404_and_fails_on_500(http_api, dask_client, db_url
     broken = result.tasks["broken"]
     assert broken.state == "failed" and "500" in broken.error and "files_api" in broken.error
     assert len(http_api.calls("/broken")) == 1
+
+
+def test_operator_retry_args_and_json_kwarg_reach_the_hook(http_api, monkeypatch):
+    _env_conn(monkeypatch, "api", host=http_api.base_url)
+    http_api.answer("/flaky", (502, "busy"), (200, "fine"))
+    operator = HttpOperator(task_id="call", http_conn_id="api", endpoint="flaky",
+                            data='{"n": 1}', retry_args={"attempts": 2, "wait": 0})
+    assert operator.execute({}) == "fine"
+    assert [r.body for r in http_api.calls("/flaky")] == [b'{"n": 1}'] * 2
+    http_api.answer("/typed", (200, "ok"))
+    HttpHook(http_conn_id="api").run("typed", json={"rows": [1]})
+    [typed] = http_api.calls("/typed")
+    assert typed.headers["Content-Type"] == "application/json"
+    assert json.loads(typed.body) == {"rows": [1]}
