@@ -1,0 +1,76 @@
+"""``HttpOperator``: one HTTP call as a task (Airflow's ``HttpOperator``).
+
+The request goes through :class:`~daskflow.hooks.http.HttpHook` with the
+connection ``http_conn_id``. The task fails on a 4xx/5xx answer or an
+unreachable host (the error names the conn_id), and when ``response_check``
+returns false. Its return value (the XCom) is ``response_filter(response)``
+when given, else the response's text. Both callables get the response first,
+then any context entries their signature names (``ti``, ``ds``, ``**context``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from daskflow.exceptions import DaskflowError
+from daskflow.hooks.http import HttpHook
+from daskflow.models.baseoperator import BaseOperator
+from daskflow.operators.python import determine_kwargs
+
+
+class HttpOperator(BaseOperator):
+    """Send ``method`` to ``endpoint`` of connection ``http_conn_id``."""
+
+    template_fields = ("endpoint", "data", "headers")
+    ui_color = "#f4a460"
+
+    def __init__(self, *, endpoint: str | None = None, method: str = "POST", data: Any = None,
+                 headers: dict[str, str] | None = None,
+                 response_check: Callable[..., bool] | None = None,
+                 response_filter: Callable[..., Any] | None = None,
+                 extra_options: dict[str, Any] | None = None,
+                 http_conn_id: str = "http_default", log_response: bool = False,
+                 auth_type: Callable[..., Any] | None = None,
+                 retry_args: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.endpoint = endpoint
+        self.method = method.upper()
+        self.data = data
+        self.headers = headers or {}
+        self.response_check = response_check
+        self.response_filter = response_filter
+        self.extra_options = extra_options or {}
+        self.http_conn_id = http_conn_id
+        self.log_response = log_response
+        self.auth_type = auth_type
+        self.retry_args = retry_args
+
+    @property
+    def hook(self) -> HttpHook:
+        return HttpHook(self.method, http_conn_id=self.http_conn_id, auth_type=self.auth_type)
+
+    def execute(self, context: dict[str, Any]) -> Any:
+        hook = self.hook
+        print(f"Calling HTTP method {self.method} on endpoint {self.endpoint!r} of "
+              f"connection {self.http_conn_id!r}")
+        call = (self.endpoint, self.data, self.headers, self.extra_options)
+        if self.retry_args:
+            response = hook.run_with_advanced_retry(self.retry_args, *call)
+        else:
+            response = hook.run(*call)
+        print(f"Answer: HTTP {response.status_code} {response.reason}")
+        if self.log_response:
+            print(response.text)
+        if self.response_check is not None:
+            if not call_with_context(self.response_check, response, context):
+                raise DaskflowError(f"response check of {self.endpoint!r} (connection "
+                                    f"{self.http_conn_id!r}) returned False")
+        if self.response_filter is not None:
+            return call_with_context(self.response_filter, response, context)
+        return response.text
+
+
+def call_with_context(fn: Callable[..., Any], response: Any, context: dict[str, Any]) -> Any:
+    """``fn(response, <context entries fn names>)``."""
+    return fn(response, **determine_kwargs(fn, {}, context, op_args=(response,)))
