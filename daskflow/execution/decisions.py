@@ -42,6 +42,8 @@ from daskflow.models.xcom_arg import XComArg
 TI = TaskInstanceState
 #: Replays of a lost recorded success that may fail before its code runs again.
 RECOMPUTE_TRIES = 3
+#: Seconds a due retry waits for Dask to report its key erred before re-running it anyway.
+ERRED_WAIT = 10.0
 
 
 # -- what the rules are given ------------------------------------------------------------
@@ -342,8 +344,17 @@ class RunDecisions:
                 *self.submit_ready()]
 
     def time_passed(self, now: float) -> list[Instruction]:
-        """Retry every key whose delay has passed, with its next try number."""
-        due = [k for k, t in self.retry_due.items() if t <= now]
+        """Retry every key whose delay has passed, with its next try number.
+
+        A key is re-run only once Dask has it erred: the node's report travels
+        ahead of the error it raises, and a retry that reaches the Dask
+        scheduler while the key still counts as processing there makes Dask
+        run the task again on top of the attempt that is ending (the same try
+        two or three times). A key whose future still waits ``ERRED_WAIT``
+        seconds past its time is re-run anyway (Dask may have lost it).
+        """
+        due = [k for k, t in self.retry_due.items() if t <= now
+               and (self.statuses.get(k) != "pending" or t + ERRED_WAIT <= now)]
         if not due:
             return []
         out: list[Instruction] = []
@@ -431,7 +442,10 @@ class RunDecisions:
         return run_state_from([i.state for i in self.instances.values() if i.task_id in leaves])
 
     def next_timer(self) -> float | None:
-        return min(self.retry_due.values(), default=None)
+        """When :meth:`time_passed` next has work (a key Dask has not erred yet waits for
+        that, which wakes the driver by itself, or for ``ERRED_WAIT``)."""
+        return min((t if self.statuses.get(k) != "pending" else t + ERRED_WAIT
+                    for k, t in self.retry_due.items()), default=None)
 
     def may_be_stalled(self) -> bool:
         """Whether a stall check can find anything (nothing waits on a timer or a lease)."""
