@@ -38,10 +38,12 @@ def pg_hook(pg_url, monkeypatch):
     _set_conn(monkeypatch, "pg", conn_type="postgres", host=url.host, port=url.port,
               login=url.username, schema=url.database)
     hook = PostgresHook(postgres_conn_id="pg")
-    schema = f"daskflow_test_{os.getpid()}"
+    # A schema of its own: the session's schema holds the metadata store tests' tables.
+    schema = f"daskflow_sqlhook_{os.getpid()}"
     hook.run(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
     hook.table_prefix = f'"{schema}".'
-    return hook
+    yield hook
+    hook.run(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 @pytest.fixture

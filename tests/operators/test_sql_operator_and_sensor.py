@@ -8,6 +8,7 @@ import os
 from datetime import datetime
 
 import pytest
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from daskflow import DAG
@@ -37,8 +38,20 @@ def _postgres(request, run_store, tmp_path):
     run_store.set_connection(ConnectionRecord(conn_id="db", conn_type="postgres",
                                               host=url.host, port=url.port,
                                               login=url.username, schema=url.database))
-    # pg_url made this schema (named after the process) for the session.
-    return f'"daskflow_test_{os.getpid()}".', "%s"
+    # A schema of the test's own: the session's schema (pg_url's search_path) holds
+    # the metadata store tests, which must find exactly daskflow's tables there.
+    schema = f"daskflow_sql_{os.getpid()}"
+    engine = create_engine(url.set(query={}))
+    with engine.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+
+    def drop() -> None:
+        with engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        engine.dispose()
+
+    request.addfinalizer(drop)
+    return f'"{schema}".', "%s"
 
 
 def _mariadb(request, run_store, tmp_path):
