@@ -64,6 +64,7 @@ def test_returned_collections_are_computed_on_a_one_thread_cluster(one_thread_cl
     assert out.read_text() == repr((499500, 190, 20, "text", [285, 6]))
 
 
+@pytest.mark.slow
 def test_execution_timeout_stops_a_long_computation(one_thread_client, db_url):
     @task.dask(execution_timeout=timedelta(seconds=2))
     def too_slow():

@@ -109,6 +109,7 @@ def test_a_queued_manual_run_is_created(shared, target_file, tmp_path):
         datetime(2025, 2, 9, tzinfo=UTC), datetime(2025, 2, 10, tzinfo=UTC))
 
 
+@pytest.mark.slow
 def test_an_existing_run_fails_skips_or_is_reset(shared, target_file):
     _, url, client, store = shared
     store.create_dag_run("target", "existing", datetime(2025, 4, 1, tzinfo=UTC), None, None,
@@ -141,6 +142,7 @@ def test_an_unknown_dag_fails_the_task(shared):
     assert "cannot trigger DAG 'no_such_dag'" in result.tasks["trigger"].error
 
 
+@pytest.mark.slow
 def test_wait_for_completion_through_a_scheduler_loop(shared, target_file, tmp_path):
     # Two triggers wait at once on a cluster of two threads: the target runs only
     # because a waiting task leaves its worker's thread pool.

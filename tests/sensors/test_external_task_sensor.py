@@ -46,6 +46,7 @@ def test_a_task_in_a_failed_state_fails_it_at_once_or_skips_it(dask_client, prod
     assert skipped.state == "skipped"
 
 
+@pytest.mark.slow
 def test_the_run_itself_and_shifted_dates(dask_client, producer_ran):
     run_done = _sense(dask_client, producer_ran, allowed_states=["failed"])
     assert run_done.state == "success"

@@ -76,6 +76,7 @@ def test_a_poking_sensor_waits_inside_its_task(dask_client, db_url, tmp_path):
     assert len(pokes.read_text().splitlines()) == 3
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["poke", "reschedule"])
 def test_a_sensor_past_its_timeout_fails_without_retrying(dask_client, db_url, mode):
     with DAG("late", schedule=None) as dag:
@@ -89,6 +90,7 @@ def test_a_sensor_past_its_timeout_fails_without_retrying(dask_client, db_url, m
     assert "SensorTimeout" in never.error and "timed out" in never.error
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["poke", "reschedule"])
 def test_soft_fail_skips_a_sensor_that_timed_out(dask_client, db_url, mode):
     with DAG("soft", schedule=None) as dag:
