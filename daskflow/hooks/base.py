@@ -84,7 +84,7 @@ class BaseHook:
 
 #: daskflow's own hook modules, imported when a hook is chosen by conn_type.
 BUILTIN_HOOK_MODULES = ("daskflow.hooks.sql", "daskflow.hooks.http", "daskflow.hooks.smtp",
-                        "daskflow.hooks.webhook")
+                        "daskflow.hooks.webhook", "daskflow.hooks.filesystem")
 
 
 def _subclasses(cls: type) -> list[type]:
