@@ -254,7 +254,6 @@ class RunDecisions:
         self.length_keys = length_keys(dag)
         self._errors: dict[str, str] = {}
         self._recomputes: dict[str, int] = {}
-        self.stopped = False
 
     # -- events ---------------------------------------------------------------------
     def start(self) -> list[Instruction]:
@@ -425,7 +424,6 @@ class RunDecisions:
                    for task_id in self.pending)
         self.pending = []
         self.retry_due.clear()
-        self.stopped = True
         out.append(Warn(f"DAG {self.dag_id!r} run {self.run_id!r} stopped: {reason}"))
         return out
 

@@ -238,7 +238,9 @@ class RunExecution:
             handler(self, instruction)
 
     def _submit(self, instruction: rules.SubmitNodes) -> None:
-        graph = {node.key: self._graph_task(node) for node in instruction.nodes}
+        # What this process has registered as secret, read once for the whole wave.
+        secrets = masking.registered_since(0)
+        graph = {node.key: self._graph_task(node, secrets) for node in instruction.nodes}
         self.last_progress = time.monotonic()
         with dask.annotate(**self._annotations(instruction.nodes)):
             futures = self.client.get(graph, list(graph), sync=False)
@@ -246,7 +248,7 @@ class RunExecution:
             self.futures[key] = future
         self._unwatched.extend(graph)
 
-    def _graph_task(self, node: rules.PlannedNode) -> Any:
+    def _graph_task(self, node: rules.PlannedNode, secrets: tuple[str, ...]) -> Any:
         if node.replay is not None:
             return Task(node.key, load_outcome, node.replay.result_ref or "trivial",
                         node.task_id, node.map_index, node.replay.state)
@@ -258,8 +260,7 @@ class RunExecution:
                         unexpandable=node.unexpandable, first_try=node.first_try,
                         results_url=self.results_url, log_limit=self.log_limit,
                         pokes=node.pokes, store_url=self.store_url,
-                        secrets=masking.registered_since(0),
-                        **self._limit_fields(node.task_id))
+                        secrets=secrets, **self._limit_fields(node.task_id))
         return node_task(node.key, spec, node.upstream)
 
     def _limit_fields(self, task_id: str) -> dict[str, Any]:
