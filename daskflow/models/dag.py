@@ -305,16 +305,7 @@ class DAG:
         return {
             "dag_id": self.dag_id,
             "schedule": _describe(self.schedule),
-            "tasks": {
-                t.task_id: {
-                    "operator": type(t).__name__,
-                    "upstream": sorted(t.upstream_task_ids),
-                    "trigger_rule": str(t.trigger_rule),
-                    "retries": t.retries,
-                    "mapped": t.is_mapped,
-                }
-                for t in self.topological_sort()
-            },
+            "tasks": {t.task_id: _task_structure(t) for t in self.topological_sort()},
         }
 
     def structure_hash(self) -> str:
@@ -401,6 +392,26 @@ def _aware(value: Any, dag_id: str, name: str) -> datetime | None:
     if not isinstance(value, datetime):
         raise DagDefinitionError(f"DAG {dag_id!r}: {name} must be a datetime, got {value!r}")
     return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+
+
+def _task_structure(task: Any) -> dict[str, Any]:
+    """One task as plain data. ``groups`` (its task groups, outermost first, full ids)
+    is there only for a task in a group, so DAGs without groups keep their hashes."""
+    shape: dict[str, Any] = {
+        "operator": type(task).__name__,
+        "upstream": sorted(task.upstream_task_ids),
+        "trigger_rule": str(task.trigger_rule),
+        "retries": task.retries,
+        "mapped": task.is_mapped,
+    }
+    groups = []
+    group = getattr(task, "task_group", None)
+    while group is not None and group.group_id is not None:
+        groups.append(group.group_id)
+        group = group.parent_group
+    if groups:
+        shape["groups"] = groups[::-1]
+    return shape
 
 
 def _describe(schedule: Any) -> Any:
