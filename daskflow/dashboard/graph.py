@@ -1,0 +1,208 @@
+"""The Graph page: a DAG's tasks and edges left to right, coloured by one run's states.
+
+``/daskflow/graph?dag_id=...[&run_id=...]``. The shape is the stored DAG
+version the run was created from (``run_reads.py``); where boxes go and
+which state a box shows is decided in ``graph_layout.py``. Task groups start
+collapsed (one box each) and open from the checkboxes above the graph; a
+mapped task is one box with its instances counted per state. Without a
+``run_id`` the page shows the newest run and follows newer ones as they start.
+Clicking a task opens its task-instance page.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from html import escape
+from typing import Any
+from urllib.parse import urlencode
+
+from bokeh.layouts import column
+from bokeh.models import (
+    CheckboxGroup,
+    ColumnDataSource,
+    Div,
+    HoverTool,
+    OpenURL,
+    Select,
+    TapTool,
+)
+from bokeh.plotting import figure
+
+from daskflow.dashboard import frame, live, run_reads
+from daskflow.dashboard.graph_layout import Layout, layout, summary_state
+from daskflow.dashboard.store_access import dashboard_store
+from daskflow.dashboard.style import query_arg, state_color
+from daskflow.store.records import DagRunRecord, TaskInstanceRecord
+
+PATH = "/daskflow/graph"
+TITLE = "Graph"
+
+#: Data units between two columns and two rows; a box is this much smaller.
+COLUMN_STEP, ROW_STEP, BOX_WIDTH, BOX_HEIGHT = 1.0, 1.0, 0.8, 0.6
+LABEL_CHARS = 22
+NODE_COLUMNS = ("node_id", "label", "kind", "x", "y", "state", "color", "counts", "url")
+
+
+class GraphView:
+    """The graph of one DAG for one run.
+
+    ``nodes`` and ``edges`` are its data sources; ``run_select`` chooses the run
+    and ``group_boxes`` the expanded task groups (both update the sources).
+    """
+
+    def __init__(self, store: Any, dag_id: str, run_id: str | None = None) -> None:
+        self.store = store
+        self.dag_id = dag_id
+        #: The run asked for; ``None`` follows the newest run.
+        self.run_id = run_id
+        self.expanded: set[str] = set()
+        self.run: DagRunRecord | None = None
+        self.runs: list[DagRunRecord] = []
+        self.layout = Layout()
+        self.nodes = ColumnDataSource({name: [] for name in NODE_COLUMNS})
+        self.edges = ColumnDataSource({"xs": [], "ys": []})
+        self.run_select = Select(title="Run", options=[], value="", width=420)
+        self.group_boxes = CheckboxGroup(labels=[], active=[], inline=True)
+        self._updating = False
+        self.run_select.on_change("value", self._choose_run)
+        self.group_boxes.on_change("active", self._toggle_groups)
+
+    def update(self) -> None:
+        self.runs = run_reads.recent_runs(self.store, self.dag_id)
+        self.run = self._run()
+        tasks = run_reads.dag_tasks(self.store, self.dag_id, self.run)
+        self.layout = layout(tasks, self.expanded)
+        instances = (self.store.list_task_instances(self.dag_id, self.run.run_id)
+                     if self.run is not None else [])
+        self.nodes.data = self._node_columns(instances)
+        self.edges.data = self._edge_columns()
+        self._updating = True
+        try:
+            self.run_select.options = [(r.run_id, f"{r.run_id} ({r.state})") for r in self.runs]
+            self.run_select.value = self.run.run_id if self.run else ""
+            if self.group_boxes.labels != self.layout.groups:
+                self.group_boxes.labels = list(self.layout.groups)
+                self.group_boxes.active = [i for i, g in enumerate(self.layout.groups)
+                                           if g in self.expanded]
+        finally:
+            self._updating = False
+
+    def _choose_run(self, attr: str, old: Any, new: Any) -> None:
+        if not self._updating:
+            self.run_id = new or None
+            self.update()
+
+    def _toggle_groups(self, attr: str, old: Any, new: Any) -> None:
+        if not self._updating:
+            self.expanded = {self.group_boxes.labels[i] for i in new}
+            self.update()
+
+    def live(self) -> bool:
+        """Whether the shown run can still change, or a newer run should replace it."""
+        if run_reads.is_active(self.run):
+            return True
+        if self.run_id is not None:
+            return False
+        newest = run_reads.chosen_run(self.store, self.dag_id, None)
+        return newest is not None and (self.run is None or newest.run_id != self.run.run_id)
+
+    def _run(self) -> DagRunRecord | None:
+        if self.run_id is None:
+            return self.runs[0] if self.runs else None
+        found = [r for r in self.runs if r.run_id == self.run_id]
+        return found[0] if found else self.store.get_dag_run(self.dag_id, self.run_id)
+
+    def _node_columns(self, instances: list[TaskInstanceRecord]) -> dict[str, list[Any]]:
+        by_task: dict[str, list[TaskInstanceRecord]] = {}
+        for ti in instances:
+            by_task.setdefault(ti.task_id, []).append(ti)
+        data: dict[str, list[Any]] = {name: [] for name in NODE_COLUMNS}
+        for node in self.layout.nodes:
+            states = [ti.state for task_id in node.members
+                      for ti in _counted(by_task.get(task_id, []))]
+            state = summary_state(states) if states else None
+            kind = "group" if node.is_group else "mapped" if node.mapped else "task"
+            data["node_id"].append(node.node_id)
+            size = len(node.members) if kind == "group" else len(states)
+            data["label"].append(_label(node.node_id, kind, size))
+            data["kind"].append(kind)
+            data["x"].append(node.column * COLUMN_STEP)
+            data["y"].append(-node.row * ROW_STEP)
+            data["state"].append(state or "none")
+            data["color"].append(state_color(state))
+            data["counts"].append(_counts_text(states) if kind != "task" else state or "none")
+            data["url"].append(self._task_url(node.node_id) if kind != "group" else "")
+        return data
+
+    def _edge_columns(self) -> dict[str, list[Any]]:
+        where = {n.node_id: (n.column * COLUMN_STEP, -n.row * ROW_STEP) for n in self.layout.nodes}
+        xs, ys = [], []
+        for upstream, downstream in self.layout.edges:
+            (x0, y0), (x1, y1) = where[upstream], where[downstream]
+            xs.append([x0 + BOX_WIDTH / 2, x1 - BOX_WIDTH / 2])
+            ys.append([y0, y1])
+        return {"xs": xs, "ys": ys}
+
+    def _task_url(self, task_id: str) -> str:
+        if self.run is None:
+            return ""
+        query = urlencode({"dag_id": self.dag_id, "run_id": self.run.run_id,
+                           "task_id": task_id})
+        return f"/daskflow/task?{query}"
+
+
+def _counted(instances: list[TaskInstanceRecord]) -> list[TaskInstanceRecord]:
+    """A mapped task's expanded instances once it has them, else its one row."""
+    expanded = [ti for ti in instances if ti.map_index >= 0]
+    return expanded or instances
+
+
+def _counts_text(states: list[str | None]) -> str:
+    """``'3 success, 1 failed'``: how many instances are in each state."""
+    counts = Counter(state or "none" for state in states)
+    return ", ".join(f"{n} {state}" for state, n in counts.most_common()) or "no instances"
+
+
+def _label(node_id: str, kind: str, size: int) -> str:
+    """The box's text: a group shows its task count, a mapped task its instance count."""
+    text = node_id if len(node_id) <= LABEL_CHARS else "…" + node_id[-(LABEL_CHARS - 1):]
+    if kind == "group":
+        return f"▸ {text} ({size} tasks)"
+    return f"{text} [{size}]" if kind == "mapped" else text
+
+
+def graph_figure(view: GraphView) -> Any:
+    """The Bokeh figure drawing ``view``'s sources; a click on a task opens its page."""
+    fig = figure(height=420, sizing_mode="stretch_width", tools="pan,wheel_zoom,reset",
+                 toolbar_location="above", match_aspect=False)
+    fig.multi_line("xs", "ys", source=view.edges, line_color="#888888", line_width=1.5)
+    boxes = fig.rect("x", "y", BOX_WIDTH, BOX_HEIGHT, source=view.nodes, fill_color="color",
+                     line_color="#444444", fill_alpha=0.85)
+    fig.text("x", "y", text="label", source=view.nodes, text_align="center",
+             text_baseline="middle", text_font_size="11px")
+    fig.add_tools(HoverTool(renderers=[boxes], tooltips=[
+        ("", "@node_id"), ("state", "@state"), ("instances", "@counts")]))
+    fig.add_tools(TapTool(renderers=[boxes], callback=OpenURL(url="@url", same_tab=True)))
+    fig.axis.visible = False
+    fig.grid.visible = False
+    return fig
+
+
+def document(scheduler: Any, extra: dict[str, Any], doc: Any) -> None:
+    """The Graph page for ``?dag_id`` (and ``run_id``) of the URL."""
+    dag_id = query_arg(doc, "dag_id")
+    if not dag_id:
+        frame.show(doc, extra, TITLE, Div(text="Open this page with ?dag_id=<a DAG id>."))
+        return
+    view = GraphView(dashboard_store(), dag_id, query_arg(doc, "run_id"))
+    view.update()
+    if not view.layout.nodes:
+        text = (f"DAG {escape(dag_id)!r} has no stored version yet: has a scheduler "
+                "parsed its file?")
+        frame.show(doc, extra, f"{TITLE}: {dag_id}", Div(text=text))
+        return
+    header = Div(text=f"<h3>{escape(dag_id)}</h3>")
+    frame.show(doc, extra, f"{TITLE}: {dag_id}",
+               column(header, view.run_select, view.group_boxes, graph_figure(view),
+                      sizing_mode="stretch_width"))
+    live.keep_updated(doc, view)
