@@ -2,7 +2,7 @@
 
 The loop cannot see into the Dask scheduler from outside without asking it,
 and some promises can only be kept there. :class:`SchedulerSide` (a
-``SchedulerPlugin`` named ``daskflow``) keeps three of them:
+``SchedulerPlugin`` named ``daskflow``) keeps four of them:
 
 * **Leases.** A loop may start tasks of a run only while it owns the run
   (``execution/ownership.py``). Every key of a run carries the annotation
@@ -31,6 +31,11 @@ and some promises can only be kept there. :class:`SchedulerSide` (a
   address for the loop to name in the failed try's log
   (``daskflow_worker_death`` handler).
 
+* **When a try was queued.** When a key of a run leaves Dask's ``waiting``
+  state (its inputs are ready, or its retry was released), the plugin stamps
+  the time into the key's annotations, which reach the worker with the task;
+  the node reports it, and the Gantt page draws queued-to-start as queued.
+
 And it answers the loop's stall check (``RunExecution.check_stall``): the
 scheduler state of a run's keys (``daskflow_key_states``), and ending a key
 that can never start - it waits for Dask resources no worker offers, or for
@@ -55,6 +60,10 @@ from daskflow.execution.annotations import update_on_scheduler
 
 PLUGIN_NAME = "daskflow"
 LEASE_ANNOTATION = "daskflow_lease"
+#: Set by the plugin when a key of a run leaves ``waiting``: the try's queued moment.
+QUEUED_ANNOTATION = "daskflow_queued"
+#: Scheduler states of a key whose inputs are ready (it waits for, or has, a worker).
+_RUNNABLE = frozenset({"processing", "queued", "no-worker"})
 #: Topics of node reports start with this (``execution/driver.py`` names them).
 REPORT_TOPIC_PREFIX = "daskflow-run-"
 #: Annotations the loop sets when a key starts a new try.
@@ -111,6 +120,22 @@ class SchedulerSide(SchedulerPlugin):
         for lease_id, until in (leased or {}).values():
             if until > self.leases.get(lease_id, 0.0):
                 self.leases[lease_id] = until
+
+    def transition(self, key: str, start: str, finish: str, *args: Any, **kwargs: Any
+                   ) -> None:
+        """Stamp a run's key with the moment it became runnable (``QUEUED_ANNOTATION``).
+
+        The key's annotations travel to the worker with the task, so the node
+        reports when its try was queued without asking anyone: the time from
+        here to the start is what the Gantt page draws as queued. Called for
+        every transition of every key, so it returns at once for the others.
+        """
+        if start != "waiting" or finish not in _RUNNABLE:
+            return
+        ts = self.scheduler.tasks.get(key)
+        annotations = ts.annotations if ts is not None else None
+        if annotations and LEASE_ANNOTATION in annotations:
+            annotations[QUEUED_ANNOTATION] = time.time()
 
     def _started(self, key: str) -> None:
         """A node started the task's code: a death of its worker now ends the try."""

@@ -39,7 +39,7 @@ from typing import Any
 from daskflow.exceptions import TaskFailedNoRetry, TaskReschedule, TaskSkipped, TaskTimeout
 from daskflow.execution import capture, lease, limits, results
 from daskflow.execution.annotations import FORCED
-from daskflow.execution.cluster_plugins import LEASE_ANNOTATION
+from daskflow.execution.cluster_plugins import LEASE_ANNOTATION, QUEUED_ANNOTATION
 from daskflow.execution.outcome import (
     NotYet,
     Outcome,
@@ -161,7 +161,7 @@ def run_node(spec: NodeSpec, *upstream: Any) -> Outcome:
     pokes = annotations.get(POKES_ANNOTATION) or spec.pokes
     with limits.held(spec.limits):
         return _attempt(spec, key, worker, outcomes, try_number,
-                        tuple(pokes) if pokes else None)
+                        tuple(pokes) if pokes else None, annotations.get(QUEUED_ANNOTATION))
 
 
 # -- deciding -------------------------------------------------------------------------
@@ -212,11 +212,12 @@ class Attempt:
 
 def _attempt(spec: NodeSpec, key: str | None, worker: str | None,
              outcomes: dict[str, Any], try_number: int,
-             pokes: tuple[float, int] | None = None) -> Outcome:
+             pokes: tuple[float, int] | None = None, queued: float | None = None) -> Outcome:
     # A rescheduled sensor's attempt started at its first poke (Airflow's start date).
     start = pokes[0] if pokes else time.time()
+    queued = queued if queued is not None and queued <= start else None
     _emit_start(spec.topic, _report(spec, key, worker, try_number, START,
-                                    TI.RUNNING, start=start))
+                                    TI.RUNNING, start=start, queued=queued))
     result_ref = None
     point = masking.mark()
     # Secrets known to the loop or upstream may be in what this task receives or reads.
@@ -233,7 +234,8 @@ def _attempt(spec: NodeSpec, key: str | None, worker: str | None,
                 outcome = _outcome_of(spec, attempt, masking.registered_since(point))
     succeeded = attempt.state is TI.SUCCESS
     report = _report(
-        spec, key, worker, try_number, END, attempt.state, start=start, end=time.time(),
+        spec, key, worker, try_number, END, attempt.state, queued=queued, start=start,
+        end=time.time(),
         error=attempt.error, log=log.getvalue(),
         rendered=_rendered_display(attempt.rendered),
         xcom=_xcom_display(outcome, spec.task) if succeeded else None,

@@ -56,20 +56,20 @@ class Recorder:
     def report(self, report: Report, operator: str | None = None) -> None:
         """Queue what a node's report says."""
         ids = (report.dag_id, report.run_id, report.task_id, report.map_index)
-        start, end = _dt(report.start), _dt(report.end)
+        start, end, queued = _dt(report.start), _dt(report.end), _dt(report.queued)
         duration = report.duration if start and end else None
         try_number = report.try_number or None
         self.task(*ids, state=report.state, try_number=try_number, start_date=start,
                   end_date=end, duration=duration, hostname=report.host,
                   worker=report.worker, rendered_fields=report.rendered or None,
-                  operator=operator, result_ref=report.result,
+                  operator=operator, result_ref=report.result, queued_at=queued,
                   map_lengths=report.lens or None)
         if report.ended and report.try_number:
             self._attempts.append(AttemptUpdate(
                 *ids, try_number=report.try_number, state=report.state, start_date=start,
                 end_date=end, duration=duration, hostname=report.host,
                 worker=report.worker, error=report.error, log=report.log,
-                loop_id=self.owner))
+                loop_id=self.owner, queued_date=queued))
         for key, value in (report.xcom or {}).items():
             self._xcoms.append(XComUpdate(dag_id=ids[0], run_id=ids[1], task_id=ids[2],
                                           map_index=ids[3], key=key, value=value))

@@ -34,6 +34,8 @@ class Report:
     key: str | None = None
     host: str | None = None
     worker: str | None = None
+    #: When Dask could first run this try (epoch seconds; ``cluster_plugins.py``).
+    queued: float | None = None
     start: float | None = None
     end: float | None = None
     #: ``"Type: message"`` of the failure; None when it did not fail.

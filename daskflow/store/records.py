@@ -204,6 +204,8 @@ class AttemptRecord:
     worker: str | None
     error: str | None
     loop_id: str | None = None
+    #: When Dask could first run this try; ``None`` when not known (``schema.py``).
+    queued_date: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -225,6 +227,7 @@ class AttemptUpdate:
     error: str | None = None
     log: str = ""
     loop_id: str | None = None
+    queued_date: datetime | None = None
 
     @property
     def key(self) -> tuple[str, str, str, int, int]:

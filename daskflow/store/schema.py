@@ -190,6 +190,8 @@ task_attempt = Table(
     Column("map_index", Integer, nullable=False),
     Column("try_number", Integer, nullable=False),
     Column("state", String),
+    #: When Dask could first run this try (inputs ready, or retry due): queued until start.
+    Column("queued_date", UTCDateTime),
     Column("start_date", UTCDateTime),
     Column("end_date", UTCDateTime),
     Column("duration", Float),
