@@ -1,0 +1,179 @@
+"""The Gantt page: every try of one run as a bar, queued part then running part, by worker.
+
+``/daskflow/gantt?dag_id=...&run_id=...`` (without ``run_id``: the newest
+run). One row per task instance, in the DAG's order, mapped instances as
+``task[i]``; each try on its row is a light bar from when Dask could first
+run it (``task_attempt.queued_date``, stamped by daskflow's scheduler plugin)
+to its start, then a bar in its state's colour to its end, labelled with the
+Dask worker that ran it. Tries end up in ``task_attempt`` when they end, so a
+try still running is drawn from its task instance, up to now.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from html import escape
+from typing import Any
+
+from bokeh.layouts import column
+from bokeh.models import ColumnDataSource, Div, FactorRange, HoverTool
+from bokeh.plotting import figure
+
+from daskflow.dashboard import frame, live, run_reads
+from daskflow.dashboard.store_access import dashboard_store
+from daskflow.dashboard.style import STATE_COLORS, query_arg, state_color
+from daskflow.store.records import AttemptRecord, DagRunRecord, TaskInstanceRecord
+
+PATH = "/daskflow/gantt"
+TITLE = "Gantt"
+
+BAR_COLUMNS = ("row", "try_number", "state", "color", "worker", "queued", "start", "end",
+               "queued_seconds", "running_seconds")
+QUEUED_COLOR = STATE_COLORS["queued"]
+ROW_PIXELS = 22
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One try as the page draws it."""
+
+    row: str
+    try_number: int
+    state: str
+    worker: str
+    queued: datetime
+    start: datetime
+    end: datetime
+
+
+class GanttView:
+    """The tries of one run; ``bars`` is its data source and ``rows`` its y axis."""
+
+    def __init__(self, store: Any, dag_id: str, run_id: str | None = None) -> None:
+        self.store = store
+        self.dag_id = dag_id
+        self.run_id = run_id
+        self.run: DagRunRecord | None = None
+        self.bars = ColumnDataSource({name: [] for name in BAR_COLUMNS})
+        self.rows = FactorRange(factors=[])
+
+    def update(self, now: datetime | None = None) -> None:
+        now = now or datetime.now(UTC)
+        self.run = run_reads.chosen_run(self.store, self.dag_id, self.run_id)
+        if self.run is None:
+            bars, order = [], []
+        else:
+            attempts = self.store.list_run_attempts(self.dag_id, self.run.run_id)
+            instances = self.store.list_task_instances(self.dag_id, self.run.run_id)
+            bars = tries_as_bars(attempts, instances, now)
+            order = list(run_reads.dag_tasks(self.store, self.dag_id, self.run))
+        rows = _row_order({b.row for b in bars}, order)
+        self.bars.data = _columns(bars)
+        self.rows.factors = rows[::-1]  # the first task on top
+
+    def live(self) -> bool:
+        if run_reads.is_active(self.run):
+            return True
+        if self.run_id is not None:
+            return False
+        newest = run_reads.chosen_run(self.store, self.dag_id, None)
+        return newest is not None and (self.run is None or newest.run_id != self.run.run_id)
+
+
+def tries_as_bars(attempts: list[AttemptRecord], instances: list[TaskInstanceRecord],
+                  now: datetime) -> list[Bar]:
+    """A bar per ended try, plus one per try still running (its end: ``now``).
+
+    A try without a recorded queued moment has no queued part.
+    """
+    bars = []
+    ended = set()
+    for a in attempts:
+        if a.start_date is None:
+            continue  # never ran (e.g. skipped or failed before starting)
+        end = a.end_date or a.start_date
+        queued = min(a.queued_date or a.start_date, a.start_date)
+        bars.append(Bar(_row(a.task_id, a.map_index), a.try_number, a.state or "none",
+                        _short(a.worker), queued, a.start_date, end))
+        ended.add((a.task_id, a.map_index, a.try_number))
+    for ti in instances:
+        running = ti.state == "running" and ti.start_date is not None
+        if running and (ti.task_id, ti.map_index, ti.try_number) not in ended:
+            queued = min(ti.queued_at or ti.start_date, ti.start_date)
+            bars.append(Bar(_row(ti.task_id, ti.map_index), ti.try_number, "running",
+                            _short(ti.worker), queued, ti.start_date, max(now, ti.start_date)))
+    return bars
+
+
+def _row(task_id: str, map_index: int) -> str:
+    return task_id if map_index < 0 else f"{task_id}[{map_index}]"
+
+
+def _short(worker: str | None) -> str:
+    """A worker address without its protocol: what Dask's worker table shows."""
+    return (worker or "?").split("://", 1)[-1]
+
+
+def _row_order(rows: set[str], task_order: list[str]) -> list[str]:
+    """Rows by the DAG's task order, then map index; tasks the DAG lacks last."""
+    rank = {task_id: i for i, task_id in enumerate(task_order)}
+
+    def key(row: str) -> tuple[int, str, int]:
+        task_id, _, index = row.partition("[")
+        return (rank.get(task_id, len(rank)), task_id, int(index[:-1]) if index else -1)
+
+    return sorted(rows, key=key)
+
+
+def _columns(bars: list[Bar]) -> dict[str, list[Any]]:
+    return {
+        "row": [b.row for b in bars],
+        "try_number": [b.try_number for b in bars],
+        "state": [b.state for b in bars],
+        "color": [state_color(b.state) for b in bars],
+        "worker": [b.worker for b in bars],
+        "queued": [b.queued for b in bars],
+        "start": [b.start for b in bars],
+        "end": [b.end for b in bars],
+        "queued_seconds": [(b.start - b.queued).total_seconds() for b in bars],
+        "running_seconds": [(b.end - b.start).total_seconds() for b in bars],
+    }
+
+
+def gantt_figure(view: GanttView) -> Any:
+    """The bars of ``view`` on a time axis, the worker written after each bar."""
+    rows = max(len(view.rows.factors), 4)
+    fig = figure(y_range=view.rows, x_axis_type="datetime", height=80 + rows * ROW_PIXELS,
+                 sizing_mode="stretch_width", tools="xpan,xwheel_zoom,reset",
+                 toolbar_location="above")
+    fig.hbar(y="row", left="queued", right="start", height=0.6, source=view.bars,
+             fill_color=QUEUED_COLOR, fill_alpha=0.35, line_color=None)
+    running = fig.hbar(y="row", left="start", right="end", height=0.6, source=view.bars,
+                       fill_color="color", line_color="#444444")
+    fig.text(x="end", y="row", text="worker", source=view.bars, x_offset=4,
+             text_baseline="middle", text_font_size="10px")
+    fig.add_tools(HoverTool(renderers=[running], tooltips=[
+        ("", "@row try @try_number"), ("state", "@state"), ("worker", "@worker"),
+        ("queued", "@queued_seconds{0.000} s"), ("running", "@running_seconds{0.000} s")]))
+    fig.ygrid.grid_line_color = None
+    return fig
+
+
+def document(scheduler: Any, extra: dict[str, Any], doc: Any) -> None:
+    """The Gantt page for ``?dag_id`` and ``run_id`` of the URL."""
+    dag_id = query_arg(doc, "dag_id")
+    if not dag_id:
+        frame.show(doc, extra, TITLE, Div(text="Open this page with ?dag_id=<a DAG id>"
+                                               "&amp;run_id=<a run id>."))
+        return
+    view = GanttView(dashboard_store(), dag_id, query_arg(doc, "run_id"))
+    view.update()
+    if view.run is None:
+        text = f"DAG {escape(dag_id)!r} has no such run in the metadata store."
+        frame.show(doc, extra, f"{TITLE}: {dag_id}", Div(text=text))
+        return
+    header = Div(text=f"<h3>{escape(dag_id)}: {escape(view.run.run_id)}</h3>")
+    frame.show(doc, extra, f"{TITLE}: {dag_id}",
+               column(header, gantt_figure(view), sizing_mode="stretch_width"))
+    live.keep_updated(doc, view)

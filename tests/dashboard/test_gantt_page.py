@@ -1,0 +1,87 @@
+"""The Gantt page's component on a real run: a bar per try, queued then running, by worker."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from bokeh.document import Document
+
+from daskflow.dashboard import gantt
+from daskflow.store.records import TaskInstanceRecord
+
+pytestmark = pytest.mark.slow  # the shared run starts a LocalCluster of processes
+
+
+def _bars(view: gantt.GanttView) -> list[dict]:
+    data = view.bars.data
+    return [{name: data[name][i] for name in gantt.BAR_COLUMNS}
+            for i in range(len(data["row"]))]
+
+
+def test_every_try_is_a_bar_on_its_instance_row_with_its_worker(finished_run, run_store):
+    view = gantt.GanttView(run_store, finished_run.dag_id, finished_run.run_id)
+    view.update()
+    bars = _bars(view)
+    by_row: dict[str, list[dict]] = {}
+    for bar in bars:
+        by_row.setdefault(bar["row"], []).append(bar)
+
+    flaky = sorted(by_row["flaky"], key=lambda b: b["try_number"])
+    assert [b["try_number"] for b in flaky] == [1, 2]
+    assert flaky[0]["state"] != "success" and flaky[1]["state"] == "success"
+    assert flaky[0]["end"] <= flaky[1]["queued"] <= flaky[1]["start"]
+    assert [b["state"] for b in by_row["broken"]] == ["failed"]
+    assert {"square[0]", "square[1]", "square[2]"} <= set(by_row)
+    workers = {w.split("://", 1)[-1] for w in finished_run.workers}
+    assert {b["worker"] for b in bars} <= workers
+
+
+def test_queued_part_comes_before_the_running_part(finished_run, run_store):
+    view = gantt.GanttView(run_store, finished_run.dag_id, finished_run.run_id)
+    view.update()
+    bars = _bars(view)
+
+    assert all(b["queued"] <= b["start"] <= b["end"] for b in bars)
+    # Every try that ran was stamped by daskflow's scheduler plugin when it could run.
+    stamped = [a for a in run_store.list_run_attempts(finished_run.dag_id, finished_run.run_id)
+               if a.start_date is not None]
+    assert stamped and all(a.queued_date is not None for a in stamped)
+
+
+def test_rows_follow_the_dag_order_first_task_on_top(finished_run, run_store):
+    view = gantt.GanttView(run_store, finished_run.dag_id)
+    view.update()
+    top_down = view.rows.factors[::-1]
+
+    assert top_down[0] == "start"
+    assert top_down.index("prepare.clean") < top_down.index("prepare.check")
+    assert top_down.index("square[0]") < top_down.index("square[1]") < top_down.index("done")
+
+
+def test_a_running_try_is_drawn_up_to_now():
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    running = TaskInstanceRecord("d", "r", "t", state="running", try_number=2,
+                                 start_date=start, queued_at=start - timedelta(seconds=3),
+                                 worker="tcp://10.0.0.1:4000")
+    now = start + timedelta(seconds=5)
+
+    [bar] = gantt.tries_as_bars([], [running], now)
+
+    assert (bar.row, bar.try_number, bar.worker) == ("t", 2, "10.0.0.1:4000")
+    assert (bar.queued, bar.start, bar.end) == (start - timedelta(seconds=3), start, now)
+
+
+def test_the_page_builds_a_bokeh_document(finished_run, monkeypatch):
+    monkeypatch.setenv("DASKFLOW_DB", finished_run.db_url)
+    doc = Document()
+    arguments = {"dag_id": [finished_run.dag_id.encode()],
+                 "run_id": [finished_run.run_id.encode()]}
+    request = type("Request", (), {"arguments": arguments})
+    doc._session_context = lambda: type("Context", (), {"request": request})()
+
+    gantt.document(None, {"pages": []}, doc)
+
+    assert doc.title == f"Gantt: {finished_run.dag_id}"
+    assert "flaky" in doc.daskflow_components[0].rows.factors
+    assert doc.to_json()
