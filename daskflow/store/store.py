@@ -25,6 +25,7 @@ task instances     ``create_task_instances``, ``apply_updates``,
                    ``list_xcoms``,
                    ``task_state_counts``, ``clear_task_instances``,
                    ``delete_mapped_instances``
+monitoring         ``monitoring_counts`` (the metrics endpoint's reads)
 import errors      ``set_import_errors``, ``list_import_errors``
 pools              ``set_pool``, ``get_pool``, ``list_pools``, ``delete_pool``
 connections        ``set_connection``, ``get_connection``, ``list_connections``,
@@ -74,6 +75,7 @@ from daskflow.store.errors import (
 )
 from daskflow.store.fencing import still_owned
 from daskflow.store.fernet import Box
+from daskflow.store.monitoring import MonitoringCounts, read_counts
 from daskflow.store.records import (
     AttemptRecord,
     AttemptUpdate,
@@ -923,6 +925,13 @@ class Store:
         )
         with self._write() as conn:
             return conn.execute(delete(task_instance).where(where)).rowcount
+
+    @retried
+    def monitoring_counts(self) -> MonitoringCounts:
+        """Runs by DAG and state, task instances by state, pool use, import errors and
+        schedule delays, read together for the metrics endpoint (``monitoring.py``)."""
+        with self._read() as conn:
+            return read_counts(conn)
 
     # -- import errors ------------------------------------------------------------
 

@@ -1,0 +1,79 @@
+"""The counts a Prometheus scrape reads from the store: one short transaction, five statements.
+
+A scrape comes every few seconds for as long as the deployment lives, so each
+statement is a grouped count over an indexed column or a small table
+(``dag_run.state``, ``task_instance.state``, ``pool``, ``import_error``), and
+the schedule delay reads one run per DAG: its newest started run.
+
+The schedule delay is Airflow's ``dagrun.schedule_delay``: how long after it
+was due a run started. A scheduled run is due at the end of its data
+interval; any other run (a trigger, a backfill) when it was queued.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection, func, select
+
+from daskflow.store.schema import dag_run, import_error, pool, task_instance
+
+#: Task-instance states that hold pool slots.
+SLOT_STATES = ("running", "queued")
+NULL_STATE = "none"
+
+
+@dataclass(frozen=True)
+class PoolUse:
+    name: str
+    slots: int
+    used: int
+
+    @property
+    def open(self) -> int:
+        return max(self.slots - self.used, 0)
+
+
+@dataclass(frozen=True)
+class MonitoringCounts:
+    """What the store says at one moment, for the metrics endpoint."""
+
+    #: ``{(dag_id, state): runs}``
+    runs: dict[tuple[str, str], int] = field(default_factory=dict)
+    #: ``{state: task instances}``; no state yet is ``"none"``.
+    task_instances: dict[str, int] = field(default_factory=dict)
+    pools: list[PoolUse] = field(default_factory=list)
+    import_errors: int = 0
+    #: ``{dag_id: seconds}`` between when the DAG's newest started run was due and its start.
+    schedule_delays: dict[str, float] = field(default_factory=dict)
+
+
+def read_counts(conn: Connection) -> MonitoringCounts:
+    runs = {(dag_id, state): n for dag_id, state, n in conn.execute(
+        select(dag_run.c.dag_id, dag_run.c.state, func.count())
+        .group_by(dag_run.c.dag_id, dag_run.c.state))}
+    instances = {state or NULL_STATE: n for state, n in conn.execute(
+        select(task_instance.c.state, func.count()).group_by(task_instance.c.state))}
+    used = dict(conn.execute(
+        select(task_instance.c.pool, func.sum(task_instance.c.pool_slots))
+        .where(task_instance.c.state.in_(SLOT_STATES)).group_by(task_instance.c.pool)).all())
+    pools = [PoolUse(name, slots, int(used.get(name) or 0))
+             for name, slots in conn.execute(select(pool.c.name, pool.c.slots)
+                                             .order_by(pool.c.name))]
+    errors = conn.execute(select(func.count()).select_from(import_error)).scalar() or 0
+    return MonitoringCounts(runs, instances, pools, errors, _schedule_delays(conn))
+
+
+def _schedule_delays(conn: Connection) -> dict[str, float]:
+    newest = (select(dag_run.c.dag_id, func.max(dag_run.c.logical_date).label("logical_date"))
+              .where(dag_run.c.start_date.is_not(None)).group_by(dag_run.c.dag_id).subquery())
+    query = (select(dag_run.c.dag_id, dag_run.c.run_type, dag_run.c.data_interval_end,
+                    dag_run.c.queued_at, dag_run.c.start_date)
+             .join(newest, (dag_run.c.dag_id == newest.c.dag_id)
+                   & (dag_run.c.logical_date == newest.c.logical_date)))
+    delays = {}
+    for dag_id, run_type, interval_end, queued_at, start in conn.execute(query):
+        due = interval_end if run_type == "scheduled" else queued_at
+        if due is not None and start is not None:
+            delays[dag_id] = max((start - due).total_seconds(), 0.0)
+    return delays
