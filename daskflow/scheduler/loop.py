@@ -55,6 +55,7 @@ from daskflow.scheduler.planning import (
     scheduled_run_id,
 )
 from daskflow.scheduler.retention import purge_results
+from daskflow.scheduler.tick_times import TickTimes
 from daskflow.store import RunExistsError, StoreUnavailable
 
 logger = logging.getLogger("daskflow.scheduler")
@@ -100,6 +101,8 @@ class SchedulerLoop:
         self._next_purge = 0.0
         self._purging: Any = None
         self._explained = False
+        #: Tick durations for the Dask scheduler's metrics endpoint (``tick_times.py``).
+        self.tick_times = TickTimes(client, self.loop_id)
 
     @property
     def executions(self) -> dict[tuple[str, str], RunExecution]:
@@ -131,6 +134,7 @@ class SchedulerLoop:
             self._next_purge = mono + min(PURGE_INTERVAL, max(1.0, self.results_retention / 10))
             self._purging = self.runner.callbacks.submit(
                 purge_results, self.store, self.results_url, now, self.results_retention)
+        self.tick_times.record(time.monotonic() - mono)
 
     def step(self, max_wait: float = 0.2) -> None:
         """Wait up to ``max_wait`` for what the cluster reports, and hand it to the runs."""
