@@ -17,7 +17,7 @@ from html import escape
 from typing import Any
 
 from bokeh.layouts import column
-from bokeh.models import ColumnDataSource, Div, FactorRange, HoverTool
+from bokeh.models import ColumnDataSource, DatetimeTickFormatter, Div, FactorRange, HoverTool
 from bokeh.plotting import figure
 
 from daskflow.dashboard import frame, live, run_reads
@@ -32,6 +32,9 @@ BAR_COLUMNS = ("row", "try_number", "state", "color", "worker", "queued", "start
                "queued_seconds", "running_seconds")
 QUEUED_COLOR = STATE_COLORS["queued"]
 ROW_PIXELS = 22
+LEGEND = ("<p>Each try: <b>light grey</b> while queued (Dask could run it: its inputs were "
+          "ready, or its retry was due), then <b>its state's colour</b> while running, "
+          "followed by the Dask worker that ran it.</p>")
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,7 @@ class GanttView:
         self.dag_id = dag_id
         self.run_id = run_id
         self.run: DagRunRecord | None = None
-        self.bars = ColumnDataSource({name: [] for name in BAR_COLUMNS})
+        self.bars = ColumnDataSource({name: [] for name in BAR_COLUMNS}, name="gantt_bars")
         self.rows = FactorRange(factors=[])
 
     def update(self, now: datetime | None = None) -> None:
@@ -157,6 +160,10 @@ def gantt_figure(view: GanttView) -> Any:
         ("", "@row try @try_number"), ("state", "@state"), ("worker", "@worker"),
         ("queued", "@queued_seconds{0.000} s"), ("running", "@running_seconds{0.000} s")]))
     fig.ygrid.grid_line_color = None
+    fig.x_range.range_padding = 0.15  # room for the worker written after the last bar
+    fig.xaxis.formatter = DatetimeTickFormatter(
+        milliseconds="%H:%M:%S.%3N", seconds="%H:%M:%S", minsec="%H:%M:%S",
+        minutes="%H:%M", hourmin="%H:%M", hours="%H:%M", context=None)
     return fig
 
 
@@ -173,7 +180,7 @@ def document(scheduler: Any, extra: dict[str, Any], doc: Any) -> None:
         text = f"DAG {escape(dag_id)!r} has no such run in the metadata store."
         frame.show(doc, extra, f"{TITLE}: {dag_id}", Div(text=text))
         return
-    header = Div(text=f"<h3>{escape(dag_id)}: {escape(view.run.run_id)}</h3>")
+    header = Div(text=f"<h3>{escape(dag_id)}: {escape(view.run.run_id)}</h3>{LEGEND}")
     frame.show(doc, extra, f"{TITLE}: {dag_id}",
                column(header, gantt_figure(view), sizing_mode="stretch_width"))
     live.keep_updated(doc, view)

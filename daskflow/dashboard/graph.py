@@ -59,8 +59,8 @@ class GraphView:
         self.run: DagRunRecord | None = None
         self.runs: list[DagRunRecord] = []
         self.layout = Layout()
-        self.nodes = ColumnDataSource({name: [] for name in NODE_COLUMNS})
-        self.edges = ColumnDataSource({"xs": [], "ys": []})
+        self.nodes = ColumnDataSource({name: [] for name in NODE_COLUMNS}, name="graph_nodes")
+        self.edges = ColumnDataSource({"xs": [], "ys": []}, name="graph_edges")
         self.run_select = Select(title="Run", options=[], value="", width=420)
         self.group_boxes = CheckboxGroup(labels=[], active=[], inline=True)
         self._updating = False
@@ -202,7 +202,8 @@ def document(scheduler: Any, extra: dict[str, Any], doc: Any) -> None:
         frame.show(doc, extra, f"{TITLE}: {dag_id}", Div(text=text))
         return
     header = Div(text=f"<h3>{escape(dag_id)}</h3>")
+    groups = Div(text="Task groups shown expanded:", visible=bool(view.layout.groups))
     frame.show(doc, extra, f"{TITLE}: {dag_id}",
-               column(header, view.run_select, view.group_boxes, graph_figure(view),
+               column(header, view.run_select, groups, view.group_boxes, graph_figure(view),
                       sizing_mode="stretch_width"))
     live.keep_updated(doc, view)
