@@ -32,7 +32,7 @@ from daskflow.dashboard import frame, live, run_reads
 from daskflow.dashboard.graph_layout import Layout, layout, summary_state
 from daskflow.dashboard.store_access import dashboard_store
 from daskflow.dashboard.style import query_arg, state_color
-from daskflow.store.records import DagRunRecord, TaskInstanceRecord
+from daskflow.store.records import DagRunRecord
 
 PATH = "/daskflow/graph"
 TITLE = "Graph"
@@ -72,9 +72,9 @@ class GraphView:
         self.run = self._run()
         tasks = run_reads.dag_tasks(self.store, self.dag_id, self.run)
         self.layout = layout(tasks, self.expanded)
-        instances = (self.store.list_task_instances(self.dag_id, self.run.run_id)
-                     if self.run is not None else [])
-        self.nodes.data = self._node_columns(instances)
+        counts = (self.store.task_state_counts_by_task(self.dag_id, self.run.run_id)
+                  if self.run is not None else {})
+        self.nodes.data = self._node_columns(counts)
         self.edges.data = self._edge_columns()
         self._updating = True
         try:
@@ -112,18 +112,16 @@ class GraphView:
         found = [r for r in self.runs if r.run_id == self.run_id]
         return found[0] if found else self.store.get_dag_run(self.dag_id, self.run_id)
 
-    def _node_columns(self, instances: list[TaskInstanceRecord]) -> dict[str, list[Any]]:
-        by_task: dict[str, list[TaskInstanceRecord]] = {}
-        for ti in instances:
-            by_task.setdefault(ti.task_id, []).append(ti)
+    def _node_columns(self, counts: dict[str, dict[str, int]]) -> dict[str, list[Any]]:
         data: dict[str, list[Any]] = {name: [] for name in NODE_COLUMNS}
         for node in self.layout.nodes:
-            states = [ti.state for task_id in node.members
-                      for ti in _counted(by_task.get(task_id, []))]
-            state = summary_state(states) if states else None
+            states: Counter[str] = Counter()
+            for task_id in node.members:
+                states.update(counts.get(task_id, {}))
+            state = summary_state(_none_as_null(states)) if states else None
             kind = "group" if node.is_group else "mapped" if node.mapped else "task"
             data["node_id"].append(node.node_id)
-            size = len(node.members) if kind == "group" else len(states)
+            size = len(node.members) if kind == "group" else sum(states.values())
             data["label"].append(_label(node.node_id, kind, size))
             data["kind"].append(kind)
             data["x"].append(node.column * COLUMN_STEP)
@@ -151,16 +149,13 @@ class GraphView:
         return f"/daskflow/task?{query}"
 
 
-def _counted(instances: list[TaskInstanceRecord]) -> list[TaskInstanceRecord]:
-    """A mapped task's expanded instances once it has them, else its one row."""
-    expanded = [ti for ti in instances if ti.map_index >= 0]
-    return expanded or instances
+def _none_as_null(states: Counter[str]) -> list[str | None]:
+    return [None if state == "none" else state for state in states]
 
 
-def _counts_text(states: list[str | None]) -> str:
+def _counts_text(states: Counter[str]) -> str:
     """``'3 success, 1 failed'``: how many instances are in each state."""
-    counts = Counter(state or "none" for state in states)
-    return ", ".join(f"{n} {state}" for state, n in counts.most_common()) or "no instances"
+    return ", ".join(f"{n} {state}" for state, n in states.most_common()) or "no instances"
 
 
 def _label(node_id: str, kind: str, size: int) -> str:

@@ -25,7 +25,8 @@ task instances     ``create_task_instances``, ``apply_updates``,
                    ``list_xcoms``,
                    ``task_state_counts``, ``clear_task_instances``,
                    ``delete_mapped_instances``
-monitoring         ``monitoring_counts`` (the metrics endpoint's reads)
+monitoring         ``monitoring_counts`` (the metrics endpoint's reads),
+                   ``task_state_counts_by_task`` (the graph page's)
 import errors      ``set_import_errors``, ``list_import_errors``
 pools              ``set_pool``, ``get_pool``, ``list_pools``, ``delete_pool``
 connections        ``set_connection``, ``get_connection``, ``list_connections``,
@@ -75,7 +76,11 @@ from daskflow.store.errors import (
 )
 from daskflow.store.fencing import still_owned
 from daskflow.store.fernet import Box
-from daskflow.store.monitoring import MonitoringCounts, read_counts
+from daskflow.store.monitoring import (
+    MonitoringCounts,
+    read_counts,
+    task_state_counts_by_task,
+)
 from daskflow.store.records import (
     AttemptRecord,
     AttemptUpdate,
@@ -932,6 +937,13 @@ class Store:
         schedule delays, read together for the metrics endpoint (``monitoring.py``)."""
         with self._read() as conn:
             return read_counts(conn)
+
+    @retried
+    def task_state_counts_by_task(self, dag_id: str, run_id: str) -> dict[str, dict[str, int]]:
+        """``{task_id: {state: instances}}`` of a run; a mapped task's expanded instances
+        only, once it has them (no state: ``"none"``)."""
+        with self._read() as conn:
+            return task_state_counts_by_task(conn, dag_id, run_id)
 
     # -- import errors ------------------------------------------------------------
 
