@@ -21,6 +21,7 @@ from bokeh.models import ColumnDataSource, DatetimeTickFormatter, Div, FactorRan
 from bokeh.plotting import figure
 
 from daskflow.dashboard import frame, live, run_reads
+from daskflow.dashboard.graph_layout import summary_state
 from daskflow.dashboard.store_access import dashboard_store
 from daskflow.dashboard.style import STATE_COLORS, query_arg, state_color
 from daskflow.store.records import AttemptRecord, DagRunRecord, TaskInstanceRecord
@@ -32,6 +33,8 @@ BAR_COLUMNS = ("row", "try_number", "state", "color", "worker", "queued", "start
                "queued_seconds", "running_seconds")
 QUEUED_COLOR = STATE_COLORS["queued"]
 ROW_PIXELS = 22
+#: A mapped task with more instances than this is drawn as one row (``_fold_wide_mappings``).
+MAPPED_ROWS = 100
 LEGEND = ("<p>Each try: <b>light grey</b> while queued (Dask could run it: its inputs were "
           "ready, or its retry was due), then <b>its state's colour</b> while running, "
           "followed by the Dask worker that ran it.</p>")
@@ -106,7 +109,35 @@ def tries_as_bars(attempts: list[AttemptRecord], instances: list[TaskInstanceRec
             queued = min(ti.queued_at or ti.start_date, ti.start_date)
             bars.append(Bar(_row(ti.task_id, ti.map_index), ti.try_number, "running",
                             _short(ti.worker), queued, ti.start_date, max(now, ti.start_date)))
-    return bars
+    return _fold_wide_mappings(bars)
+
+
+def _fold_wide_mappings(bars: list[Bar]) -> list[Bar]:
+    """A mapped task of more than ``MAPPED_ROWS`` instances as one row ``task[×n]``.
+
+    Its tries of one number become one bar from the first queued moment to the
+    last end, in the state that matters most (``summary_state``), labelled with
+    how many workers ran them: 10,000 rows would neither draw fast nor read.
+    """
+    by_task: dict[str, list[Bar]] = {}
+    for bar in bars:
+        by_task.setdefault(bar.row.partition("[")[0], []).append(bar)
+    folded = []
+    for task_id, task_bars in by_task.items():
+        instances = {b.row for b in task_bars}
+        if len(instances) <= MAPPED_ROWS:
+            folded.extend(task_bars)
+            continue
+        row = f"{task_id}[×{len(instances)}]"
+        for try_number in sorted({b.try_number for b in task_bars}):
+            tries = [b for b in task_bars if b.try_number == try_number]
+            workers = {b.worker for b in tries}
+            folded.append(Bar(
+                row, try_number, summary_state(b.state for b in tries) or "none",
+                workers.pop() if len(workers) == 1 else f"{len(workers)} workers",
+                min(b.queued for b in tries), min(b.start for b in tries),
+                max(b.end for b in tries)))
+    return folded
 
 
 def _row(task_id: str, map_index: int) -> str:
@@ -124,7 +155,8 @@ def _row_order(rows: set[str], task_order: list[str]) -> list[str]:
 
     def key(row: str) -> tuple[int, str, int]:
         task_id, _, index = row.partition("[")
-        return (rank.get(task_id, len(rank)), task_id, int(index[:-1]) if index else -1)
+        number = index[:-1]
+        return (rank.get(task_id, len(rank)), task_id, int(number) if number.isdigit() else -1)
 
     return sorted(rows, key=key)
 

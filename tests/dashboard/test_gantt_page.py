@@ -8,7 +8,7 @@ import pytest
 from bokeh.document import Document
 
 from daskflow.dashboard import gantt
-from daskflow.store.records import TaskInstanceRecord
+from daskflow.store.records import AttemptRecord, TaskInstanceRecord
 
 pytestmark = pytest.mark.slow  # the shared run starts a LocalCluster of processes
 
@@ -85,3 +85,27 @@ def test_the_page_builds_a_bokeh_document(finished_run, monkeypatch):
     assert doc.title == f"Gantt: {finished_run.dag_id}"
     assert "flaky" in doc.daskflow_components[0].rows.factors
     assert doc.to_json()
+
+
+def test_a_wide_mapping_is_one_row_per_task_with_a_bar_per_try_number():
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    second = timedelta(seconds=1)
+    attempts = [
+        AttemptRecord("d", "r", "wide", i, 1, "failed" if i == 7 else "success",
+                      start + i * second, start + (i + 2) * second, 2.0, "h",
+                      f"tcp://10.0.0.{i % 3}:4000", None, queued_date=start)
+        for i in range(gantt.MAPPED_ROWS + 1)]
+    attempts.append(AttemptRecord("d", "r", "wide", 7, 2, "success", start + 500 * second,
+                                  start + 501 * second, 1.0, "h", "tcp://10.0.0.1:4000", None))
+    attempts.append(AttemptRecord("d", "r", "narrow", 0, 1, "success", start, start + second,
+                                  1.0, "h", "tcp://10.0.0.1:4000", None))
+
+    bars = gantt.tries_as_bars(attempts, [], start)
+
+    assert [(b.row, b.try_number, b.state, b.worker) for b in bars] == [
+        ("wide[×101]", 1, "failed", "3 workers"),
+        ("wide[×101]", 2, "success", "10.0.0.1:4000"),
+        ("narrow[0]", 1, "success", "10.0.0.1:4000")]
+    first = bars[0]
+    assert (first.queued, first.start, first.end) == (
+        start, start, start + (gantt.MAPPED_ROWS + 2) * second)
