@@ -388,7 +388,8 @@ class RunExecution:
     def _start_trigger(self, instruction: rules.StartTrigger) -> None:
         if self.triggerer is None:
             raise RuntimeError("a run with deferred tasks needs the driver's triggerer")
-        self.triggerer.start(self._trigger_id(instruction.key), instruction.deferral)
+        self.triggerer.start(self._trigger_id(instruction.key), instruction.deferral,
+                             self.store_url)
 
     def _stop_triggers(self, instruction: rules.StopTriggers) -> None:
         if self.triggerer is not None:

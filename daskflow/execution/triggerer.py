@@ -20,6 +20,7 @@ from collections.abc import Callable, Hashable, Iterable
 from concurrent.futures import Future
 from typing import Any
 
+from daskflow import config
 from daskflow.secrets.masking import redact
 from daskflow.triggers.base import ENDING_STATES, BaseTrigger, trigger_from
 from daskflow.triggers.serialization import UnserializableValue, decode, encode
@@ -41,9 +42,11 @@ class Triggerer:
         self._lock = threading.Lock()
 
     # -- from the loop's thread ----------------------------------------------------------
-    def start(self, ident: Hashable, deferral: dict[str, Any]) -> None:
-        """Wait on the trigger ``deferral`` describes (replacing one waiting for ``ident``)."""
-        self._call(self._spawn, ident, deferral)
+    def start(self, ident: Hashable, deferral: dict[str, Any],
+              store_url: str | None = None) -> None:
+        """Wait on the trigger ``deferral`` describes (replacing one waiting for ``ident``);
+        the trigger reads connections, variables and runs from the store at ``store_url``."""
+        self._call(self._spawn, ident, deferral, store_url)
 
     def stop(self, idents: Iterable[Hashable]) -> None:
         """Stop waiting on these triggers; they fire nothing any more."""
@@ -93,11 +96,11 @@ class Triggerer:
             return self._loop
 
     # -- on the event loop's thread ------------------------------------------------------
-    def _spawn(self, ident: Hashable, deferral: dict[str, Any]) -> None:
+    def _spawn(self, ident: Hashable, deferral: dict[str, Any], store_url: str | None) -> None:
         old = self._tasks.pop(ident, None)
         if old is not None:
             old.cancel()
-        task = asyncio.get_running_loop().create_task(self._wait(ident, deferral))
+        task = asyncio.get_running_loop().create_task(self._wait(ident, deferral, store_url))
         self._tasks[ident] = task
         task.add_done_callback(lambda done: self._forget(ident, done))
 
@@ -118,7 +121,13 @@ class Triggerer:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _wait(self, ident: Hashable, deferral: dict[str, Any]) -> None:
+    async def _wait(self, ident: Hashable, deferral: dict[str, Any],
+                    store_url: str | None = None) -> None:
+        # Each trigger is a task with a context of its own: the store is set for it alone.
+        with config.using_db(store_url):
+            await self._wait_in_store(ident, deferral)
+
+    async def _wait_in_store(self, ident: Hashable, deferral: dict[str, Any]) -> None:
         classpath = deferral.get("trigger", "?")
         trigger: BaseTrigger | None = None
         try:

@@ -42,8 +42,8 @@ def encode(value: Any, where: str = "value") -> Any:
 
 
 def decode(value: Any) -> Any:
-    """The value :func:`encode` wrote."""
-    if isinstance(value, list):
+    """The value :func:`encode` wrote (Dask's msgpack may hand its lists back as tuples)."""
+    if isinstance(value, (list, tuple)):
         return [decode(v) for v in value]
     if not isinstance(value, dict):
         return value
