@@ -2,7 +2,9 @@
 
 A local path needs no connection (Airflow's ``fs_default`` gives the same);
 ``s3://``, ``gcs://``, ``memory://`` and every other fsspec protocol work by
-URL, with fsspec's own credentials lookup.
+URL, with fsspec's own credentials lookup. With ``deferrable=True`` it checks
+once and then waits on a :class:`~daskflow.triggers.FileTrigger`, which checks
+every ``poke_interval`` seconds in the scheduler's process.
 """
 
 from __future__ import annotations
@@ -11,12 +13,14 @@ from typing import Any
 
 from daskflow.exceptions import DagDefinitionError
 from daskflow.sensors.base import BaseSensorOperator
+from daskflow.triggers.file import FileTrigger, file_present
 
 
 class FileSensor(BaseSensorOperator):
     """Waits for ``filepath`` (templated; a glob pattern matches any file)."""
 
     template_fields = ("filepath",)
+    supports_deferral = True
 
     def __init__(self, *, filepath: str, fs_conn_id: str = "fs_default",
                  recursive: bool = False, **kwargs: Any) -> None:
@@ -30,13 +34,17 @@ class FileSensor(BaseSensorOperator):
         self.recursive = recursive
 
     def poke(self, context: dict[str, Any]) -> bool:
-        import fsspec
+        return file_present(str(self.filepath), self.recursive)
 
-        fs, path = fsspec.core.url_to_fs(str(self.filepath))
-        if any(char in path for char in "*?["):
-            return bool(fs.glob(path))
-        if not fs.exists(path):
-            return False
-        if fs.isdir(path) and self.recursive:
-            return any(fs.isfile(p) for p in fs.find(path))
-        return True
+    def execute(self, context: dict[str, Any]) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        if not self.poke(context):
+            self.defer(trigger=FileTrigger(str(self.filepath), self.recursive,
+                                           self.poke_interval),
+                       method_name="execute_complete", timeout=self.timeout)
+        return None
+
+    def execute_complete(self, context: dict[str, Any], event: Any = None) -> None:
+        if not event:
+            raise FileNotFoundError(f"task {self.task_id!r}: {self.filepath} was not found")

@@ -5,11 +5,8 @@
   to ``start_date`` as queued. ``NULL`` for tries recorded before this
   revision and for tries the loop recorded itself (a crash).
 
-Numbered 0007 because 0006 is another change made at the same time; at the
-merge ``down_revision`` becomes that revision.
-
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-11-30
 """
 
@@ -19,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
