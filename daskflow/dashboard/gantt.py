@@ -53,6 +53,16 @@ class Bar:
     end: datetime
 
 
+@dataclass(frozen=True)
+class GanttData:
+    """One read of the store: what :meth:`GanttView.show` draws."""
+
+    run: DagRunRecord | None
+    bars: dict[str, list[Any]]
+    #: Row names, bottom row first (Bokeh's order).
+    rows: list[str]
+
+
 class GanttView:
     """The tries of one run; ``bars`` is its data source and ``rows`` its y axis."""
 
@@ -63,20 +73,40 @@ class GanttView:
         self.run: DagRunRecord | None = None
         self.bars = ColumnDataSource({name: [] for name in BAR_COLUMNS}, name="gantt_bars")
         self.rows = FactorRange(factors=[])
+        self._shown = False
+
+    def read(self, now: datetime | None = None, force: bool = False) -> GanttData | None:
+        """Read the run's tries from the store (any thread: no Bokeh model is touched).
+
+        ``None`` when nothing shown can have changed (see ``live``).
+        """
+        if self._shown and not force and not self.live():
+            return None
+        now = now or datetime.now(UTC)
+        run = run_reads.chosen_run(self.store, self.dag_id, self.run_id)
+        if run is None:
+            return GanttData(None, _columns([]), [])
+        attempts = self.store.list_run_attempts(self.dag_id, run.run_id)
+        instances = self.store.list_task_instances(self.dag_id, run.run_id)
+        bars = tries_as_bars(attempts, instances, now)
+        order = list(run_reads.dag_tasks(self.store, self.dag_id, run))
+        rows = _row_order({b.row for b in bars}, order)
+        return GanttData(run, _columns(bars), rows[::-1])  # the first task on top
+
+    def show(self, data: GanttData | None) -> None:
+        """Put ``data`` into the source and the rows (on the page's loop); only changes."""
+        if data is None:
+            return
+        self.run = data.run
+        if list(self.rows.factors) != data.rows:
+            self.rows.factors = data.rows
+        if self.bars.data != data.bars:
+            self.bars.data = data.bars
+        self._shown = True
 
     def update(self, now: datetime | None = None) -> None:
-        now = now or datetime.now(UTC)
-        self.run = run_reads.chosen_run(self.store, self.dag_id, self.run_id)
-        if self.run is None:
-            bars, order = [], []
-        else:
-            attempts = self.store.list_run_attempts(self.dag_id, self.run.run_id)
-            instances = self.store.list_task_instances(self.dag_id, self.run.run_id)
-            bars = tries_as_bars(attempts, instances, now)
-            order = list(run_reads.dag_tasks(self.store, self.dag_id, self.run))
-        rows = _row_order({b.row for b in bars}, order)
-        self.bars.data = _columns(bars)
-        self.rows.factors = rows[::-1]  # the first task on top
+        """Read and show at once, on the calling thread."""
+        self.show(self.read(now))
 
     def live(self) -> bool:
         if run_reads.is_active(self.run):

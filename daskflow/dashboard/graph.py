@@ -12,6 +12,7 @@ Clicking a task opens its task-instance page.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from html import escape
 from typing import Any
 from urllib.parse import urlencode
@@ -40,7 +41,20 @@ TITLE = "Graph"
 #: Data units between two columns and two rows; a box is this much smaller.
 COLUMN_STEP, ROW_STEP, BOX_WIDTH, BOX_HEIGHT = 1.0, 1.0, 0.8, 0.6
 LABEL_CHARS = 22
+#: Where a click on a task leads (the task-instance page).
+TASK_PAGE = "/daskflow/task"
 NODE_COLUMNS = ("node_id", "label", "kind", "x", "y", "state", "color", "counts", "url")
+
+
+@dataclass(frozen=True)
+class GraphData:
+    """One read of the store: what :meth:`GraphView.show` draws."""
+
+    runs: list[DagRunRecord]
+    run: DagRunRecord | None
+    layout: Layout
+    nodes: dict[str, list[Any]]
+    edges: dict[str, list[Any]]
 
 
 class GraphView:
@@ -48,6 +62,8 @@ class GraphView:
 
     ``nodes`` and ``edges`` are its data sources; ``run_select`` chooses the run
     and ``group_boxes`` the expanded task groups (both update the sources).
+    A refresh is ``read()`` (the store, in any thread) then ``show(data)`` (the
+    Bokeh models, on the page's loop); ``update()`` does both.
     """
 
     def __init__(self, store: Any, dag_id: str, run_id: str | None = None) -> None:
@@ -64,57 +80,82 @@ class GraphView:
         self.run_select = Select(title="Run", options=[], value="", width=420)
         self.group_boxes = CheckboxGroup(labels=[], active=[], inline=True)
         self._updating = False
+        self._shown = False
         self.run_select.on_change("value", self._choose_run)
         self.group_boxes.on_change("active", self._toggle_groups)
 
-    def update(self) -> None:
-        self.runs = run_reads.recent_runs(self.store, self.dag_id)
-        self.run = self._run()
-        tasks = run_reads.dag_tasks(self.store, self.dag_id, self.run)
-        self.layout = layout(tasks, self.expanded)
-        counts = (self.store.task_state_counts_by_task(self.dag_id, self.run.run_id)
-                  if self.run is not None else {})
-        self.nodes.data = self._node_columns(counts)
-        self.edges.data = self._edge_columns()
+    def read(self, force: bool = False) -> GraphData | None:
+        """Read what to draw from the store (any thread: no Bokeh model is touched).
+
+        ``None`` when nothing shown can have changed: the run shown has ended
+        and no newer run replaces it (``live``); ``force`` reads anyway.
+        """
+        if self._shown and not force and not self.live():
+            return None
+        runs = run_reads.recent_runs(self.store, self.dag_id)
+        run = self._run(runs)
+        drawn = layout(run_reads.dag_tasks(self.store, self.dag_id, run), self.expanded)
+        counts = (self.store.task_state_counts_by_task(self.dag_id, run.run_id)
+                  if run is not None else {})
+        return GraphData(runs, run, drawn, self._node_columns(drawn, counts, run),
+                         _edge_columns(drawn))
+
+    def show(self, data: GraphData | None) -> None:
+        """Put ``data`` into the sources and widgets (on the page's loop); only changes."""
+        if data is None:
+            return
+        self.runs, self.run, self.layout = data.runs, data.run, data.layout
+        if self.nodes.data != data.nodes:
+            self.nodes.data = data.nodes
+        if self.edges.data != data.edges:
+            self.edges.data = data.edges
         self._updating = True
         try:
-            self.run_select.options = [(r.run_id, f"{r.run_id} ({r.state})") for r in self.runs]
-            self.run_select.value = self.run.run_id if self.run else ""
-            if self.group_boxes.labels != self.layout.groups:
-                self.group_boxes.labels = list(self.layout.groups)
-                self.group_boxes.active = [i for i, g in enumerate(self.layout.groups)
+            options = [(r.run_id, f"{r.run_id} ({r.state})") for r in data.runs]
+            if self.run_select.options != options:
+                self.run_select.options = options
+            self.run_select.value = data.run.run_id if data.run else ""
+            if self.group_boxes.labels != data.layout.groups:
+                self.group_boxes.labels = list(data.layout.groups)
+                self.group_boxes.active = [i for i, g in enumerate(data.layout.groups)
                                            if g in self.expanded]
         finally:
             self._updating = False
+        self._shown = True
+
+    def update(self, force: bool = False) -> None:
+        """Read and show at once, on the calling thread."""
+        self.show(self.read(force))
 
     def _choose_run(self, attr: str, old: Any, new: Any) -> None:
         if not self._updating:
             self.run_id = new or None
-            self.update()
+            self.update(force=True)
 
     def _toggle_groups(self, attr: str, old: Any, new: Any) -> None:
         if not self._updating:
             self.expanded = {self.group_boxes.labels[i] for i in new}
-            self.update()
+            self.update(force=True)
 
     def live(self) -> bool:
         """Whether the shown run can still change, or a newer run should replace it."""
         if run_reads.is_active(self.run):
             return True
         if self.run_id is not None:
-            return False
+            return self.run is None or self.run.run_id != self.run_id
         newest = run_reads.chosen_run(self.store, self.dag_id, None)
         return newest is not None and (self.run is None or newest.run_id != self.run.run_id)
 
-    def _run(self) -> DagRunRecord | None:
+    def _run(self, runs: list[DagRunRecord]) -> DagRunRecord | None:
         if self.run_id is None:
-            return self.runs[0] if self.runs else None
-        found = [r for r in self.runs if r.run_id == self.run_id]
+            return runs[0] if runs else None
+        found = [r for r in runs if r.run_id == self.run_id]
         return found[0] if found else self.store.get_dag_run(self.dag_id, self.run_id)
 
-    def _node_columns(self, counts: dict[str, dict[str, int]]) -> dict[str, list[Any]]:
+    def _node_columns(self, drawn: Layout, counts: dict[str, dict[str, int]],
+                      run: DagRunRecord | None) -> dict[str, list[Any]]:
         data: dict[str, list[Any]] = {name: [] for name in NODE_COLUMNS}
-        for node in self.layout.nodes:
+        for node in drawn.nodes:
             states: Counter[str] = Counter()
             for task_id in node.members:
                 states.update(counts.get(task_id, {}))
@@ -129,24 +170,25 @@ class GraphView:
             data["state"].append(state or "none")
             data["color"].append(state_color(state))
             data["counts"].append(_counts_text(states) if kind != "task" else state or "none")
-            data["url"].append(self._task_url(node.node_id) if kind != "group" else "")
+            data["url"].append(self._task_url(node.node_id, run) if kind != "group" else "")
         return data
 
-    def _edge_columns(self) -> dict[str, list[Any]]:
-        where = {n.node_id: (n.column * COLUMN_STEP, -n.row * ROW_STEP) for n in self.layout.nodes}
-        xs, ys = [], []
-        for upstream, downstream in self.layout.edges:
-            (x0, y0), (x1, y1) = where[upstream], where[downstream]
-            xs.append([x0 + BOX_WIDTH / 2, x1 - BOX_WIDTH / 2])
-            ys.append([y0, y1])
-        return {"xs": xs, "ys": ys}
-
-    def _task_url(self, task_id: str) -> str:
-        if self.run is None:
+    def _task_url(self, task_id: str, run: DagRunRecord | None) -> str:
+        """The task-instance page, relative to the dashboard's root (pages set ``<base>``)."""
+        if run is None:
             return ""
-        query = urlencode({"dag_id": self.dag_id, "run_id": self.run.run_id,
-                           "task_id": task_id})
-        return f"/daskflow/task?{query}"
+        query = urlencode({"dag_id": self.dag_id, "run_id": run.run_id, "task_id": task_id})
+        return f"{TASK_PAGE.lstrip('/')}?{query}"
+
+
+def _edge_columns(drawn: Layout) -> dict[str, list[Any]]:
+    where = {n.node_id: (n.column * COLUMN_STEP, -n.row * ROW_STEP) for n in drawn.nodes}
+    xs, ys = [], []
+    for upstream, downstream in drawn.edges:
+        (x0, y0), (x1, y1) = where[upstream], where[downstream]
+        xs.append([x0 + BOX_WIDTH / 2, x1 - BOX_WIDTH / 2])
+        ys.append([y0, y1])
+    return {"xs": xs, "ys": ys}
 
 
 def _none_as_null(states: Counter[str]) -> list[str | None]:

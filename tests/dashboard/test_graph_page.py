@@ -31,7 +31,9 @@ def test_the_run_is_drawn_with_groups_collapsed_and_mapping_counted(finished_run
     assert nodes["flaky"]["state"] == "success"  # after its retry
     assert nodes["broken"]["state"] == "failed"
     assert nodes["broken"]["color"] == STATE_COLORS["failed"]
-    assert nodes["broken"]["url"].startswith("/daskflow/task?dag_id=dashboard_demo&run_id=")
+    # Relative to the dashboard's root, which daskflow's page frame sets as <base href>.
+    assert nodes["broken"]["url"].startswith("daskflow/task?dag_id=dashboard_demo&run_id=")
+    assert nodes["broken"]["url"].endswith("&task_id=broken")
 
 
 def test_columns_follow_the_longest_path_and_edges_go_left_to_right(finished_run, run_store):
@@ -70,6 +72,8 @@ def test_choosing_a_run_in_the_select_redraws_that_run(finished_run, run_store):
     assert view.run.run_id == finished_run.run_id
     assert _nodes(view)["broken"]["state"] == "failed"
     assert not view.live()  # a finished run that was chosen stays as it is
+    assert view.read() is None  # so a refresh reads nothing from the store
+    assert view.read(force=True).run.run_id == finished_run.run_id
 
 
 def test_the_page_builds_a_bokeh_document(finished_run, run_store, monkeypatch):
