@@ -40,11 +40,15 @@ def connect(cluster: Any = None, *, workers: int | None = None,
         return
     from distributed import LocalCluster
 
+    from daskflow.dashboard.mounting import add_navigation, register_before_start
+
+    register_before_start()  # the dashboard is built with the scheduler: pages first
     if dashboard_address is None:
         dashboard_address = config.get("local-cluster.dashboard-address", "127.0.0.1:0")
     local = LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker,
                          processes=processes, dashboard_address=dashboard_address,
                          silence_logs=40)
+    add_navigation(local.scheduler)
     client = Client(local)
     try:
         yield client
