@@ -60,12 +60,13 @@ class Source:
 
     dag_id: str
     run_id: str | None
+    url: str | None = None
 
     def __post_init__(self) -> None:
         self.div = Div(text="", sizing_mode="stretch_width")
 
     def read(self) -> str:
-        return code_html(*version_for(dashboard_store(), self.dag_id, self.run_id))
+        return code_html(*version_for(dashboard_store(self.url), self.dag_id, self.run_id))
 
     def show(self, data: str) -> None:
         if data != self.div.text:

@@ -69,7 +69,7 @@ class DagList:
     url: str | None = None
 
     def __post_init__(self) -> None:
-        self.source = ColumnDataSource({name: [] for name in COLUMNS})
+        self.source = ColumnDataSource({name: [] for name in COLUMNS}, name="dags")
         html_cell = HTMLTemplateFormatter(template="<%= value %>")
         columns = [
             TableColumn(field="link", title="DAG", formatter=html_cell, width=220),

@@ -86,8 +86,9 @@ class RunGrid:
     runs_shown: int = field(default_factory=lambda: int(config.get("dashboard.recent-runs", 25)))
 
     def __post_init__(self) -> None:
-        self.cells = ColumnDataSource({name: [] for name in CELL_COLUMNS})
-        self.runs = ColumnDataSource({name: [] for name in (*RUN_COLUMNS, "state_row")})
+        self.cells = ColumnDataSource({name: [] for name in CELL_COLUMNS}, name="grid-cells")
+        self.runs = ColumnDataSource({name: [] for name in (*RUN_COLUMNS, "state_row")},
+                                     name="grid-runs")
         self.header = Div(text="", sizing_mode="stretch_width")
         x_range = Range1d(-0.5, 0.5)
         self.run_figure = figure(x_range=x_range, y_range=FactorRange("runs"), height=60,
@@ -160,7 +161,7 @@ class Details:
                             "to see it here; click any other cell to open it.</i>",
                        sizing_mode="stretch_width")
         self.instances = ColumnDataSource({"map_index": [], "state": [], "tries": [],
-                                           "link": []})
+                                           "link": []}, name="mapped-instances")
         self.table = DataTable(source=self.instances, index_position=None, height=260,
                                visible=False, width=520, columns=[
             TableColumn(field="link", title="Instance",

@@ -105,10 +105,13 @@ def fields_html(title: str, values: dict[str, Any] | None) -> str:
 class Instance:
     """The store's view of the instance: summary, attempts, templates, XComs, log."""
 
-    def __init__(self, dag_id: str, run_id: str, task_id: str, map_index: int) -> None:
+    def __init__(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1,
+                 url: str | None = None) -> None:
         self.key = (dag_id, run_id, task_id, map_index)
+        self.url = url
         self.summary = Div(text="", sizing_mode="stretch_width")
-        self.attempts = ColumnDataSource({name: [] for name in ATTEMPT_COLUMNS})
+        self.attempts = ColumnDataSource({name: [] for name in ATTEMPT_COLUMNS},
+                                         name="attempts")
         self.table = DataTable(source=self.attempts, index_position=None, height=150,
                                sizing_mode="stretch_width", columns=[
             TableColumn(field=name, title=name.replace("_", " ").capitalize())
@@ -121,7 +124,7 @@ class Instance:
         self.data: InstanceData | None = None
 
     def read(self) -> InstanceData:
-        store = dashboard_store()
+        store = dashboard_store(self.url)
         dag_id, run_id, task_id, map_index = self.key
         chosen = self.try_select.value
         run = store.get_dag_run(dag_id, run_id)
