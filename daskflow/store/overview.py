@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -20,35 +21,48 @@ from daskflow.store.store import NULL_STATE, Store
 
 @dataclass(frozen=True)
 class StateCount:
-    """How many instances of one task in one run are in one state.
-
-    ``mapped`` tells expanded instances (``map_index >= 0``) from the task's
-    single unmapped instance; ``max_try`` is the highest try number among them.
-    """
+    """How many expanded instances (``map_index >= 0``) of one mapped task in one run
+    are in one state; ``max_try`` is the highest try number among them."""
 
     run_id: str
     task_id: str
     state: str
-    mapped: bool
     count: int
     max_try: int
 
 
-def task_state_counts(store: Store, dag_id: str, run_ids: Sequence[str]) -> list[StateCount]:
-    """Per run, task and state, how many task instances of ``dag_id`` there are."""
+def _in_runs(dag_id: str, run_ids: Sequence[str]) -> Any:
+    return (task_instance.c.dag_id == dag_id) & task_instance.c.run_id.in_(list(run_ids))
+
+
+def unmapped_states(store: Store, dag_id: str, run_ids: Sequence[str]
+                    ) -> list[tuple[str, str, str, int]]:
+    """``(run_id, task_id, state, try_number)`` of every unmapped task instance (one per
+    task and run; a mapped task's placeholder before it expands is one of them)."""
     if not run_ids:
         return []
-    mapped = (task_instance.c.map_index >= 0).label("mapped")
+    query = select(task_instance.c.run_id, task_instance.c.task_id, task_instance.c.state,
+                   task_instance.c.try_number).where(
+        _in_runs(dag_id, run_ids) & (task_instance.c.map_index == -1))
+    with translate_errors(store.url), store.engine.connect() as conn:
+        return [(run_id, task_id, state or NULL_STATE, tries)
+                for run_id, task_id, state, tries in conn.execute(query)]
+
+
+def mapped_state_counts(store: Store, dag_id: str, run_ids: Sequence[str]) -> list[StateCount]:
+    """Per run, mapped task and state, how many expanded instances there are: one row per
+    state however many instances (10,000 instances of one state are one row)."""
+    if not run_ids:
+        return []
     query = (
-        select(task_instance.c.run_id, task_instance.c.task_id, task_instance.c.state, mapped,
+        select(task_instance.c.run_id, task_instance.c.task_id, task_instance.c.state,
                func.count(), func.max(task_instance.c.try_number))
-        .where((task_instance.c.dag_id == dag_id) & task_instance.c.run_id.in_(list(run_ids)))
-        .group_by(task_instance.c.run_id, task_instance.c.task_id, task_instance.c.state, mapped)
+        .where(_in_runs(dag_id, run_ids) & (task_instance.c.map_index >= 0))
+        .group_by(task_instance.c.run_id, task_instance.c.task_id, task_instance.c.state)
     )
     with translate_errors(store.url), store.engine.connect() as conn:
-        rows = conn.execute(query).all()
-    return [StateCount(run_id, task_id, state or NULL_STATE, bool(is_mapped), count, top or 0)
-            for run_id, task_id, state, is_mapped, count, top in rows]
+        return [StateCount(run_id, task_id, state or NULL_STATE, count, top or 0)
+                for run_id, task_id, state, count, top in conn.execute(query)]
 
 
 def recent_run_states(store: Store, per_dag: int) -> dict[str, list[tuple[str, str]]]:

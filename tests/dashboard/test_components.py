@@ -6,14 +6,18 @@ its second try, a mapped task and a secret printed after ``mask_secret``.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from monitored_dag import FAILURE, SECRET
 
 from daskflow.dashboard.code import Source
 from daskflow.dashboard.dags import DagList, ImportErrors
 from daskflow.dashboard.grid import RunGrid
+from daskflow.dashboard.grid_model import decode
 from daskflow.dashboard.task import Instance, dask_side_html, key_prefix
 from daskflow.store import Store
+from daskflow.store.records import TaskInstanceRecord
 
 pytestmark = pytest.mark.slow
 
@@ -47,18 +51,35 @@ def test_dag_list_shows_the_dag_with_its_last_run(finished_run):
 def test_grid_has_one_cell_per_task_and_the_mapped_task_aggregated(finished_run):
     url, result = finished_run
     grid = _shown(RunGrid("monitored", url))
-    cells = grid.cells.data
-    by_task = {t: i for i, t in enumerate(cells["task_id"])}
-    assert sorted(by_task) == sorted(["fetch", "gate", "flaky", "broken", "echo", "split",
-                                      "work"])
-    assert cells["state"][by_task["broken"]] == "failed"
-    assert cells["tries"][by_task["flaky"]] == 2
-    work = by_task["work"]
-    assert cells["mapped"][work] and cells["counts"][work] == "success 3"
+    tasks = grid.tasks.data["task_id"]
+    assert tasks[:2] == ["fetch", "gate"]  # the DAG's order: upstream first
+    assert sorted(tasks[2:]) == ["broken", "echo", "flaky", "split", "work"]
+    states = decode(grid.cells.data, tasks, [result.run_id])
+    assert len(states) == 7 and states[(result.run_id, "broken")] == "failed"
+    cells = {grid.cell(i)[1]: grid.cell(i) for i in range(len(grid.cells.data["x"]))}
+    assert cells["work"][2:] == (True, "success 3") and cells["broken"][2] is False
+    flaky = tasks.index("flaky")
+    assert grid.cells.data["tries"][list(grid.cells.data["y"]).index(flaky)] == 2
     assert grid.runs.data["run_id"] == [result.run_id]
     assert grid.runs.data["state"] == ["failed"]
-    assert list(grid.cell_figure.y_range.factors)[-1] == "fetch"  # first task on top
     assert "daskflow/gantt?dag_id=monitored" in grid.header.text
+
+
+def test_a_refresh_rereads_only_runs_that_changed(finished_run):
+    url, result = finished_run
+    grid = _shown(RunGrid("monitored", url))
+    first = grid.data
+    store = Store(url)
+    store.create_dag_run("monitored", "later", result.logical_date + timedelta(days=1), None,
+                         None, "manual", None, state="running")
+    store.create_task_instances([TaskInstanceRecord("monitored", "later", "fetch",
+                                                    state="running")])
+    grid.show(grid.read())
+    assert grid.runs.data["run_id"] == ["later", result.run_id]
+    states = decode(grid.cells.data, grid.tasks.data["task_id"], grid.runs.data["run_id"])
+    assert states[("later", "fetch")] == "running" and states[(result.run_id, "broken")] == "failed"
+    assert grid.data is not first
+    store.delete_dag_run("monitored", "later")
 
 
 def test_task_instance_shows_attempts_error_log_and_templates(finished_run):

@@ -1,10 +1,21 @@
-"""The grid's cells from grouped counts: one cell per run and task, mapped tasks aggregated."""
+"""The grid's cells as numbers: one cell per run and task, mapped tasks aggregated."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from daskflow.dashboard.grid_model import cell_columns, cell_state, run_columns, task_order
+from daskflow.dashboard.grid_model import (
+    PALETTE,
+    STATE_NAMES,
+    assemble,
+    cell_state,
+    decode,
+    run_cells,
+    run_columns,
+    same_columns,
+    state_code,
+    task_order,
+)
 from daskflow.dashboard.style import STATE_COLORS
 from daskflow.store.overview import StateCount
 from daskflow.store.records import DagRunRecord
@@ -21,36 +32,37 @@ def _run(n: int, state: str) -> DagRunRecord:
 
 
 def test_a_mapped_task_is_one_cell_coloured_by_the_state_needing_a_look():
-    runs = [_run(2, "running"), _run(1, "success")]  # newest first
-    counts = [
-        StateCount("r2", "extract", "success", False, 1, 1),
-        StateCount("r2", "work", "success", True, 9_997, 1),
-        StateCount("r2", "work", "failed", True, 2, 2),
-        StateCount("r2", "work", "running", True, 1, 1),
-        StateCount("r1", "extract", "success", False, 1, 3),
-        StateCount("r1", "gone", "success", False, 1, 1),  # a task no longer shown
-    ]
-    data = cell_columns("etl", runs, ["extract", "work"], counts)
-    cells = {(r, t): i for i, (r, t) in enumerate(zip(data["run_id"], data["task_id"],
-                                                                 strict=True))}
-    assert set(cells) == {("r2", "extract"), ("r2", "work"), ("r1", "extract")}
-    work = cells[("r2", "work")]
-    assert data["state"][work] == "failed" and data["color"][work] == STATE_COLORS["failed"]
-    assert data["mapped"][work] is True and data["url"][work] == ""
-    assert data["counts"][work] == "success 9997, failed 2, running 1"
-    assert data["tries"][work] == 2
-    extract = cells[("r1", "extract")]
-    assert data["x"][extract] == 1 and data["tries"][extract] == 3
-    assert data["url"][extract] == "daskflow/task?dag_id=etl&run_id=r1&task_id=extract"
+    tasks = ["extract", "work"]
+    rows = {t: i for i, t in enumerate(tasks)}
+    newest = run_cells(rows, [("extract", "success", 1), ("work", "success", 1),
+                              ("gone", "success", 1)],  # a task no longer drawn
+                       [StateCount("r2", "work", "success", 9_997, 1),
+                        StateCount("r2", "work", "failed", 2, 2),
+                        StateCount("r2", "work", "running", 1, 1)])
+    older = run_cells(rows, [("extract", "failed", 3)], [])
+    cells, mapped = assemble([newest, older])
+    assert decode(cells, tasks, ["r2", "r1"]) == {
+        ("r2", "extract"): "success", ("r2", "work"): "failed", ("r1", "extract"): "failed"}
+    work = [i for i in range(len(cells["x"])) if cells["mapped"][i]]
+    assert len(work) == 1 and cells["detail"][work[0]] == 0 and cells["tries"][work[0]] == 2
+    assert mapped == {"counts": ["success 9997, failed 2, running 1"]}
+    assert sorted(cells["detail"].tolist()) == [-1, -1, 0]
+    older_extract = list(cells["x"]).index(1)
+    assert cells["tries"][older_extract] == 3
+
+
+def test_each_state_has_its_colour_and_an_unknown_state_counts_as_none():
+    for state, color in STATE_COLORS.items():
+        assert PALETTE[state_code(state)] == color
+    assert STATE_NAMES[state_code("mystery")] == "none"
 
 
 def test_runs_newest_first_and_task_rows_in_dag_order_then_older_tasks():
     data = run_columns([_run(2, "failed"), _run(1, "success")])
     assert data["run_id"] == ["r2", "r1"] and data["x"] == [0, 1]
     assert data["color"] == [STATE_COLORS["failed"], STATE_COLORS["success"]]
-    counts = [StateCount("r1", "old_b", "success", False, 1, 1),
-              StateCount("r1", "old_a", "success", False, 1, 1)]
-    assert task_order(["load", "extract"], counts) == ["load", "extract", "old_a", "old_b"]
+    assert task_order(["load", "extract"], ["old_b", "load", "old_a"]) == [
+        "load", "extract", "old_a", "old_b"]
 
 
 def test_cell_state_prefers_trouble_then_activity_then_done():
@@ -58,3 +70,11 @@ def test_cell_state_prefers_trouble_then_activity_then_done():
     assert cell_state({"success": 5, "running": 1, "queued": 3}) == "running"
     assert cell_state({"skipped": 2, "success": 1}) == "skipped"
     assert cell_state({"mystery": 1}) == "mystery"
+
+
+def test_same_columns_compares_arrays_by_value():
+    rows = {"a": 0}
+    one, _ = assemble([run_cells(rows, [("a", "success", 1)], [])])
+    two, _ = assemble([run_cells(rows, [("a", "success", 1)], [])])
+    three, _ = assemble([run_cells(rows, [("a", "failed", 1)], [])])
+    assert same_columns(one, two) and not same_columns(one, three)

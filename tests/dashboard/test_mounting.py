@@ -12,6 +12,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from datetime import datetime, timezone
+from pathlib import Path
 
 import cloudpickle
 import pytest
@@ -56,20 +57,26 @@ def recorded_store(tmp_path) -> str:
     return url
 
 
-def _scheduler(db_url: str, *extra: str) -> Iterator[tuple[str, str]]:
+def _scheduler(db_url: str, log: Path, *extra: str) -> Iterator[tuple[str, str]]:
+    """A ``dask scheduler`` process of this test's own; its log goes to ``log``."""
     port, dashboard = _free_port(), _free_port()
     env = {**os.environ, "DASKFLOW_DB": db_url}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
-         "--port", str(port), "--dashboard-address", f"127.0.0.1:{dashboard}", *extra],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    with open(log, "wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
+             "--port", str(port), "--dashboard-address", f"127.0.0.1:{dashboard}", *extra],
+            env=env, stdout=output, stderr=subprocess.STDOUT)
     try:
         root = f"http://127.0.0.1:{dashboard}"
         _wait_http(f"{root}/status")
         yield f"tcp://127.0.0.1:{port}", root
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=30)
 
 
 def _check_pages(root: str) -> None:
@@ -85,8 +92,9 @@ def _check_pages(root: str) -> None:
         page.close()
 
 
-def test_pages_on_a_scheduler_started_with_the_preload(recorded_store):
-    for _, root in _scheduler(recorded_store, "--preload", "daskflow.dashboard"):
+def test_pages_on_a_scheduler_started_with_the_preload(recorded_store, tmp_path):
+    for _, root in _scheduler(recorded_store, tmp_path / "scheduler.log",
+                              "--preload", "daskflow.dashboard"):
         _check_pages(root)
 
 
@@ -96,12 +104,13 @@ def _daskflow_apps(dask_scheduler) -> int:
     return sum("/daskflow/dags" in app.app_paths for app in _bokeh_applications(dask_scheduler))
 
 
-def test_pages_from_the_scheduler_plugin_and_mounting_twice_is_harmless(recorded_store):
+def test_pages_from_the_scheduler_plugin_and_mounting_twice_is_harmless(recorded_store,
+                                                                       tmp_path):
     from distributed import Client
 
     from daskflow.dashboard.mounting import DashboardPlugin
 
-    for address, root in _scheduler(recorded_store):
+    for address, root in _scheduler(recorded_store, tmp_path / "scheduler.log"):
         with urllib.request.urlopen(f"{root}/status") as response:
             assert b"daskflow" not in response.read()
         with Client(address) as client:

@@ -7,7 +7,12 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from daskflow.store import Store
-from daskflow.store.overview import instances_in_state, recent_run_states, task_state_counts
+from daskflow.store.overview import (
+    instances_in_state,
+    mapped_state_counts,
+    recent_run_states,
+    unmapped_states,
+)
 from daskflow.store.records import TaskInstanceRecord
 
 DAY = datetime(2025, 1, 1, tzinfo=timezone.utc)
@@ -35,23 +40,20 @@ def _runs(store: Store, dag_id: str, n: int) -> list[str]:
     return ids
 
 
-def test_counts_group_mapped_instances_per_state(store):
+def test_unmapped_instances_one_row_each_and_mapped_ones_counted_per_state(store):
     _runs(store, "etl", 2)
     store.create_task_instances(
         [TaskInstanceRecord("etl", "run0", "extract", state="success", try_number=2)]
         + [TaskInstanceRecord("etl", "run0", "work", i, state="failed" if i < 3 else "success",
                               try_number=1) for i in range(50)]
         + [TaskInstanceRecord("etl", "run1", "extract", state=None)])
-    counts = {(c.run_id, c.task_id, c.state, c.mapped): (c.count, c.max_try)
-              for c in task_state_counts(store, "etl", ["run0", "run1"])}
-    assert counts == {
-        ("run0", "extract", "success", False): (1, 2),
-        ("run0", "work", "failed", True): (3, 1),
-        ("run0", "work", "success", True): (47, 1),
-        ("run1", "extract", "none", False): (1, 0),
-    }
-    assert task_state_counts(store, "etl", ["run1"]) != []
-    assert task_state_counts(store, "etl", []) == []
+    counts = {(c.run_id, c.task_id, c.state): (c.count, c.max_try)
+              for c in mapped_state_counts(store, "etl", ["run0", "run1"])}
+    assert counts == {("run0", "work", "failed"): (3, 1), ("run0", "work", "success"): (47, 1)}
+    assert sorted(unmapped_states(store, "etl", ["run0", "run1"])) == [
+        ("run0", "extract", "success", 2), ("run1", "extract", "none", 0)]
+    assert unmapped_states(store, "etl", ["run1"]) == [("run1", "extract", "none", 0)]
+    assert unmapped_states(store, "etl", []) == [] and mapped_state_counts(store, "etl", []) == []
     listed = instances_in_state(store, "etl", "run0", "work", limit=4)
     assert listed == [(0, "failed", 1), (1, "failed", 1), (2, "failed", 1), (3, "success", 1)]
 

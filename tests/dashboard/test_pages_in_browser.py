@@ -19,6 +19,7 @@ import pytest
 from browser import bokeh_data, browser, open_page, wait_for_text
 from monitored_dag import FAILURE, SECRET, build
 
+from daskflow.dashboard.grid_model import decode
 from daskflow.execution.cluster import connect, dashboard_url
 from daskflow.execution.single_run import run_once
 from daskflow.store import Store
@@ -63,6 +64,19 @@ def served(tmp_path_factory) -> Iterator[tuple[str, Run, Any]]:
             run.finished()
 
 
+def _grid_states(page: Any) -> dict[str, str]:
+    """``{task_id: state}`` of the newest run, from the grid's data as the browser holds it."""
+    tasks = bokeh_data(page, "grid-tasks")["task_id"]
+    runs = bokeh_data(page, "grid-runs")["run_id"]
+    states = decode(bokeh_data(page, "grid-cells"), tasks, runs)
+    return {task: state for (run_id, task), state in states.items() if run_id == runs[0]}
+
+
+def _cell_index(page: Any, task_id: str) -> int:
+    tasks = bokeh_data(page, "grid-tasks")["task_id"]
+    return bokeh_data(page, "grid-cells")["y"].index(tasks.index(task_id))
+
+
 def _task_url(root: str, run_id: str, task_id: str) -> str:
     return f"{root}/daskflow/task?dag_id=monitored&run_id={quote(run_id)}&task_id={task_id}"
 
@@ -70,14 +84,12 @@ def _task_url(root: str, run_id: str, task_id: str) -> str:
 def test_the_grid_follows_the_run_while_it_is_active(served):
     root, run, chromium = served
     page = open_page(chromium, f"{root}/daskflow/grid?dag_id=monitored", "(running)")
-    cells = bokeh_data(page, "grid-cells")
-    states = dict(zip(cells["task_id"], cells["state"], strict=True))
+    states = _grid_states(page)
     assert states["fetch"] == "success" and states["gate"] == "running"
     assert "broken" not in states or states["broken"] in ("none", "scheduled", "queued")
     run.open_gate()
     wait_for_text(page, "(failed)", timeout_s=120)  # the header, refreshed by the server
-    cells = bokeh_data(page, "grid-cells")
-    states = dict(zip(cells["task_id"], cells["state"], strict=True))
+    states = _grid_states(page)
     assert states["broken"] == "failed" and states["gate"] == "success"
     assert bokeh_data(page, "grid-runs")["state"] == ["failed"]
     page.close()
@@ -99,13 +111,12 @@ def test_a_mapped_cell_expands_and_an_unmapped_cell_opens_its_instance(served):
     root, run, chromium = served
     result = run.finished()
     page = open_page(chromium, f"{root}/daskflow/grid?dag_id=monitored", "(failed)")
-    cells = bokeh_data(page, "grid-cells")
     select = """([name, i]) => {
         Bokeh.documents[0].get_model_by_name(name).selected.indices = [i]; }"""
-    page.evaluate(select, ["grid-cells", cells["task_id"].index("work")])
+    page.evaluate(select, ["grid-cells", _cell_index(page, "work")])
     wait_for_text(page, "work[2]")
     assert bokeh_data(page, "mapped-instances")["state"] == ["success"] * 3
-    page.evaluate(select, ["grid-cells", cells["task_id"].index("broken")])
+    page.evaluate(select, ["grid-cells", _cell_index(page, "broken")])
     page.wait_for_url("**/daskflow/task?*task_id=broken*")
     wait_for_text(page, FAILURE)
     wait_for_text(page, result.run_id)
