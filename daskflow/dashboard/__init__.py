@@ -12,3 +12,25 @@ Paths (query arguments in brackets): ``/daskflow/dags``,
 ``/daskflow/code?dag_id[&run_id]``; ``style.py`` holds the state colours and
 reads query arguments.
 """
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def dask_setup(scheduler: Any) -> None:
+    """Mount daskflow's pages on a scheduler started with ``--preload daskflow.dashboard``.
+
+    Dask calls this once the scheduler exists; the pages read the store that
+    ``daskflow.db`` (or ``DASKFLOW_DB``) names in that scheduler's environment.
+    """
+    from daskflow.dashboard.mounting import mount_on
+
+    mount_on(scheduler)
+
+
+def dask_teardown(scheduler: Any) -> None:
+    """Take daskflow's metrics off the scheduler's ``/metrics`` as it closes."""
+    from daskflow.dashboard.metrics import uninstall
+
+    uninstall(scheduler)

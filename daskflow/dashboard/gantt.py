@@ -20,7 +20,8 @@ from bokeh.layouts import column
 from bokeh.models import ColumnDataSource, DatetimeTickFormatter, Div, FactorRange, HoverTool
 from bokeh.plotting import figure
 
-from daskflow.dashboard import frame, live, run_reads
+from daskflow.dashboard import layout as page_layout
+from daskflow.dashboard import live, run_reads
 from daskflow.dashboard.graph_layout import summary_state
 from daskflow.dashboard.store_access import dashboard_store
 from daskflow.dashboard.style import STATE_COLORS, query_arg, state_color
@@ -232,17 +233,20 @@ def gantt_figure(view: GanttView) -> Any:
 def document(scheduler: Any, extra: dict[str, Any], doc: Any) -> None:
     """The Gantt page for ``?dag_id`` and ``run_id`` of the URL."""
     dag_id = query_arg(doc, "dag_id")
+    page_layout.frame(doc, extra, f"{dag_id or '?'} gantt")
     if not dag_id:
-        frame.show(doc, extra, TITLE, Div(text="Open this page with ?dag_id=<a DAG id>"
-                                               "&amp;run_id=<a run id>."))
+        doc.add_root(Div(text="<h2>Gantt</h2>Open a DAG from the "
+                              + page_layout.link("/daskflow/dags", "DAG list") + "."))
         return
     view = GanttView(dashboard_store(), dag_id, query_arg(doc, "run_id"))
     view.update()
     if view.run is None:
-        text = f"DAG {escape(dag_id)!r} has no such run in the metadata store."
-        frame.show(doc, extra, f"{TITLE}: {dag_id}", Div(text=text))
+        doc.add_root(Div(text=f"DAG {escape(dag_id)!r} has no such run in the metadata store."))
         return
-    header = Div(text=f"<h3>{escape(dag_id)}: {escape(view.run.run_id)}</h3>{LEGEND}")
-    frame.show(doc, extra, f"{TITLE}: {dag_id}",
-               column(header, gantt_figure(view), sizing_mode="stretch_width"))
-    live.keep_updated(doc, view)
+    links = (page_layout.link("/daskflow/grid", "grid", dag_id=dag_id) + " · "
+             + page_layout.link("/daskflow/graph", "graph", dag_id=dag_id,
+                                run_id=view.run.run_id))
+    header = Div(text=f"<h2>{escape(dag_id)}: {escape(view.run.run_id)}</h2>{links}{LEGEND}")
+    status, report = page_layout.status_line()
+    doc.add_root(column(header, status, gantt_figure(view), sizing_mode="stretch_width"))
+    live.keep_fresh(doc, [view], report=report)

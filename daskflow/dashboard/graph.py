@@ -29,7 +29,8 @@ from bokeh.models import (
 )
 from bokeh.plotting import figure
 
-from daskflow.dashboard import frame, live, run_reads
+from daskflow.dashboard import layout as page_layout
+from daskflow.dashboard import live, run_reads
 from daskflow.dashboard.graph_layout import Layout, layout, summary_state
 from daskflow.dashboard.store_access import dashboard_store
 from daskflow.dashboard.style import query_arg, state_color
@@ -228,19 +229,21 @@ def graph_figure(view: GraphView) -> Any:
 def document(scheduler: Any, extra: dict[str, Any], doc: Any) -> None:
     """The Graph page for ``?dag_id`` (and ``run_id``) of the URL."""
     dag_id = query_arg(doc, "dag_id")
+    page_layout.frame(doc, extra, f"{dag_id or '?'} graph")
     if not dag_id:
-        frame.show(doc, extra, TITLE, Div(text="Open this page with ?dag_id=<a DAG id>."))
+        doc.add_root(Div(text="<h2>Graph</h2>Open a DAG from the "
+                              + page_layout.link("/daskflow/dags", "DAG list") + "."))
         return
     view = GraphView(dashboard_store(), dag_id, query_arg(doc, "run_id"))
     view.update()
     if not view.layout.nodes:
-        text = (f"DAG {escape(dag_id)!r} has no stored version yet: has a scheduler "
-                "parsed its file?")
-        frame.show(doc, extra, f"{TITLE}: {dag_id}", Div(text=text))
+        doc.add_root(Div(text=f"DAG {escape(dag_id)!r} has no stored version yet: has a "
+                              "scheduler parsed its file?"))
         return
-    header = Div(text=f"<h3>{escape(dag_id)}</h3>")
+    header = Div(text=f"<h2>{escape(dag_id)}: graph</h2>"
+                      + page_layout.link("/daskflow/grid", "grid", dag_id=dag_id))
     groups = Div(text="Task groups shown expanded:", visible=bool(view.layout.groups))
-    frame.show(doc, extra, f"{TITLE}: {dag_id}",
-               column(header, view.run_select, groups, view.group_boxes, graph_figure(view),
-                      sizing_mode="stretch_width"))
-    live.keep_updated(doc, view)
+    status, report = page_layout.status_line()
+    doc.add_root(column(header, status, view.run_select, groups, view.group_boxes,
+                        graph_figure(view), sizing_mode="stretch_width"))
+    live.keep_fresh(doc, [view], report=report)

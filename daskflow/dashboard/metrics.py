@@ -28,7 +28,7 @@ from distributed.diagnostics.plugin import SchedulerPlugin
 from prometheus_client import REGISTRY, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from daskflow import config
+from daskflow.dashboard.store_access import shown_url
 from daskflow.execution.cluster_plugins import REPORT_TOPIC_PREFIX
 from daskflow.execution.report import END
 from daskflow.scheduler import tick_times
@@ -59,7 +59,7 @@ class DaskflowCollector:
     def store(self) -> Store:
         """The store, opened without retries: a scrape runs on the scheduler's event
         loop, so an unavailable store must fail the scrape's reads at once."""
-        url = self.store_url or config.db_url()
+        url = self.store_url or shown_url()
         if self._store is None or self._opened_url != url:
             self.close()
             self._store, self._opened_url = Store(url, retry_for=0), url
@@ -159,7 +159,7 @@ _schedulers: list[Any] = []
 def install_metrics(scheduler: Any, store_url: str | None = None) -> DaskflowCollector:
     """Add daskflow's series to ``/metrics`` of ``scheduler`` (in its process).
 
-    ``store_url`` defaults to the configured store. Safe to call again for
+    ``store_url`` defaults to the store the pages read (``store_access.py``). Safe to call again for
     the same or another scheduler of the process: the collector is registered
     once, and reads the store named last.
     """

@@ -40,15 +40,22 @@ def connect(cluster: Any = None, *, workers: int | None = None,
         return
     from distributed import LocalCluster
 
+    from daskflow.dashboard.metrics import install_metrics, uninstall
+    from daskflow.dashboard.mounting import add_navigation, register_before_start
+
+    register_before_start()  # the dashboard is built with the scheduler: pages first
     if dashboard_address is None:
         dashboard_address = config.get("local-cluster.dashboard-address", "127.0.0.1:0")
     local = LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker,
                          processes=processes, dashboard_address=dashboard_address,
                          silence_logs=40)
+    add_navigation(local.scheduler)
+    install_metrics(local.scheduler)
     client = Client(local)
     try:
         yield client
     finally:
+        uninstall(local.scheduler)
         client.close()
         local.close()
 

@@ -17,6 +17,7 @@ from datetime import date, datetime, timezone
 from typing import Any
 
 from daskflow import config
+from daskflow.dashboard.store_access import show_store
 from daskflow.exceptions import DaskflowError
 from daskflow.execution.cluster import connect
 from daskflow.execution.run import RunExecution
@@ -111,6 +112,7 @@ def run_once(dag: Any, logical_date: Any = None, conf: dict | None = None, clust
         if on_cluster is not None:
             on_cluster(client)
         store = Store(db or config.db_url())
+        show_store(db or config.db_url())  # the embedded dashboard shows this run's store
         try:
             store.init()
             run = _create_run(store, dag, logical, conf, now)

@@ -1,20 +1,21 @@
-"""One finished run for the dashboard tests: a task group, a mapped task, a retry, a failure.
-
-It runs once per session on the suite's LocalCluster (``dask_client``) into a
-SQLite store of its own; the pages read that store through
-``store_access.dashboard_store``, as they do in the scheduler's process.
-"""
+"""Finished runs recorded in stores of their own, shared by the dashboard tests that only
+read them: ``finished_run`` (the monitored DAG: a failure, a retry, mapping, a masked
+secret) and ``demo_run`` (a task group, a mapped task, a retry and a failure, for the
+graph and Gantt pages)."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import cloudpickle
 import pytest
 
 from daskflow import DAG, TaskGroup, get_current_context, task
+from daskflow.execution.single_run import RunResult, run_once
 from daskflow.operators import EmptyOperator, PythonOperator
 from daskflow.store import Store
 
@@ -24,7 +25,7 @@ DAG_ID = "dashboard_demo"
 
 
 @dataclass(frozen=True)
-class FinishedRun:
+class DemoRun:
     db_url: str
     dag_id: str
     run_id: str
@@ -68,15 +69,28 @@ def demo_dag() -> DAG:
 
 
 @pytest.fixture(scope="session")
-def finished_run(dask_client, tmp_path_factory) -> FinishedRun:
+def demo_run(dask_client, tmp_path_factory) -> DemoRun:
     db_url = f"sqlite:///{tmp_path_factory.mktemp('dashboard') / 'daskflow.db'}"
     result = demo_dag().test(cluster=dask_client, db=db_url)
     workers = frozenset(dask_client.scheduler_info()["workers"])
-    return FinishedRun(db_url, DAG_ID, result.run_id, result.state, workers)
+    return DemoRun(db_url, DAG_ID, result.run_id, result.state, workers)
 
 
 @pytest.fixture
-def run_store(finished_run):
-    store = Store(finished_run.db_url)
+def demo_store(demo_run):
+    store = Store(demo_run.db_url)
     yield store
     store.dispose()
+
+
+@pytest.fixture(scope="module")
+def finished_run(dask_client: Any, tmp_path_factory: pytest.TempPathFactory
+                 ) -> Iterator[tuple[str, RunResult]]:
+    """``(db_url, result)`` of one run of ``monitored`` on the session's cluster."""
+    from monitored_dag import build
+
+    folder = tmp_path_factory.mktemp("monitored")
+    url = f"sqlite:///{folder / 'daskflow.db'}"
+    result = run_once(build(str(folder / "flaky-flag")), cluster=dask_client, db=url)
+    yield url, result
+    Store(url).dispose()

@@ -19,8 +19,8 @@ def _bars(view: gantt.GanttView) -> list[dict]:
             for i in range(len(data["row"]))]
 
 
-def test_every_try_is_a_bar_on_its_instance_row_with_its_worker(finished_run, run_store):
-    view = gantt.GanttView(run_store, finished_run.dag_id, finished_run.run_id)
+def test_every_try_is_a_bar_on_its_instance_row_with_its_worker(demo_run, demo_store):
+    view = gantt.GanttView(demo_store, demo_run.dag_id, demo_run.run_id)
     view.update()
     bars = _bars(view)
     by_row: dict[str, list[dict]] = {}
@@ -33,24 +33,24 @@ def test_every_try_is_a_bar_on_its_instance_row_with_its_worker(finished_run, ru
     assert flaky[0]["end"] <= flaky[1]["queued"] <= flaky[1]["start"]
     assert [b["state"] for b in by_row["broken"]] == ["failed"]
     assert {"square[0]", "square[1]", "square[2]"} <= set(by_row)
-    workers = {w.split("://", 1)[-1] for w in finished_run.workers}
+    workers = {w.split("://", 1)[-1] for w in demo_run.workers}
     assert {b["worker"] for b in bars} <= workers
 
 
-def test_queued_part_comes_before_the_running_part(finished_run, run_store):
-    view = gantt.GanttView(run_store, finished_run.dag_id, finished_run.run_id)
+def test_queued_part_comes_before_the_running_part(demo_run, demo_store):
+    view = gantt.GanttView(demo_store, demo_run.dag_id, demo_run.run_id)
     view.update()
     bars = _bars(view)
 
     assert all(b["queued"] <= b["start"] <= b["end"] for b in bars)
     # Every try that ran was stamped by daskflow's scheduler plugin when it could run.
-    stamped = [a for a in run_store.list_run_attempts(finished_run.dag_id, finished_run.run_id)
+    stamped = [a for a in demo_store.list_run_attempts(demo_run.dag_id, demo_run.run_id)
                if a.start_date is not None]
     assert stamped and all(a.queued_date is not None for a in stamped)
 
 
-def test_rows_follow_the_dag_order_first_task_on_top(finished_run, run_store):
-    view = gantt.GanttView(run_store, finished_run.dag_id)
+def test_rows_follow_the_dag_order_first_task_on_top(demo_run, demo_store):
+    view = gantt.GanttView(demo_store, demo_run.dag_id)
     view.update()
     top_down = view.rows.factors[::-1]
 
@@ -72,18 +72,18 @@ def test_a_running_try_is_drawn_up_to_now():
     assert (bar.queued, bar.start, bar.end) == (start - timedelta(seconds=3), start, now)
 
 
-def test_the_page_builds_a_bokeh_document(finished_run, monkeypatch):
-    monkeypatch.setenv("DASKFLOW_DB", finished_run.db_url)
+def test_the_page_builds_a_bokeh_document(demo_run, monkeypatch):
+    monkeypatch.setenv("DASKFLOW_DB", demo_run.db_url)
     doc = Document()
-    arguments = {"dag_id": [finished_run.dag_id.encode()],
-                 "run_id": [finished_run.run_id.encode()]}
+    arguments = {"dag_id": [demo_run.dag_id.encode()],
+                 "run_id": [demo_run.run_id.encode()]}
     request = type("Request", (), {"arguments": arguments})
     doc._session_context = lambda: type("Context", (), {"request": request})()
 
     gantt.document(None, {"pages": []}, doc)
 
-    assert doc.title == f"Gantt: {finished_run.dag_id}"
-    assert "flaky" in doc.daskflow_components[0].rows.factors
+    assert doc.title == f"daskflow: {demo_run.dag_id} gantt"
+    assert "flaky" in doc.select_one({"name": "gantt_bars"}).data["row"]
     assert doc.to_json()
 
 

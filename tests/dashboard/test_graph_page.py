@@ -17,12 +17,12 @@ def _nodes(view: graph.GraphView) -> dict[str, dict]:
             for i, node_id in enumerate(data["node_id"])}
 
 
-def test_the_run_is_drawn_with_groups_collapsed_and_mapping_counted(finished_run, run_store):
-    view = graph.GraphView(run_store, finished_run.dag_id)
+def test_the_run_is_drawn_with_groups_collapsed_and_mapping_counted(demo_run, demo_store):
+    view = graph.GraphView(demo_store, demo_run.dag_id)
     view.update()
     nodes = _nodes(view)
 
-    assert view.run.run_id == finished_run.run_id and finished_run.state == "failed"
+    assert view.run.run_id == demo_run.run_id and demo_run.state == "failed"
     assert set(nodes) == {"start", "prepare", "numbers", "square", "flaky", "broken", "done"}
     assert nodes["prepare"]["kind"] == "group" and "(2 tasks)" in nodes["prepare"]["label"]
     assert nodes["prepare"]["state"] == "success"
@@ -36,8 +36,8 @@ def test_the_run_is_drawn_with_groups_collapsed_and_mapping_counted(finished_run
     assert nodes["broken"]["url"].endswith("&task_id=broken")
 
 
-def test_columns_follow_the_longest_path_and_edges_go_left_to_right(finished_run, run_store):
-    view = graph.GraphView(run_store, finished_run.dag_id, finished_run.run_id)
+def test_columns_follow_the_longest_path_and_edges_go_left_to_right(demo_run, demo_store):
+    view = graph.GraphView(demo_store, demo_run.dag_id, demo_run.run_id)
     view.update()
     x = dict(zip(view.nodes.data["node_id"], view.nodes.data["x"], strict=True))
 
@@ -48,8 +48,8 @@ def test_columns_follow_the_longest_path_and_edges_go_left_to_right(finished_run
     assert ("prepare", "flaky") in view.layout.edges and ("start", "prepare") in view.layout.edges
 
 
-def test_expanding_a_group_draws_its_tasks_and_their_edge(finished_run, run_store):
-    view = graph.GraphView(run_store, finished_run.dag_id)
+def test_expanding_a_group_draws_its_tasks_and_their_edge(demo_run, demo_store):
+    view = graph.GraphView(demo_store, demo_run.dag_id)
     view.update()
     assert view.group_boxes.labels == ["prepare"]
 
@@ -62,35 +62,35 @@ def test_expanding_a_group_draws_its_tasks_and_their_edge(finished_run, run_stor
     assert ("start", "prepare.clean") in view.layout.edges
 
 
-def test_choosing_a_run_in_the_select_redraws_that_run(finished_run, run_store):
-    view = graph.GraphView(run_store, finished_run.dag_id, run_id="no-such-run")
+def test_choosing_a_run_in_the_select_redraws_that_run(demo_run, demo_store):
+    view = graph.GraphView(demo_store, demo_run.dag_id, run_id="no-such-run")
     view.update()
     assert view.run is None and _nodes(view)["broken"]["state"] == "none"
 
-    view.run_select.value = finished_run.run_id
+    view.run_select.value = demo_run.run_id
 
-    assert view.run.run_id == finished_run.run_id
+    assert view.run.run_id == demo_run.run_id
     assert _nodes(view)["broken"]["state"] == "failed"
     assert not view.live()  # a finished run that was chosen stays as it is
     assert view.read() is None  # so a refresh reads nothing from the store
-    assert view.read(force=True).run.run_id == finished_run.run_id
+    assert view.read(force=True).run.run_id == demo_run.run_id
 
 
-def test_the_page_builds_a_bokeh_document(finished_run, run_store, monkeypatch):
-    monkeypatch.setenv("DASKFLOW_DB", finished_run.db_url)
-    doc = _document_for({"dag_id": finished_run.dag_id})
+def test_the_page_builds_a_bokeh_document(demo_run, demo_store, monkeypatch):
+    monkeypatch.setenv("DASKFLOW_DB", demo_run.db_url)
+    doc = _document_for({"dag_id": demo_run.dag_id})
 
     graph.document(None, {"pages": []}, doc)
 
-    assert doc.roots and doc.title == f"Graph: {finished_run.dag_id}"
-    assert doc.daskflow_components[0].nodes.data["node_id"]
+    assert doc.roots and doc.title == f"daskflow: {demo_run.dag_id} graph"
+    assert "broken" in doc.select_one({"name": "graph_nodes"}).data["node_id"]
     assert doc.to_json()  # every model serialises
 
 
 def test_the_page_explains_a_missing_dag_id():
     doc = _document_for({})
     graph.document(None, {}, doc)
-    assert "dag_id" in doc.roots[0].text
+    assert "DAG list" in doc.roots[0].text
 
 
 def _document_for(arguments: dict[str, str]) -> Document:

@@ -1,0 +1,347 @@
+"""The grid of one DAG: its newest runs (columns, newest first) by its tasks (rows).
+
+Each cell is a task in a run, coloured by state; a mapped task is one cell
+with its counts per state, and clicking it expands it into its instances
+below the grid. Clicking an unmapped cell opens its task instance page;
+clicking a run's header cell shows the run with links to its graph, Gantt
+chart and code. The page reads grouped counts (``store/overview.py``), so a
+DAG of 500 tasks and 100 runs, or a mapping of 10,000, costs one query and
+one glyph.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from typing import Any
+
+from bokeh.layouts import column
+from bokeh.models import (
+    ColumnDataSource,
+    CustomJS,
+    CustomJSHover,
+    DataTable,
+    Div,
+    FixedTicker,
+    HoverTool,
+    HTMLTemplateFormatter,
+    LinearColorMapper,
+    Range1d,
+    TableColumn,
+    TapTool,
+)
+from bokeh.plotting import figure
+from bokeh.transform import transform
+
+from daskflow import config
+from daskflow.dashboard import actions_panel, layout, live
+from daskflow.dashboard.grid_model import (
+    CELL_COLUMNS,
+    PALETTE,
+    RUN_COLUMNS,
+    STATE_NAMES,
+    RunCells,
+    assemble,
+    run_cells,
+    run_columns,
+    same_columns,
+    task_order,
+)
+from daskflow.dashboard.store_access import dashboard_store
+from daskflow.dashboard.style import query_arg, state_color
+from daskflow.store.overview import instances_in_state, mapped_state_counts, unmapped_states
+from daskflow.store.records import DagRecord, DagRunRecord
+from daskflow.store.store import Store
+
+PATH = "/daskflow/grid"
+TITLE = "Grid"
+CELL_PX = 18
+#: Instances listed when a mapped cell is expanded (its counts cover all of them).
+EXPANDED_LIMIT = 1000
+#: Runs whose cells may still change without the run's state changing.
+ACTIVE = ("queued", "running")
+
+
+@dataclass(frozen=True, eq=False)
+class GridData:
+    dag: DagRecord | None
+    tasks: list[str]
+    runs: dict[str, list[Any]]
+    cells: dict[str, Any]
+    mapped: dict[str, list[str]]
+
+
+def _structure_tasks(store: Store, dag_id: str, runs: list[DagRunRecord]) -> list[str]:
+    version = None
+    if runs and runs[0].dag_version:
+        version = store.get_dag_version(runs[0].dag_version)
+    if version is None:
+        versions = store.list_dag_versions(dag_id)
+        version = versions[0] if versions else None
+    return list(((version.structure if version else None) or {}).get("tasks") or {})
+
+
+class GridReader:
+    """Reads a DAG's grid, re-reading only the runs that are new, active or changed state.
+
+    A finished run's cells are kept from one refresh to the next, so an open
+    grid of 100 finished runs costs one small query per refresh.
+    """
+
+    def __init__(self, dag_id: str, runs_shown: int, url: str | None = None) -> None:
+        self.dag_id, self.runs_shown, self.url = dag_id, runs_shown, url
+        self._cells: dict[str, tuple[str, RunCells]] = {}
+        self._tasks: list[str] = []
+
+    def read(self) -> GridData:
+        store = dashboard_store(self.url)
+        runs = store.list_dag_runs(self.dag_id, limit=self.runs_shown)
+        stale = [r for r in runs if r.state in ACTIVE or r.run_id not in self._cells
+                 or self._cells[r.run_id][0] != r.state]
+        unmapped, mapped = self._read_runs(store, stale)
+        seen = {t for rows in unmapped.values() for t, _, _ in rows}
+        seen |= {c.task_id for counts in mapped.values() for c in counts}
+        tasks = task_order(_structure_tasks(store, self.dag_id, runs),
+                           sorted(seen | set(self._tasks)))
+        if tasks != self._tasks and len(stale) < len(runs):
+            stale = runs  # rows moved: every run's cells are recomputed
+            unmapped, mapped = self._read_runs(store, stale)
+        self._tasks = tasks
+        rows = {task: row for row, task in enumerate(tasks)}
+        for run in stale:
+            cells = run_cells(rows, unmapped.get(run.run_id, []), mapped.get(run.run_id, []))
+            self._cells[run.run_id] = (run.state, cells)
+        shown = {run.run_id for run in runs}
+        self._cells = {k: v for k, v in self._cells.items() if k in shown}
+        cells, mapped_table = assemble([self._cells[run.run_id][1] for run in runs])
+        return GridData(store.get_dag(self.dag_id), tasks, run_columns(runs), cells,
+                        mapped_table)
+
+    def _read_runs(self, store: Store, runs: list[DagRunRecord]) -> tuple[dict, dict]:
+        ids = [run.run_id for run in runs]
+        unmapped: dict[str, list[tuple[str, str, int]]] = {}
+        for run_id, task_id, state, tries in unmapped_states(store, self.dag_id, ids):
+            unmapped.setdefault(run_id, []).append((task_id, state, tries))
+        mapped: dict[str, list] = {}
+        for count in mapped_state_counts(store, self.dag_id, ids):
+            mapped.setdefault(count.run_id, []).append(count)
+        return unmapped, mapped
+
+
+def read_grid(dag_id: str, runs_shown: int, url: str | None = None) -> GridData:
+    """Everything the grid shows of ``dag_id`` (one full read)."""
+    return GridReader(dag_id, runs_shown, url).read()
+
+
+def _run_links(dag_id: str, run_id: str) -> str:
+    return " · ".join(layout.link(path, name, dag_id=dag_id, run_id=run_id) for path, name in
+                      (("/daskflow/graph", "Graph"), ("/daskflow/gantt", "Gantt"),
+                       ("/daskflow/code", "Code")))
+
+
+#: Reads a column of a source in BokehJS, whichever way the version stores columns.
+_COLUMN_JS = "const col = (s, k) => (s.data instanceof Map ? s.data.get(k) : s.data[k]);"
+
+
+def _lookup(source: ColumnDataSource, column: str) -> CustomJSHover:
+    return CustomJSHover(args={"source": source}, code=_COLUMN_JS + f"""
+        const values = col(source, "{column}");
+        return (value >= 0 && values && value < values.length) ? String(values[value]) : "";
+    """)
+
+
+@dataclass
+class RunGrid:
+    """The runs x tasks figure. ``cells`` holds numbers (run ``x``, task row ``y``, state
+    code, tries, mapped, ``detail``); ``tasks``, ``runs`` and ``mapped`` hold the names."""
+
+    dag_id: str
+    url: str | None = None
+    runs_shown: int = field(default_factory=lambda: int(config.get("dashboard.recent-runs", 25)))
+
+    def __post_init__(self) -> None:
+        self.reader = GridReader(self.dag_id, self.runs_shown, self.url)
+        self.cells = ColumnDataSource({name: [] for name in CELL_COLUMNS}, name="grid-cells")
+        self.tasks = ColumnDataSource({"task_id": []}, name="grid-tasks")
+        self.runs = ColumnDataSource({name: [] for name in (*RUN_COLUMNS, "row")},
+                                     name="grid-runs")
+        self.mapped = ColumnDataSource({"counts": []}, name="grid-mapped")
+        self.states = ColumnDataSource({"name": list(STATE_NAMES)}, name="grid-states")
+        self.header = Div(text="", sizing_mode="stretch_width")
+        x_range = Range1d(-0.5, 0.5)
+        self.run_figure = figure(x_range=x_range, y_range=Range1d(-0.5, 0.5), height=60,
+                                 width=400, toolbar_location=None, tools="")
+        self.run_figure.rect("x", "row", 0.9, 0.9, source=self.runs, color="color")
+        self.run_figure.yaxis.ticker = FixedTicker(ticks=[0])
+        self.run_figure.yaxis.major_label_overrides = {0: "runs"}
+        self.cell_figure = figure(x_range=x_range, y_range=Range1d(0.5, -0.5), height=100,
+                                  width=400, toolbar_location=None, tools="")
+        colors = LinearColorMapper(palette=list(PALETTE), low=-0.5, high=len(PALETTE) - 0.5)
+        self.cell_figure.rect("x", "y", 0.9, 0.9, source=self.cells, line_color=None,
+                              fill_color=transform("state", colors))
+        for fig in (self.run_figure, self.cell_figure):
+            fig.xaxis.visible = False
+            fig.grid.visible = False
+            fig.outline_line_color = None
+            fig.min_border_left = 160
+        self.run_figure.add_tools(TapTool(), HoverTool(tooltips=[
+            ("run", "@run_id"), ("state", "@state"), ("logical date", "@logical_date"),
+            ("type", "@run_type")]))
+        self.cell_figure.add_tools(TapTool(), HoverTool(
+            tooltips=[("task", "@y{name}"), ("run", "@x{name}"), ("state", "@state{name}"),
+                      ("instances", "@detail{name}"), ("tries", "@tries")],
+            formatters={"@y": _lookup(self.tasks, "task_id"), "@x": _lookup(self.runs, "run_id"),
+                        "@state": _lookup(self.states, "name"),
+                        "@detail": _lookup(self.mapped, "counts")}))
+        # An unmapped cell opens its task instance; a mapped one expands (Python side).
+        self.cells.selected.js_on_change("indices", CustomJS(
+            args={"cells": self.cells, "tasks": self.tasks, "runs": self.runs,
+                  "dag_id": self.dag_id},
+            code=_COLUMN_JS + """
+            const i = cells.selected.indices[0];
+            if (i === undefined || col(cells, "mapped")[i]) { return; }
+            const run = col(runs, "run_id")[col(cells, "x")[i]];
+            const task = col(tasks, "task_id")[col(cells, "y")[i]];
+            const e = encodeURIComponent;
+            window.location.href =
+                `daskflow/task?dag_id=${e(dag_id)}&run_id=${e(run)}&task_id=${e(task)}`;
+        """))
+        self.data: GridData | None = None
+
+    def read(self) -> GridData:
+        return self.reader.read()
+
+    def show(self, data: GridData) -> None:
+        old = self.data
+        self.data = data
+        if old is None or old.tasks != data.tasks:
+            n = len(data.tasks)
+            self.tasks.data = {"task_id": list(data.tasks)}
+            self.cell_figure.y_range.start, self.cell_figure.y_range.end = n - 0.5, -0.5
+            self.cell_figure.yaxis.ticker = FixedTicker(ticks=list(range(n)))
+            self.cell_figure.yaxis.major_label_overrides = dict(enumerate(data.tasks))
+            self.cell_figure.height = 40 + CELL_PX * n
+        if old is None or old.runs != data.runs:
+            width = max(len(data.runs["x"]), 1)
+            self.run_figure.x_range.start, self.run_figure.x_range.end = -0.5, width - 0.5
+            for fig in (self.run_figure, self.cell_figure):
+                fig.width = 180 + CELL_PX * width
+            self.runs.data = {**data.runs, "row": [0] * len(data.runs["x"])}
+        if old is None or old.mapped != data.mapped:
+            self.mapped.data = data.mapped
+        if old is None or not same_columns(old.cells, data.cells):
+            self.cells.data = data.cells
+        header = self._header(data)
+        if header != self.header.text:
+            self.header.text = header
+
+    def cell(self, index: int) -> tuple[str, str, bool, str]:
+        """``(run_id, task_id, mapped, counts)`` of the cell at ``index`` of ``cells``."""
+        data = self.cells.data
+        run_id = self.runs.data["run_id"][int(data["x"][index])]
+        task_id = self.tasks.data["task_id"][int(data["y"][index])]
+        detail = int(data["detail"][index])
+        counts = self.mapped.data["counts"][detail] if detail >= 0 else ""
+        return run_id, task_id, detail >= 0, counts
+
+    def _header(self, data: GridData) -> str:
+        dag = data.dag
+        parts = [f"<h2>{html.escape(self.dag_id)}</h2>"]
+        if dag is not None:
+            parts.append(f"Schedule <b>{html.escape(dag.schedule or 'None')}</b> · "
+                         f"{'paused' if dag.is_paused else 'active'} · "
+                         f"owner {html.escape(dag.owner or '-')} · "
+                         f"{len(data.tasks)} tasks · {len(data.runs['x'])} runs shown · ")
+        parts.append(layout.link("/daskflow/code", "Code", dag_id=self.dag_id) + " · "
+                     + layout.link("/daskflow/graph", "Graph", dag_id=self.dag_id))
+        if data.runs["run_id"]:
+            newest = data.runs["run_id"][0]
+            parts.append(f"<br>Newest run <b>{html.escape(newest)}</b> "
+                         f"({html.escape(data.runs['state'][0])}): "
+                         + _run_links(self.dag_id, newest))
+        return "".join(parts)
+
+
+class Details:
+    """Below the grid: the run or mapped cell last clicked, expanded."""
+
+    def __init__(self, grid: RunGrid, doc: Any, url: str | None = None) -> None:
+        self.grid, self.doc, self.url = grid, doc, url
+        self.div = Div(text="<i>Click a run's header cell, or a mapped task's cell, "
+                            "to see it here; click any other cell to open it.</i>",
+                       sizing_mode="stretch_width")
+        self.instances = ColumnDataSource({"map_index": [], "state": [], "tries": [],
+                                           "link": []}, name="mapped-instances")
+        self.table = DataTable(source=self.instances, index_position=None, height=260,
+                               visible=False, width=520, columns=[
+            TableColumn(field="link", title="Instance",
+                        formatter=HTMLTemplateFormatter(template="<%= value %>")),
+            TableColumn(field="state", title="State"),
+            TableColumn(field="tries", title="Tries")])
+        grid.cells.selected.on_change("indices", self._cell_clicked)
+        grid.runs.selected.on_change("indices", self._run_clicked)
+
+    def _run_clicked(self, attr: str, old: list[int], new: list[int]) -> None:
+        if not new:
+            return
+        data = self.grid.runs.data
+        run_id, state = data["run_id"][new[0]], data["state"][new[0]]
+        self.table.visible = False
+        self.div.text = (f"<h3>Run {html.escape(run_id)}</h3>State <b>{html.escape(state)}</b>"
+                         f" · logical date {html.escape(data['logical_date'][new[0]])} · "
+                         + _run_links(self.grid.dag_id, run_id))
+
+    def _cell_clicked(self, attr: str, old: list[int], new: list[int]) -> None:
+        if not new:
+            return
+        run_id, task_id, mapped, summary = self.grid.cell(new[0])
+        if not mapped:
+            return
+        self.div.text = (f"<h3>{html.escape(task_id)} (mapped) in {html.escape(run_id)}</h3>"
+                         f"{html.escape(summary)}")
+        dag_id = self.grid.dag_id
+
+        def read() -> list[tuple[int, str, int]]:
+            return instances_in_state(dashboard_store(self.url), dag_id, run_id, task_id,
+                                      EXPANDED_LIMIT)
+
+        def show(rows: Any) -> None:
+            if isinstance(rows, Exception):
+                self.div.text += f"<br><b>Cannot read the instances: {html.escape(str(rows))}</b>"
+                return
+            self.instances.data = {
+                "map_index": [r[0] for r in rows], "state": [r[1] for r in rows],
+                "tries": [r[2] for r in rows],
+                "link": [layout.link("/daskflow/task", f"{task_id}[{r[0]}]", dag_id=dag_id,
+                                     run_id=run_id, task_id=task_id, map_index=r[0])
+                         for r in rows]}
+            self.table.visible = True
+
+        live.read_then_show(self.doc, read, show)
+
+
+def legend_html() -> str:
+    """Which colour is which state."""
+    from daskflow.dashboard.style import STATE_COLORS
+
+    return " ".join(layout.dot(state, state_color(state)) + html.escape(state or "none")
+                    for state in STATE_COLORS)
+
+
+def document(scheduler: Any, extra: dict[str, Any], doc: Any) -> None:
+    """The Bokeh document of one DAG's grid (``?dag_id=``)."""
+    dag_id = query_arg(doc, "dag_id")
+    layout.frame(doc, extra, f"{dag_id or '?'} grid")
+    if not dag_id:
+        doc.add_root(Div(text="<h2>Grid</h2>Open a DAG from the "
+                              + layout.link("/daskflow/dags", "DAG list") + "."))
+        return
+    grid = RunGrid(dag_id)
+    details = Details(grid, doc)
+    status, report = layout.status_line()
+    doc.add_root(column(grid.header, status, actions_panel.for_dag(doc, dag_id),
+                        Div(text=legend_html()), grid.run_figure, grid.cell_figure,
+                        details.div, details.table, sizing_mode="stretch_width"))
+    live.keep_fresh(doc, [grid], report=report)
+
+
