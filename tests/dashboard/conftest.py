@@ -83,6 +83,17 @@ def demo_store(demo_run):
     store.dispose()
 
 
+@pytest.fixture
+def shown_demo_store(demo_run) -> Iterator[None]:
+    """The pages of this process read the demo run's store for the test, as after its run."""
+    from daskflow.dashboard import store_access
+
+    before = list(store_access._shown)
+    store_access.show_store(demo_run.db_url)
+    yield
+    store_access._shown[:] = before
+
+
 @pytest.fixture(scope="module")
 def finished_run(dask_client: Any, tmp_path_factory: pytest.TempPathFactory
                  ) -> Iterator[tuple[str, RunResult]]:

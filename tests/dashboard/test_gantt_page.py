@@ -72,8 +72,7 @@ def test_a_running_try_is_drawn_up_to_now():
     assert (bar.queued, bar.start, bar.end) == (start - timedelta(seconds=3), start, now)
 
 
-def test_the_page_builds_a_bokeh_document(demo_run, monkeypatch):
-    monkeypatch.setenv("DASKFLOW_DB", demo_run.db_url)
+def test_the_page_builds_a_bokeh_document(demo_run, shown_demo_store):
     doc = Document()
     arguments = {"dag_id": [demo_run.dag_id.encode()],
                  "run_id": [demo_run.run_id.encode()]}

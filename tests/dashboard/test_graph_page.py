@@ -76,8 +76,7 @@ def test_choosing_a_run_in_the_select_redraws_that_run(demo_run, demo_store):
     assert view.read(force=True).run.run_id == demo_run.run_id
 
 
-def test_the_page_builds_a_bokeh_document(demo_run, demo_store, monkeypatch):
-    monkeypatch.setenv("DASKFLOW_DB", demo_run.db_url)
+def test_the_page_builds_a_bokeh_document(demo_run, shown_demo_store):
     doc = _document_for({"dag_id": demo_run.dag_id})
 
     graph.document(None, {"pages": []}, doc)
