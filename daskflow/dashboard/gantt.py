@@ -6,7 +6,8 @@ run). One row per task instance, in the DAG's order, mapped instances as
 run it (``task_attempt.queued_date``, stamped by daskflow's scheduler plugin)
 to its start, then a bar in its state's colour to its end, labelled with the
 Dask worker that ran it. Tries end up in ``task_attempt`` when they end, so a
-try still running is drawn from its task instance, up to now.
+try still running is drawn from its task instance, up to now
+(``Store.run_try_spans`` reads both, only the columns drawn).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from daskflow.dashboard import live, run_reads
 from daskflow.dashboard.graph_layout import summary_state
 from daskflow.dashboard.store_access import dashboard_store
 from daskflow.dashboard.style import STATE_COLORS, query_arg, state_color
-from daskflow.store.records import AttemptRecord, DagRunRecord, TaskInstanceRecord
+from daskflow.store.monitoring import TrySpan
+from daskflow.store.records import DagRunRecord
 
 PATH = "/daskflow/gantt"
 TITLE = "Gantt"
@@ -87,9 +89,7 @@ class GanttView:
         run = run_reads.chosen_run(self.store, self.dag_id, self.run_id)
         if run is None:
             return GanttData(None, _columns([]), [])
-        attempts = self.store.list_run_attempts(self.dag_id, run.run_id)
-        instances = self.store.list_task_instances(self.dag_id, run.run_id)
-        bars = tries_as_bars(attempts, instances, now)
+        bars = tries_as_bars(self.store.run_try_spans(self.dag_id, run.run_id), now)
         order = list(run_reads.dag_tasks(self.store, self.dag_id, run))
         rows = _row_order({b.row for b in bars}, order)
         return GanttData(run, _columns(bars), rows[::-1])  # the first task on top
@@ -118,28 +118,20 @@ class GanttView:
         return newest is not None and (self.run is None or newest.run_id != self.run.run_id)
 
 
-def tries_as_bars(attempts: list[AttemptRecord], instances: list[TaskInstanceRecord],
-                  now: datetime) -> list[Bar]:
+def tries_as_bars(spans: list[TrySpan], now: datetime) -> list[Bar]:
     """A bar per ended try, plus one per try still running (its end: ``now``).
 
     A try without a recorded queued moment has no queued part.
     """
+    ended = {(t.task_id, t.map_index, t.try_number) for t in spans if t.end is not None}
     bars = []
-    ended = set()
-    for a in attempts:
-        if a.start_date is None:
-            continue  # never ran (e.g. skipped or failed before starting)
-        end = a.end_date or a.start_date
-        queued = min(a.queued_date or a.start_date, a.start_date)
-        bars.append(Bar(_row(a.task_id, a.map_index), a.try_number, a.state or "none",
-                        _short(a.worker), queued, a.start_date, end))
-        ended.add((a.task_id, a.map_index, a.try_number))
-    for ti in instances:
-        running = ti.state == "running" and ti.start_date is not None
-        if running and (ti.task_id, ti.map_index, ti.try_number) not in ended:
-            queued = min(ti.queued_at or ti.start_date, ti.start_date)
-            bars.append(Bar(_row(ti.task_id, ti.map_index), ti.try_number, "running",
-                            _short(ti.worker), queued, ti.start_date, max(now, ti.start_date)))
+    for t in spans:
+        if t.end is None and (t.task_id, t.map_index, t.try_number) in ended:
+            continue  # the instance row still says running, but the try's end is recorded
+        end = t.end if t.end is not None else max(now, t.start)
+        state = (t.state or "none") if t.end is not None else "running"
+        bars.append(Bar(_row(t.task_id, t.map_index), t.try_number, state, _short(t.worker),
+                        min(t.queued or t.start, t.start), t.start, end))
     return _fold_wide_mappings(bars)
 
 

@@ -14,10 +14,11 @@ interval; any other run (a trigger, a backfill) when it was queued.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import Connection, func, select
 
-from daskflow.store.schema import dag_run, import_error, pool, task_instance
+from daskflow.store.schema import dag_run, import_error, pool, task_attempt, task_instance
 
 #: Task-instance states that hold pool slots.
 SLOT_STATES = ("running", "queued")
@@ -101,3 +102,37 @@ def task_state_counts_by_task(conn: Connection, dag_id: str, run_id: str
     for task_id, per_state in unexpanded.items():
         counts.setdefault(task_id, per_state)
     return counts
+
+
+@dataclass(frozen=True)
+class TrySpan:
+    """One try's times, as the Gantt page draws it."""
+
+    task_id: str
+    map_index: int
+    try_number: int
+    state: str | None
+    worker: str | None
+    #: When Dask could first run it; ``None`` when not recorded.
+    queued: datetime | None
+    start: datetime
+    #: ``None`` while the try runs.
+    end: datetime | None
+
+
+def try_spans(conn: Connection, dag_id: str, run_id: str) -> list[TrySpan]:
+    """Every try of a run that started: the ended ones from ``task_attempt``, the
+    running ones from ``task_instance`` (a try is written to ``task_attempt`` when it
+    ends). Only the columns drawn, as plain rows: a run of 10,000 mapped tries is read
+    in a fraction of the time whole records take."""
+    a, ti = task_attempt.c, task_instance.c
+    ended = (select(a.task_id, a.map_index, a.try_number, a.state, a.worker, a.queued_date,
+                    a.start_date, a.end_date)
+             .where((a.dag_id == dag_id) & (a.run_id == run_id) & a.start_date.is_not(None)))
+    running = (select(ti.task_id, ti.map_index, ti.try_number, ti.state, ti.worker,
+                      ti.queued_at, ti.start_date)
+               .where((ti.dag_id == dag_id) & (ti.run_id == run_id) & (ti.state == "running")
+                      & ti.start_date.is_not(None)))
+    spans = [TrySpan(*row) for row in conn.execute(ended)]
+    spans += [TrySpan(*row, None) for row in conn.execute(running)]
+    return spans

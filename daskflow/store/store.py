@@ -26,7 +26,7 @@ task instances     ``create_task_instances``, ``apply_updates``,
                    ``task_state_counts``, ``clear_task_instances``,
                    ``delete_mapped_instances``
 monitoring         ``monitoring_counts`` (the metrics endpoint's reads),
-                   ``task_state_counts_by_task`` (the graph page's)
+                   ``task_state_counts_by_task``, ``run_try_spans`` (the pages')
 import errors      ``set_import_errors``, ``list_import_errors``
 pools              ``set_pool``, ``get_pool``, ``list_pools``, ``delete_pool``
 connections        ``set_connection``, ``get_connection``, ``list_connections``,
@@ -78,8 +78,10 @@ from daskflow.store.fencing import still_owned
 from daskflow.store.fernet import Box
 from daskflow.store.monitoring import (
     MonitoringCounts,
+    TrySpan,
     read_counts,
     task_state_counts_by_task,
+    try_spans,
 )
 from daskflow.store.records import (
     AttemptRecord,
@@ -944,6 +946,12 @@ class Store:
         only, once it has them (no state: ``"none"``)."""
         with self._read() as conn:
             return task_state_counts_by_task(conn, dag_id, run_id)
+
+    @retried
+    def run_try_spans(self, dag_id: str, run_id: str) -> list[TrySpan]:
+        """The times of every try of a run that started, ended or running (the Gantt's)."""
+        with self._read() as conn:
+            return try_spans(conn, dag_id, run_id)
 
     # -- import errors ------------------------------------------------------------
 

@@ -8,7 +8,7 @@ import pytest
 from bokeh.document import Document
 
 from daskflow.dashboard import gantt
-from daskflow.store.records import AttemptRecord, TaskInstanceRecord
+from daskflow.store.monitoring import TrySpan
 
 pytestmark = pytest.mark.slow  # the shared run starts a LocalCluster of processes
 
@@ -61,15 +61,25 @@ def test_rows_follow_the_dag_order_first_task_on_top(demo_run, demo_store):
 
 def test_a_running_try_is_drawn_up_to_now():
     start = datetime(2026, 1, 1, tzinfo=UTC)
-    running = TaskInstanceRecord("d", "r", "t", state="running", try_number=2,
-                                 start_date=start, queued_at=start - timedelta(seconds=3),
-                                 worker="tcp://10.0.0.1:4000")
+    running = TrySpan("t", -1, 2, "running", "tcp://10.0.0.1:4000",
+                      start - timedelta(seconds=3), start, None)
     now = start + timedelta(seconds=5)
 
-    [bar] = gantt.tries_as_bars([], [running], now)
+    [bar] = gantt.tries_as_bars([running], now)
 
-    assert (bar.row, bar.try_number, bar.worker) == ("t", 2, "10.0.0.1:4000")
+    assert (bar.row, bar.try_number, bar.state, bar.worker) == ("t", 2, "running",
+                                                                 "10.0.0.1:4000")
     assert (bar.queued, bar.start, bar.end) == (start - timedelta(seconds=3), start, now)
+
+
+def test_a_try_whose_end_is_recorded_is_not_drawn_running_too():
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    ended = TrySpan("t", -1, 1, "success", "tcp://w:1", None, start, start + timedelta(1))
+    stale = TrySpan("t", -1, 1, "running", "tcp://w:1", None, start, None)
+
+    bars = gantt.tries_as_bars([ended, stale], start)
+
+    assert [(b.state, b.queued) for b in bars] == [("success", start)]  # no queued part
 
 
 def test_the_page_builds_a_bokeh_document(demo_run, shown_demo_store):
@@ -89,17 +99,15 @@ def test_the_page_builds_a_bokeh_document(demo_run, shown_demo_store):
 def test_a_wide_mapping_is_one_row_per_task_with_a_bar_per_try_number():
     start = datetime(2026, 1, 1, tzinfo=UTC)
     second = timedelta(seconds=1)
-    attempts = [
-        AttemptRecord("d", "r", "wide", i, 1, "failed" if i == 7 else "success",
-                      start + i * second, start + (i + 2) * second, 2.0, "h",
-                      f"tcp://10.0.0.{i % 3}:4000", None, queued_date=start)
-        for i in range(gantt.MAPPED_ROWS + 1)]
-    attempts.append(AttemptRecord("d", "r", "wide", 7, 2, "success", start + 500 * second,
-                                  start + 501 * second, 1.0, "h", "tcp://10.0.0.1:4000", None))
-    attempts.append(AttemptRecord("d", "r", "narrow", 0, 1, "success", start, start + second,
-                                  1.0, "h", "tcp://10.0.0.1:4000", None))
+    spans = [TrySpan("wide", i, 1, "failed" if i == 7 else "success", f"tcp://10.0.0.{i % 3}:4000",
+                     start, start + i * second, start + (i + 2) * second)
+             for i in range(gantt.MAPPED_ROWS + 1)]
+    spans.append(TrySpan("wide", 7, 2, "success", "tcp://10.0.0.1:4000", None,
+                         start + 500 * second, start + 501 * second))
+    spans.append(TrySpan("narrow", 0, 1, "success", "tcp://10.0.0.1:4000", None, start,
+                         start + second))
 
-    bars = gantt.tries_as_bars(attempts, [], start)
+    bars = gantt.tries_as_bars(spans, start)
 
     assert [(b.row, b.try_number, b.state, b.worker) for b in bars] == [
         ("wide[×101]", 1, "failed", "3 workers"),

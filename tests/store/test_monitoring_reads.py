@@ -55,3 +55,28 @@ def test_monitoring_counts_read_runs_instances_pools_errors_and_delays(store: St
     # The newest started run is the scheduled one: due at its interval's end, started 90 s on.
     assert scheduled.data_interval_end == DAY
     assert counts.schedule_delays == {"etl": 90.0}
+
+
+def test_try_spans_hold_ended_tries_and_running_ones_but_no_try_that_never_started(
+        store: Store):
+    from daskflow.store.records import AttemptUpdate, TaskUpdate
+
+    store.create_dag_run("etl", "r1", DAY, DAY, DAY, "manual", {})
+    second = timedelta(seconds=1)
+    store.apply_updates(
+        task_updates=[TaskUpdate("etl", "r1", "a", state="up_for_retry", try_number=1),
+                      TaskUpdate("etl", "r1", "b", state="running", try_number=1,
+                                 start_date=DAY + second, queued_at=DAY, worker="tcp://w:2"),
+                      TaskUpdate("etl", "r1", "c", state="skipped")],
+        attempts=[AttemptUpdate("etl", "r1", "a", try_number=1, state="up_for_retry",
+                                queued_date=DAY, start_date=DAY + second,
+                                end_date=DAY + 2 * second, worker="tcp://w:1"),
+                  AttemptUpdate("etl", "r1", "c", try_number=1, state="skipped")])
+
+    spans = sorted(store.run_try_spans("etl", "r1"), key=lambda s: s.task_id)
+
+    assert [(s.task_id, s.try_number, s.state, s.worker) for s in spans] == [
+        ("a", 1, "up_for_retry", "tcp://w:1"), ("b", 1, "running", "tcp://w:2")]
+    assert (spans[0].queued, spans[0].start, spans[0].end) == (DAY, DAY + second,
+                                                               DAY + 2 * second)
+    assert (spans[1].queued, spans[1].start, spans[1].end) == (DAY, DAY + second, None)
