@@ -111,9 +111,9 @@ def start_cluster(spec: ClusterSpec) -> Any:
     cls = load_cluster_class(spec.class_path)
     try:
         cluster = cls(**spec.kwargs)
-    except TypeError as exc:
-        raise ClusterError(f"{spec.class_path} does not take the keyword arguments of "
-                           f"{KWARGS_SETTING} ({exc}); fix {KWARGS_SETTING}") from None
+    except Exception as exc:  # whatever the library raises; most often a wrong argument
+        raise ClusterError(f"{spec.class_path}(**{KWARGS_SETTING}) failed to start a cluster "
+                           f"({type(exc).__name__}: {exc}); check {KWARGS_SETTING}") from None
     missing = [m for m in ("scale", "adapt", "close", "scheduler_address")
                if not hasattr(cluster, m)]
     if missing:
