@@ -43,14 +43,25 @@ def local_cluster(*, workers: int | None = None, shape: WorkerShape = WorkerShap
     from distributed import LocalCluster
 
     try:
+        # tcp even for threads: other processes (the loop, `dags test`) connect to it.
         return LocalCluster(
             n_workers=workers, threads_per_worker=shape.threads, processes=processes,
-            host=host, scheduler_port=port, dashboard_address=dashboard_address,
+            protocol="tcp://", host=host, scheduler_port=port,
+            dashboard_address=dashboard_address,
             scheduler_kwargs={"preload": [DASHBOARD_PRELOAD]},
             **({"memory_limit": shape.memory_limit} if shape.memory_limit else {}))
-    except OSError as exc:
-        raise ClusterError(f"cannot start a local Dask cluster on {host}:{port} ({exc}); "
-                           "pick another --port, or --port 0 for any free one") from None
+    except (OSError, RuntimeError) as exc:
+        cause = root_cause(exc)
+        raise ClusterError(f"cannot start a local Dask scheduler on {host}:{port} "
+                           f"({type(cause).__name__}: {cause}); pick another --port, or "
+                           "--port 0 for any free one") from None
+
+
+def root_cause(exc: BaseException) -> BaseException:
+    """The first error of a chain: Dask wraps a busy port in two "failed to start" errors."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    return exc
 
 
 @dataclass(frozen=True)
@@ -110,9 +121,11 @@ def ssh_cluster(hosts: Sequence[str], *, login: SshLogin = SshLogin(),
                                "preload": [DASHBOARD_PRELOAD], **listen},
             remote_python=remote_python)
     except Exception as exc:  # asyncssh's, OSError, or "Worker failed to start"
-        raise ClusterError(f"cannot start the SSH cluster on {', '.join(hosts)} "
-                           f"({type(exc).__name__}: {exc}); check the hosts, the ssh "
-                           "options, and that --remote-python has daskflow installed") from None
+        cause = root_cause(exc)
+        raise ClusterError(f"cannot start a Dask scheduler and workers over SSH on "
+                           f"{', '.join(hosts)} ({type(cause).__name__}: {cause}); check the "
+                           "hosts, the ssh options, and that --remote-python has daskflow "
+                           "installed") from None
 
 
 def dashboard_link(cluster: Any) -> str | None:
