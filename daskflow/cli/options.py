@@ -120,12 +120,14 @@ def local_cluster_options(fn: F) -> F:
     """``--workers``, ``--threads-per-worker``, ``--processes/--threads``: a LocalCluster's shape.
 
     They matter only without ``--cluster``; the defaults come from the
-    ``daskflow.local-cluster.*`` settings.
+    ``daskflow.local-cluster.*`` settings. ``--workers`` also sizes a
+    ``daskflow.cluster-class`` cluster.
     """
     options = (
         click.option("--workers", type=click.IntRange(min=1),
                      default=setting("local-cluster.workers"),
-                     help="LocalCluster: number of workers. [default: Dask's choice]"),
+                     help="Workers of the cluster started: a LocalCluster, or "
+                          "daskflow.cluster-class. [default: Dask's choice]"),
         click.option("--threads-per-worker", type=click.IntRange(min=1),
                      default=setting("local-cluster.threads-per-worker"),
                      help="LocalCluster: threads per worker."),

@@ -112,3 +112,13 @@ def test_a_fixed_and_an_adaptive_size_together_are_refused():
 
 def test_no_class_configured_means_no_spec():
     assert spec_from_config() is None
+
+
+def test_a_cluster_object_gets_a_client_and_is_left_running():
+    from distributed import LocalCluster
+
+    with LocalCluster(processes=False, n_workers=1, dashboard_address=":0") as cluster:
+        with connect(cluster) as client:
+            assert client.submit(sum, [1, 2]).result() == 3
+        assert client.status == "closed"
+        assert cluster.status.name == "running"
