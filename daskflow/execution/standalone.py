@@ -19,6 +19,9 @@ from daskflow.exceptions import ClusterError
 #: The scheduler preload that mounts daskflow's dashboard pages.
 DASHBOARD_PRELOAD = "daskflow.dashboard"
 
+#: Seconds the SSH cluster's started workers get to register with its scheduler.
+REGISTER_TIMEOUT = 120
+
 
 @dataclass(frozen=True)
 class WorkerShape:
@@ -114,7 +117,7 @@ def ssh_cluster(hosts: Sequence[str], *, login: SshLogin = SshLogin(),
                            "pip install 'daskflow[ssh]'") from None
     listen = {"interface": interface} if interface else {}
     try:
-        return SSHCluster(
+        cluster = SSHCluster(
             list(hosts), connect_options=login.connect_options(),
             worker_options={"n_workers": workers_per_host, **shape.worker_options(), **listen},
             scheduler_options={"port": port, "dashboard_address": dashboard_address,
@@ -126,6 +129,18 @@ def ssh_cluster(hosts: Sequence[str], *, login: SshLogin = SshLogin(),
                            f"{', '.join(hosts)} ({type(cause).__name__}: {cause}); check the "
                            "hosts, the ssh options, and that --remote-python has daskflow "
                            "installed") from None
+    # SSHCluster returns once the worker processes say they started, which can be
+    # before they have registered with the scheduler: wait, so "ready" means ready.
+    expected = workers_per_host * (len(hosts) - 1)
+    try:
+        cluster.wait_for_workers(expected, timeout=REGISTER_TIMEOUT)
+    except TimeoutError:
+        cluster.close()
+        raise ClusterError(
+            f"the SSH cluster's {expected} workers did not all reach the scheduler on "
+            f"{hosts[0]} within {REGISTER_TIMEOUT} s; check that the hosts reach each other "
+            "(--interface picks the network)") from None
+    return cluster
 
 
 def dashboard_link(cluster: Any) -> str | None:

@@ -16,7 +16,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from cli_processes import Background, daskflow
+from cli_processes import Background, daskflow, runs, wait_for
 from cluster_commands import (
     descendants,
     environment_with_pid_dag,
@@ -118,3 +118,53 @@ def test_a_busy_port_is_one_error_naming_it(env):
     assert f"Error: cannot start a local Dask scheduler on 127.0.0.1:{port} (OSError: " \
         in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def trigger_pid_run(env: dict[str, str], out: Path) -> dict:
+    """Queue a run of ``pids`` for a running scheduler and wait for it to end."""
+    triggered = daskflow(env, "dags", "trigger", "pids", "--conf", json.dumps({"out": str(out)}))
+    assert triggered.returncode == 0, triggered.stderr
+    run_id = triggered.stdout.strip()
+
+    def ended() -> list[dict]:
+        return [r for r in runs(env, "--dag-id", "pids")
+                if r["run_id"] == run_id and r["state"] in ("success", "failed")]
+
+    [run] = wait_for(ended, "the triggered run to end")
+    return run
+
+
+def test_a_scheduler_runs_on_the_cluster_the_settings_name_and_leaves_it_running(env, tmp_path):
+    cluster = Background(env, tmp_path / "cluster.err", "cluster", "local", "--threads",
+                         "--workers", 1, "--port", 0, "--dashboard-address", ":0",
+                         out=tmp_path / "cluster.out")
+    address = printed(cluster, "Scheduler")
+    configured = {**env, "DASK_DASKFLOW__CLUSTER": address}
+    scheduler = Background(configured, tmp_path / "scheduler.err", "scheduler")
+    try:
+        scheduler.wait_until_logged("Scheduler running")
+        run = trigger_pid_run(configured, tmp_path / "pid")
+    finally:
+        assert scheduler.stop(signal.SIGINT) == 0, scheduler.stderr
+    assert run["state"] == "success"
+    assert int((tmp_path / "pid").read_text()) == cluster.process.pid  # ran in its thread
+    assert cluster.process.poll() is None  # a loop stopping leaves the cluster running
+    assert cluster.stop(signal.SIGINT) == 0
+
+
+def test_a_scheduler_starts_the_configured_class_and_closes_it(env, tmp_path):
+    kwargs = {"processes": True, "n_workers": 0, "threads_per_worker": 1,
+              "dashboard_address": ":0"}
+    configured = {**env, "DASK_DASKFLOW__CLUSTER_CLASS": "distributed.LocalCluster",
+                  "DASK_DASKFLOW__CLUSTER_KWARGS": repr(kwargs)}
+    scheduler = Background(configured, tmp_path / "scheduler.err", "scheduler", "--workers", 1)
+    try:
+        scheduler.wait_until_logged("Scheduler running")
+        started = descendants(scheduler.process.pid)
+        run = trigger_pid_run(configured, tmp_path / "pid")
+        workers = {p.pid for p in descendants(scheduler.process.pid)}
+    finally:
+        assert scheduler.stop(signal.SIGINT, group=True) == 0, scheduler.stderr
+    assert run["state"] == "success"
+    assert int((tmp_path / "pid").read_text()) in workers  # the class's worker process
+    assert still_running(started) == []
