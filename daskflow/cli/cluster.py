@@ -160,6 +160,7 @@ def class_command(class_path: str | None, kwargs_json: str | None, workers: int 
         workers, minimum, maximum = configured.workers, configured.minimum, configured.maximum
     spec = ClusterSpec(configured.class_path, kwargs, workers=workers, minimum=minimum,
                        maximum=maximum)
+    echo_err(f"Starting {spec.class_path}, sized {spec.scaling()} ...")
     with sigint_ignored():
         cluster = start_cluster(spec)
     serve_cluster(cluster)
@@ -186,10 +187,15 @@ def serve_cluster(cluster: Any) -> None:
     """Print where ``cluster`` is, wait for SIGINT or SIGTERM, then close it."""
     from daskflow.execution.standalone import dashboard_link
 
+    address = cluster.scheduler_address
+    if address.startswith("inproc://"):
+        cluster.close()
+        raise CliError(f"the cluster's scheduler ({address}) can only be reached from inside "
+                       "this process; start it with a network protocol (for "
+                       "distributed.LocalCluster: \"protocol\": \"tcp://\" in --kwargs)")
     stop = threading.Event()
     try:
         with stop_on_signals(stop) as received:
-            address = cluster.scheduler_address
             click.echo(f"Scheduler: {address}")
             click.echo(f"Dashboard: {dashboard_link(cluster) or 'not available'}")
             echo_err(f"Cluster running; run DAGs on it with --cluster {address}. "

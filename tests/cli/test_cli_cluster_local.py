@@ -168,3 +168,13 @@ def test_a_scheduler_starts_the_configured_class_and_closes_it(env, tmp_path):
     assert run["state"] == "success"
     assert int((tmp_path / "pid").read_text()) in workers  # the class's worker process
     assert still_running(started) == []
+
+
+def test_serving_a_cluster_only_this_process_can_reach_is_refused(env):
+    kwargs = {"processes": False, "n_workers": 1, "dashboard_address": ":0"}
+    done = daskflow(env, "cluster", "class", "distributed.LocalCluster",
+                    "--kwargs", json.dumps(kwargs))
+    assert done.returncode == 2
+    assert "can only be reached from inside this process" in done.stderr
+    assert '"protocol": "tcp://"' in done.stderr
+    assert done.stdout == ""
