@@ -147,7 +147,12 @@ def class_command(class_path: str | None, kwargs_json: str | None, workers: int 
     cluster-kwargs and cluster-scale settings apply; --kwargs updates the
     keyword arguments and the size options replace the configured size.
     """
-    from daskflow.execution.cluster_class import ClusterSpec, spec_from_config, start_cluster
+    from daskflow.execution.cluster_class import (
+        ClusterSpec,
+        load_cluster_class,
+        spec_from_config,
+        start_cluster,
+    )
 
     configured = spec_from_config()
     if configured is None or class_path not in (None, configured.class_path):
@@ -160,6 +165,7 @@ def class_command(class_path: str | None, kwargs_json: str | None, workers: int 
         workers, minimum, maximum = configured.workers, configured.minimum, configured.maximum
     spec = ClusterSpec(configured.class_path, kwargs, workers=workers, minimum=minimum,
                        maximum=maximum)
+    load_cluster_class(spec.class_path)  # a bad path is the only line printed
     echo_err(f"Starting {spec.class_path}, sized {spec.scaling()} ...")
     with sigint_ignored():
         cluster = start_cluster(spec)
