@@ -104,7 +104,8 @@ def cluster_option(fn: F) -> F:
     return click.option(
         "--cluster", metavar="ADDRESS", default=setting("cluster"),
         callback=lambda ctx, param, value: parse_cluster(value),
-        help="Address of a running Dask scheduler. [default: start a LocalCluster]",
+        help="Address of a running Dask scheduler. [default: start the "
+             "daskflow.cluster-class cluster, else a LocalCluster]",
     )(fn)
 
 
