@@ -49,7 +49,7 @@ def require_openssh() -> None:
                                         ("ssh-keygen", shutil.which("ssh-keygen")))
                if not found]
     if missing:
-        reason = f"{' and '.join(missing)} not installed; install them: {INSTALL}"
+        reason = f"{' and '.join(missing)} not installed; install with: {INSTALL}"
         if os.environ.get("CI") == "true":
             pytest.fail(reason)
         pytest.skip(reason)
