@@ -147,29 +147,32 @@ def class_command(class_path: str | None, kwargs_json: str | None, workers: int 
     cluster-kwargs and cluster-scale settings apply; --kwargs updates the
     keyword arguments and the size options replace the configured size.
     """
-    from daskflow.execution.cluster_class import (
-        ClusterSpec,
-        load_cluster_class,
-        spec_from_config,
-        start_cluster,
-    )
+    from daskflow.execution.cluster_class import load_cluster_class, start_cluster
 
-    configured = spec_from_config()
-    if configured is None or class_path not in (None, configured.class_path):
-        if class_path is None:
-            raise CliError("name a Dask cluster class (`daskflow cluster class "
-                           "dask_jobqueue.SLURMCluster`) or set daskflow.cluster-class")
-        configured = ClusterSpec(class_path)
-    kwargs = {**configured.kwargs, **parse_kwargs(kwargs_json)}
-    if workers is None and minimum is None and maximum is None:
-        workers, minimum, maximum = configured.workers, configured.minimum, configured.maximum
-    spec = ClusterSpec(configured.class_path, kwargs, workers=workers, minimum=minimum,
-                       maximum=maximum)
+    spec = command_spec(class_path, parse_kwargs(kwargs_json), workers, minimum, maximum)
     load_cluster_class(spec.class_path)  # a bad path is the only line printed
     echo_err(f"Starting {spec.class_path}, sized {spec.scaling()} ...")
     with sigint_ignored():
         cluster = start_cluster(spec)
     serve_cluster(cluster)
+
+
+def command_spec(class_path: str | None, kwargs: dict[str, Any], workers: int | None,
+                 minimum: int | None, maximum: int | None) -> Any:
+    """The settings' cluster with the command line's changes, or the command line's alone
+    when it names another class."""
+    from daskflow.execution.cluster_class import ClusterSpec, spec_from_config
+
+    base = spec_from_config()
+    if base is None or class_path not in (None, base.class_path):
+        if class_path is None:
+            raise CliError("name a Dask cluster class (`daskflow cluster class "
+                           "dask_jobqueue.SLURMCluster`) or set daskflow.cluster-class")
+        base = ClusterSpec(class_path)
+    if workers is None and minimum is None and maximum is None:
+        workers, minimum, maximum = base.workers, base.minimum, base.maximum
+    return ClusterSpec(base.class_path, {**base.kwargs, **kwargs}, workers=workers,
+                       minimum=minimum, maximum=maximum)
 
 
 def parse_kwargs(value: str | None) -> dict[str, Any]:
