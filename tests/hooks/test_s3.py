@@ -10,8 +10,10 @@ credentials of a connection kept in the run's store.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 
 import fsspec
 import pytest
@@ -194,3 +196,35 @@ def test_wrong_credentials_fail_the_task_naming_the_connection(
 def test_a_missing_connection_is_named(s3_endpoint):
     with pytest.raises(DaskflowError, match="'no_such_lake'"):
         FileSensor(task_id="s", fs_conn_id="no_such_lake", filepath="s3://b/k").poke({})
+
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "integrations.md"
+
+
+@pytest.mark.slow  # a run on the cluster
+def test_the_docs_s3_example_runs(s3_endpoint, dask_client, db_url, tmp_path):
+    """docs/integrations.md's S3 FileSensor example, its bucket on the moto server."""
+    section = DOC.read_text().split("## Files: FsspecHook", 1)[1].split("\n## ", 1)[0]
+    [example] = [b for b in re.findall(r"```text\n(.*?)```", section, flags=re.S)
+                 if "FileSensor(" in b]
+    direct = _direct(s3_endpoint)
+    if not direct.exists("lake"):
+        direct.mkdir("lake")
+    for name, body in (("part-1.csv", b"a\n"), ("part-2.csv", b"b\n"), ("_SUCCESS", b"")):
+        direct.pipe_file(f"lake/exports/2025-03-04/{name}", body)
+    store = Store(db_url)
+    store.init()
+    store.set_connection(_aws("lake", s3_endpoint))
+    target = tmp_path / "fetched"
+    namespace: dict = {"__name__": "doc_example"}
+    exec(compile(example.replace("/tmp/daskflow-s3-example", str(target)), str(DOC), "exec"),
+         namespace)
+    dag = namespace["dag"]
+    dag.task_dict["marker"].poke_interval = 0.2  # the doc's minute, shortened
+    result = dag.test(logical_date="2025-03-04", cluster=dask_client, db=db_url)
+    store.dispose()
+    errors = {t: r.error for t, r in result.tasks.items() if r.error}
+    assert {t: r.state for t, r in result.tasks.items()} == dict.fromkeys(
+        ["marker", "parts", "fetch"], "success"), errors
+    assert sorted(p.name for p in (target / "2025-03-04").iterdir()) == ["part-1.csv",
+                                                                         "part-2.csv"]
