@@ -53,25 +53,7 @@ class FsspecHook(BaseHook):
             raise
         options = dict(connection.extra_dejson)
         options.pop("path", None)
-        if protocol in _KEY_SECRET:
-            if connection.login:
-                options.setdefault("key", connection.login)
-            if connection.password:
-                options.setdefault("secret", connection.password)
-            for name, target in _AWS_EXTRAS.items():
-                if name not in options:
-                    continue
-                value = options.pop(name)
-                if target == "client_kwargs":
-                    options["client_kwargs"] = {**options.get("client_kwargs", {}), name: value}
-                else:
-                    options.setdefault(target, value)
-            if connection.host and "endpoint_url" not in options.get("client_kwargs", {}):
-                scheme = "https" if options.pop("use_ssl", False) else "http"
-                port = f":{connection.port}" if connection.port else ""
-                options["client_kwargs"] = {**options.get("client_kwargs", {}),
-                                            "endpoint_url": f"{scheme}://{connection.host}{port}"}
-        return options
+        return s3_options(connection, options) if protocol in _KEY_SECRET else options
 
     def get_fs(self, url: str) -> tuple[Any, str]:
         """``(file system, path on it)`` for ``url``."""
@@ -135,6 +117,31 @@ class FsspecHook(BaseHook):
             if parent:
                 fs.makedirs(parent, exist_ok=True)
             fs.pipe_file(path, data)
+
+
+def s3_options(connection: Any, extra: dict[str, Any]) -> dict[str, Any]:
+    """s3fs's options from an ``aws`` connection: login and password as key and
+    secret, Airflow's extras where s3fs reads them, and ``host``/``port`` as the
+    endpoint when the extra names none."""
+    options = dict(extra)
+    if connection.login:
+        options.setdefault("key", connection.login)
+    if connection.password:
+        options.setdefault("secret", connection.password)
+    for name, target in _AWS_EXTRAS.items():
+        if name not in options:
+            continue
+        value = options.pop(name)
+        if target == "client_kwargs":
+            options["client_kwargs"] = {**options.get("client_kwargs", {}), name: value}
+        else:
+            options.setdefault(target, value)
+    if connection.host and "endpoint_url" not in options.get("client_kwargs", {}):
+        scheme = "https" if options.pop("use_ssl", False) else "http"
+        port = f":{connection.port}" if connection.port else ""
+        options["client_kwargs"] = {**options.get("client_kwargs", {}),
+                                    "endpoint_url": f"{scheme}://{connection.host}{port}"}
+    return options
 
 
 def _refusal(exc: BaseException) -> bool:
