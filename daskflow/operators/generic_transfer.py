@@ -13,6 +13,7 @@ destination first (e.g. to empty or create the table). Airflow's
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -78,6 +79,11 @@ class GenericTransfer(BaseOperator):
             self.page_size = int(self.page_size)  # rendered from a template
         if isinstance(self.insert_args.get("commit_every"), str):
             self.insert_args["commit_every"] = int(self.insert_args["commit_every"])
+        known = set(inspect.signature(destination.insert_rows).parameters) - {"table", "rows"}
+        unknown = sorted(set(self.insert_args) - known)
+        if unknown:
+            raise ValueError(f"task {self.task_id!r}: insert_args {unknown} are not arguments "
+                             f"of insert_rows; it takes {', '.join(sorted(known))}")
         if self.preoperator:
             log.info("Running preoperator: %s", self.preoperator)
             destination.run(self.preoperator)

@@ -334,3 +334,14 @@ def test_generic_transfer_to_a_connection_that_is_no_database(dask_client, db_ur
     error = result.tasks["copy"].error
     assert "task 'copy'" in error and "connection 'destination'" in error
     assert "not a SQL hook" in error and "http-pw-41" not in error
+
+
+def test_generic_transfer_refuses_unknown_insert_args(run_store, tmp_path, monkeypatch):
+    for conn_id in ("source", "destination"):
+        monkeypatch.setenv(f"DASKFLOW_CONN_{conn_id.upper()}",
+                           f"sqlite:///{tmp_path / conn_id}.db")
+    transfer = GenericTransfer(task_id="copy", source_conn_id="source",
+                               destination_conn_id="destination", sql="SELECT 1",
+                               destination_table="t", insert_args={"executemany": True})
+    with pytest.raises(ValueError, match=r"'copy': insert_args \['executemany'\].*commit_every"):
+        transfer.execute({})
