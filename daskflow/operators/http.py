@@ -41,7 +41,7 @@ class HttpOperator(BaseOperator):
                  auth_type: Callable[..., Any] | None = None,
                  retry_args: dict[str, Any] | None = None,
                  pagination_function: Callable[[Any], dict[str, Any] | None] | None = None,
-                 **kwargs: Any) -> None:
+                 request_kwargs: dict[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.endpoint = endpoint
         self.method = method.upper()
@@ -57,6 +57,8 @@ class HttpOperator(BaseOperator):
         if pagination_function is not None and not callable(pagination_function):
             raise TypeError(f"pagination_function must be callable, got {pagination_function!r}")
         self.pagination_function = pagination_function
+        #: Passed to ``requests`` with every request (``json=``, ``files=``, ...).
+        self.request_kwargs = dict(request_kwargs or {})
 
     @property
     def hook(self) -> HttpHook:
@@ -86,9 +88,10 @@ class HttpOperator(BaseOperator):
         call = (arguments["endpoint"], arguments["data"], arguments["headers"],
                 arguments["extra_options"])
         if self.retry_args:
-            response = hook.run_with_advanced_retry(self.retry_args, *call)
+            response = hook.run_with_advanced_retry(self.retry_args, *call,
+                                                    **self.request_kwargs)
         else:
-            response = hook.run(*call)
+            response = hook.run(*call, **self.request_kwargs)
         print(f"Answer: HTTP {response.status_code} {response.reason}")
         return response
 

@@ -125,3 +125,17 @@ def test_paginated_operator_in_a_run_hands_every_item_downstream(
     assert "503" in result.tasks["broken"].error
     assert "'orders_api'" in result.tasks["broken"].error
     assert "down for maintenance" in result.tasks["broken"].error
+
+
+def test_request_kwargs_go_with_every_page(http_api, monkeypatch):
+    monkeypatch.setenv("DASKFLOW_CONN_ITEMS_API", json.dumps(
+        {"conn_type": "http", "host": http_api.base_url}))
+    http_api.answer("/search", (200, '{"next": "c2"}'), (200, '{"next": null}'))
+    operator = HttpOperator(task_id="search", http_conn_id="items_api", endpoint="search",
+                            request_kwargs={"json": {"q": "tea"}},
+                            pagination_function=lambda r: ({"headers": {"X-Cursor": "c2"}}
+                                                           if r.json()["next"] else None))
+    assert len(operator.execute({})) == 2
+    calls = http_api.calls("/search")
+    assert [json.loads(c.body) for c in calls] == [{"q": "tea"}, {"q": "tea"}]
+    assert [c.headers.get("X-Cursor") for c in calls] == [None, "c2"]
