@@ -228,3 +228,24 @@ def test_operator_retry_args_and_json_kwarg_reach_the_hook(http_api, monkeypatch
     [typed] = http_api.calls("/typed")
     assert typed.headers["Content-Type"] == "application/json"
     assert json.loads(typed.body) == {"rows": [1]}
+
+
+def test_a_deferrable_sensor_asks_from_the_loop_and_resumes_once_answered(
+        http_api, dask_client, db_url, run_store):
+    run_store.set_connection(ConnectionRecord(conn_id="files_api", conn_type="http",
+                                              host=http_api.base_url))
+    http_api.answer("/export", (404, "not yet"), (404, "not yet"), (200, '{"rows": 10}'))
+    http_api.answer("/broken", (404, "not yet"), (500, "boom"))
+    with DAG("http_deferred", start_date=datetime(2024, 1, 1)) as dag:
+        HttpSensor(task_id="export_ready", http_conn_id="files_api", endpoint="export",
+                   poke_interval=0.1, timeout=30, deferrable=True)
+        HttpSensor(task_id="broken", http_conn_id="files_api", endpoint="broken",
+                   poke_interval=0.1, timeout=30, deferrable=True)
+    result = dag.test(logical_date="2024-01-02", cluster=dask_client, db=db_url)
+
+    ready = result.tasks["export_ready"]
+    assert (ready.state, ready.try_number) == ("success", 1), ready.error
+    assert len(http_api.calls("/export")) == 3  # one from the worker, two from the loop
+    broken = result.tasks["broken"]
+    assert broken.state == "failed"
+    assert "TaskDeferralError" in broken.error and "500" in broken.error

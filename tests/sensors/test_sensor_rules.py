@@ -127,6 +127,8 @@ def test_bash_sensor_waits_on_non_zero_and_fails_on_an_unexpected_code(tmp_path,
     assert "not yet" in capsys.readouterr().out
 
 
-def test_deferrable_is_refused_with_the_way_to_wait_without_a_thread():
-    with pytest.raises(DagDefinitionError, match="'f'.*deferrable.*mode='reschedule'"):
-        FileSensor(task_id="f", filepath="/tmp/x", deferrable=True)
+def test_deferrable_is_refused_where_the_check_is_user_code_with_the_way_to_wait():
+    assert FileSensor(task_id="f", filepath="/tmp/x", deferrable=True).deferrable
+    with pytest.raises(DagDefinitionError, match="'p'.*PythonSensor cannot be deferrable"
+                                                 ".*mode='reschedule'"):
+        PythonSensor(task_id="p", python_callable=lambda: True, deferrable=True)
