@@ -132,3 +132,9 @@ def test_deferrable_is_refused_where_the_check_is_user_code_with_the_way_to_wait
     with pytest.raises(DagDefinitionError, match="'p'.*PythonSensor cannot be deferrable"
                                                  ".*mode='reschedule'"):
         PythonSensor(task_id="p", python_callable=lambda: True, deferrable=True)
+
+
+def test_a_deferrable_file_sensor_takes_no_other_connection():
+    with pytest.raises(DagDefinitionError, match="'f'.*deferrable FileSensor takes no fs_conn_id"):
+        FileSensor(task_id="f", filepath="s3://b/k", fs_conn_id="lake", deferrable=True)
+    assert FileSensor(task_id="g", filepath="s3://b/k", deferrable=True).deferrable
