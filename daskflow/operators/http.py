@@ -6,6 +6,12 @@ unreachable host (the error names the conn_id), and when ``response_check``
 returns false. Its return value (the XCom) is ``response_filter(response)``
 when given, else the response's text. Both callables get the response first,
 then any context entries their signature names (``ti``, ``ds``, ``**context``).
+
+With ``pagination_function`` the operator asks for page after page, as
+Airflow does: the function gets each response and returns the changes for
+the next request (``http_pagination.py``), or ``None`` to stop. Then
+``response_check`` and ``response_filter`` get the list of every response,
+and without a filter the return value is the list of their texts.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from typing import Any
 from daskflow.exceptions import DaskflowError
 from daskflow.hooks.http import HttpHook
 from daskflow.models.baseoperator import BaseOperator
+from daskflow.operators.http_pagination import next_request
 from daskflow.operators.python import determine_kwargs
 
 
@@ -32,7 +39,9 @@ class HttpOperator(BaseOperator):
                  extra_options: dict[str, Any] | None = None,
                  http_conn_id: str = "http_default", log_response: bool = False,
                  auth_type: Callable[..., Any] | None = None,
-                 retry_args: dict[str, Any] | None = None, **kwargs: Any) -> None:
+                 retry_args: dict[str, Any] | None = None,
+                 pagination_function: Callable[[Any], dict[str, Any] | None] | None = None,
+                 request_kwargs: dict[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.endpoint = endpoint
         self.method = method.upper()
@@ -45,6 +54,11 @@ class HttpOperator(BaseOperator):
         self.log_response = log_response
         self.auth_type = auth_type
         self.retry_args = retry_args
+        if pagination_function is not None and not callable(pagination_function):
+            raise TypeError(f"pagination_function must be callable, got {pagination_function!r}")
+        self.pagination_function = pagination_function
+        #: Passed to ``requests`` with every request (``json=``, ``files=``, ...).
+        self.request_kwargs = dict(request_kwargs or {})
 
     @property
     def hook(self) -> HttpHook:
@@ -54,21 +68,48 @@ class HttpOperator(BaseOperator):
         hook = self.hook
         print(f"Calling HTTP method {self.method} on endpoint {self.endpoint!r} of "
               f"connection {self.http_conn_id!r}")
-        call = (self.endpoint, self.data, self.headers, self.extra_options)
-        if self.retry_args:
-            response = hook.run_with_advanced_retry(self.retry_args, *call)
-        else:
-            response = hook.run(*call)
-        print(f"Answer: HTTP {response.status_code} {response.reason}")
+        first = {"endpoint": self.endpoint, "data": self.data, "headers": self.headers,
+                 "extra_options": self.extra_options}
+        response = self._request(hook, first)
+        if self.pagination_function is not None:
+            response = self.paginate(hook, first, response)
+        texts = ([r.text for r in response] if isinstance(response, list) else response.text)
         if self.log_response:
-            print(response.text)
+            print(texts)
         if self.response_check is not None:
             if not call_with_context(self.response_check, response, context):
                 raise DaskflowError(f"response check of {self.endpoint!r} (connection "
                                     f"{self.http_conn_id!r}) returned False")
         if self.response_filter is not None:
             return call_with_context(self.response_filter, response, context)
-        return response.text
+        return texts
+
+    def _request(self, hook: HttpHook, arguments: dict[str, Any]) -> Any:
+        call = (arguments["endpoint"], arguments["data"], arguments["headers"],
+                arguments["extra_options"])
+        if self.retry_args:
+            response = hook.run_with_advanced_retry(self.retry_args, *call,
+                                                    **self.request_kwargs)
+        else:
+            response = hook.run(*call, **self.request_kwargs)
+        print(f"Answer: HTTP {response.status_code} {response.reason}")
+        return response
+
+    def paginate(self, hook: HttpHook, first: dict[str, Any], response: Any) -> list[Any]:
+        """Every response, from ``response`` on, until ``pagination_function`` says stop."""
+        responses = [response]
+        while page := self.pagination_function(response):
+            if not isinstance(page, dict):
+                raise TypeError(f"task {self.task_id!r}: pagination_function returned "
+                                f"{page!r}; it must return a dict or None")
+            try:
+                arguments = next_request(first, page)
+            except ValueError as exc:
+                raise ValueError(f"task {self.task_id!r}: {exc}") from None
+            print(f"Next page: {arguments['endpoint']!r}")
+            response = self._request(hook, arguments)
+            responses.append(response)
+        return responses
 
 
 def call_with_context(fn: Callable[..., Any], response: Any, context: dict[str, Any]) -> Any:

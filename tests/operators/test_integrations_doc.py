@@ -28,6 +28,10 @@ EXPECTED = {
                        "load": "success"},
     "sql_example": {"create": "success", "load": "success", "loaded": "success",
                     "totals": "success", "check": "success"},
+    "sql_checks_example": {"load": "success", "has_rows": "success", "total": "success",
+                           "biggest": "success", "like_last_week": "success",
+                           "columns": "success", "table": "success", "busy_day": "success",
+                           "publish": "success", "skip_publishing": "skipped"},
 }
 
 
