@@ -12,6 +12,14 @@ Airflow does: the function gets each response and returns the changes for
 the next request (``http_pagination.py``), or ``None`` to stop. Then
 ``response_check`` and ``response_filter`` get the list of every response,
 and without a filter the return value is the list of their texts.
+
+With ``deferrable=True`` the (first) request is sent from the scheduler's
+process (:class:`~daskflow.triggers.http.HttpTrigger`) while the task holds
+no worker thread; the task resumes on a worker with the answer, where
+``response_check``, ``response_filter`` and further pages are handled as
+without deferral. ``auth_type`` must then be a class importable by its path
+(``requests.auth.HTTPBasicAuth``), and ``data``, ``headers`` and
+``request_kwargs`` plain JSON values.
 """
 
 from __future__ import annotations
@@ -20,10 +28,11 @@ from collections.abc import Callable
 from typing import Any
 
 from daskflow.exceptions import DaskflowError
-from daskflow.hooks.http import HttpHook
+from daskflow.hooks.http import HttpHook, HttpRequestError
 from daskflow.models.baseoperator import BaseOperator
 from daskflow.operators.http_pagination import next_request
 from daskflow.operators.python import determine_kwargs
+from daskflow.triggers.http import HttpTrigger, response_from_payload
 
 
 class HttpOperator(BaseOperator):
@@ -41,7 +50,8 @@ class HttpOperator(BaseOperator):
                  auth_type: Callable[..., Any] | None = None,
                  retry_args: dict[str, Any] | None = None,
                  pagination_function: Callable[[Any], dict[str, Any] | None] | None = None,
-                 request_kwargs: dict[str, Any] | None = None, **kwargs: Any) -> None:
+                 request_kwargs: dict[str, Any] | None = None, deferrable: bool = False,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.endpoint = endpoint
         self.method = method.upper()
@@ -59,18 +69,38 @@ class HttpOperator(BaseOperator):
         self.pagination_function = pagination_function
         #: Passed to ``requests`` with every request (``json=``, ``files=``, ...).
         self.request_kwargs = dict(request_kwargs or {})
+        self.deferrable = bool(deferrable)
+        if self.deferrable:
+            self._auth_path()  # an auth_type a trigger cannot name fails here, at parse time
 
     @property
     def hook(self) -> HttpHook:
         return HttpHook(self.method, http_conn_id=self.http_conn_id, auth_type=self.auth_type)
 
     def execute(self, context: dict[str, Any]) -> Any:
-        hook = self.hook
         print(f"Calling HTTP method {self.method} on endpoint {self.endpoint!r} of "
               f"connection {self.http_conn_id!r}")
-        first = {"endpoint": self.endpoint, "data": self.data, "headers": self.headers,
-                 "extra_options": self.extra_options}
-        response = self._request(hook, first)
+        if self.deferrable:
+            self.defer(trigger=HttpTrigger(
+                self.http_conn_id, self.method, self.endpoint, self.data, self.headers,
+                self.extra_options, self.request_kwargs, self._auth_path()),
+                method_name="execute_complete")
+        return self.process_response(context, self._request(self.hook, self._first()))
+
+    def execute_complete(self, context: dict[str, Any], event: Any = None) -> Any:
+        """Where a deferred request resumes: its answer came."""
+        event = event or {}
+        if event.get("status") != "success":
+            raise HttpRequestError(f"HTTP {self.method} {self.endpoint!r} of connection "
+                                   f"{self.http_conn_id!r} failed: {event.get('message')}")
+        response = response_from_payload(event["response"])
+        print(f"Answer: HTTP {response.status_code} {response.reason}")
+        return self.process_response(context, response)
+
+    def process_response(self, context: dict[str, Any], response: Any) -> Any:
+        """Further pages, the check, the log and the filter, for the first answer."""
+        hook = self.hook
+        first = self._first()
         if self.pagination_function is not None:
             response = self.paginate(hook, first, response)
         texts = ([r.text for r in response] if isinstance(response, list) else response.text)
@@ -83,6 +113,19 @@ class HttpOperator(BaseOperator):
         if self.response_filter is not None:
             return call_with_context(self.response_filter, response, context)
         return texts
+
+    def _first(self) -> dict[str, Any]:
+        return {"endpoint": self.endpoint, "data": self.data, "headers": self.headers,
+                "extra_options": self.extra_options}
+
+    def _auth_path(self) -> str | None:
+        if self.auth_type is None:
+            return None
+        path = f"{self.auth_type.__module__}.{self.auth_type.__qualname__}"
+        if "<" in path or self.auth_type.__module__ == "__main__":
+            raise TypeError(f"deferrable=True needs an auth_type importable by its path "
+                            f"(its trigger runs in the scheduler), got {self.auth_type!r}")
+        return path
 
     def _request(self, hook: HttpHook, arguments: dict[str, Any]) -> Any:
         call = (arguments["endpoint"], arguments["data"], arguments["headers"],
