@@ -24,10 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -38,10 +35,13 @@ from pathlib import Path
 import cloudpickle
 from distributed import Client
 
-from daskflow import DAG
-from daskflow.operators import PythonOperator
-from daskflow.sensors import DateTimeSensorAsync
-from daskflow.store import Store, StoreError
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks._loopbench import ExternalCluster, percentile  # noqa: E402
+from daskflow import DAG  # noqa: E402
+from daskflow.operators import PythonOperator  # noqa: E402
+from daskflow.sensors import DateTimeSensorAsync  # noqa: E402
+from daskflow.store import Store, StoreError  # noqa: E402
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
@@ -49,26 +49,6 @@ cloudpickle.register_pickle_by_value(sys.modules[__name__])
 def journal_start(journal: str, name: str) -> None:
     with open(journal, "a") as f:
         f.write(f"{name} {time.time()}\n")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _start_cluster(folder: Path) -> tuple[str, list[subprocess.Popen]]:
-    port = _free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    dask = shutil.which("dask") or "dask"
-    log = open(folder / "cluster.log", "a")  # noqa: SIM115 - kept open for the processes
-    scheduler = subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port",
-                                  str(port), "--dashboard-address", ":0"], env=env,
-                                 stdout=log, stderr=log)
-    worker = subprocess.Popen([dask, "worker", address, "--nworkers", "2", "--nthreads", "1",
-                               "--host", "127.0.0.1"], env=env, stdout=log, stderr=log)
-    return address, [worker, scheduler]
 
 
 def _count_deferred(db: str, dag_id: str) -> int:
@@ -132,11 +112,6 @@ def _spread(values: list[float], digits: int = 2) -> str:
             f"max {max(values):.{digits}f})")
 
 
-def _p(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a small run that checks it works")
@@ -152,23 +127,15 @@ def main() -> None:
     if args.quick:
         args.repeat, args.sensors, args.idle, args.spread, args.lead = 1, 20, 1.0, 1.0, 20.0
     load_before = "/".join(f"{x:.1f}" for x in os.getloadavg())
-    with tempfile.TemporaryDirectory() as folder:
-        address, processes = _start_cluster(Path(folder))
-        try:
-            with Client(address, timeout=60) as client:
-                client.wait_for_workers(2, timeout=60)
-            cpus, p50s, p99s, everything = [], [], [], []
-            for _ in range(args.repeat):
-                cpu, latencies = one_run(address, args.sensors, args.idle, args.spread,
-                                         args.lead)
-                cpus.append(100 * cpu)
-                p50s.append(statistics.median(latencies))
-                p99s.append(_p(latencies, 0.99))
-                everything.extend(latencies)
-        finally:
-            for process in processes:
-                process.terminate()
-                process.wait(30)
+    with tempfile.TemporaryDirectory() as folder, ExternalCluster(Path(folder)) as cluster:
+        cpus, p50s, p99s, everything = [], [], [], []
+        for _ in range(args.repeat):
+            cpu, latencies = one_run(cluster.address, args.sensors, args.idle, args.spread,
+                                     args.lead)
+            cpus.append(100 * cpu)
+            p50s.append(statistics.median(latencies))
+            p99s.append(percentile(latencies, 99))
+            everything.extend(latencies)
     load_after = "/".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"Load average before / after: {load_before} ; {load_after}")
     print(f"Cluster: dask scheduler + dask worker (2 workers x 1 thread), separate processes; "

@@ -79,7 +79,10 @@ class StoredInstance:
 
     @property
     def deferred(self) -> bool:
-        return self.state == TI.DEFERRED.value and self.deferral is not None
+        """Waiting on its trigger, or resuming from it (``scheduled``) when its loop died:
+        either way the trigger is waited on again (it fires at once if it fired before)."""
+        return self.state in (TI.DEFERRED.value, TI.SCHEDULED.value) \
+            and self.deferral is not None
 
     @property
     def rescheduled(self) -> bool:

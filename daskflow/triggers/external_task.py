@@ -1,4 +1,9 @@
-"""``WorkflowTrigger``: the deferred wait of ``ExternalTaskSensor``.
+"""``WorkflowTrigger`` and ``DagStateTrigger``: deferred waits on other DAGs' runs.
+
+``WorkflowTrigger`` is the wait of a deferrable ``ExternalTaskSensor``;
+``DagStateTrigger`` the wait of ``TriggerDagRunOperator(wait_for_completion=True,
+deferrable=True)`` for the run it queued.
+
 
 It asks the metadata store the sensor's question every ``poke_interval``
 seconds, in a thread (the store's driver blocks), and fires a status:
@@ -77,3 +82,43 @@ class WorkflowTrigger(BaseTrigger):
         finally:
             store.dispose()
         return {"status": "success"} if done else None
+
+
+class DagStateTrigger(BaseTrigger):
+    """Fires ``{"run_id", "state"}`` once a run of ``dag_id`` is in one of ``states``
+    (``state`` None: the run was deleted)."""
+
+    def __init__(self, dag_id: str, run_ids: list[str], states: list[str],
+                 poll_interval: float = 5.0) -> None:
+        super().__init__()
+        self.dag_id = dag_id
+        self.run_ids = list(run_ids)
+        self.states = list(states)
+        self.poll_interval = float(poll_interval)
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return ("daskflow.triggers.external_task.DagStateTrigger", {
+            "dag_id": self.dag_id, "run_ids": self.run_ids, "states": self.states,
+            "poll_interval": self.poll_interval})
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        while True:
+            found = await asyncio.to_thread(self._settled)
+            if found is not None:
+                yield TriggerEvent(found)
+                return
+            await asyncio.sleep(self.poll_interval)
+
+    def _settled(self) -> dict[str, Any] | None:
+        from daskflow import config
+        from daskflow.store import Store
+
+        store = Store(config.db_url())
+        try:
+            for run_id in self.run_ids:
+                run = store.get_dag_run(self.dag_id, run_id)
+                if run is None or run.state in self.states:
+                    return {"run_id": run_id, "state": None if run is None else run.state}
+        finally:
+            store.dispose()
+        return None
