@@ -26,9 +26,11 @@ from bokeh.models import (
     HoverTool,
     HTMLTemplateFormatter,
     LinearColorMapper,
+    PanTool,
     Range1d,
     TableColumn,
     TapTool,
+    WheelPanTool,
 )
 from bokeh.plotting import figure
 from bokeh.transform import transform
@@ -56,6 +58,9 @@ from daskflow.store.store import Store
 PATH = "/daskflow/grid"
 TITLE = "Grid"
 CELL_PX = 18
+#: Rows drawn at once; more tasks scroll inside the grid (mouse wheel or drag), which keeps
+#: the canvas small: a 500-task grid drawn full height is a canvas the browser repaints slowly.
+ROWS_SHOWN = 40
 #: Instances listed when a mapped cell is expanded (its counts cover all of them).
 EXPANDED_LIMIT = 1000
 #: Runs whose cells may still change without the run's state changing.
@@ -176,6 +181,11 @@ class RunGrid:
         self.run_figure.yaxis.major_label_overrides = {0: "runs"}
         self.cell_figure = figure(x_range=x_range, y_range=Range1d(0.5, -0.5), height=100,
                                   width=400, toolbar_location=None, tools="")
+        scroll = WheelPanTool(dimension="height")
+        drag = PanTool(dimensions="height")
+        self.cell_figure.add_tools(scroll, drag)
+        self.cell_figure.toolbar.active_scroll = scroll
+        self.cell_figure.toolbar.active_drag = drag
         colors = LinearColorMapper(palette=list(PALETTE), low=-0.5, high=len(PALETTE) - 0.5)
         self.cell_figure.rect("x", "y", 0.9, 0.9, source=self.cells, line_color=None,
                               fill_color=transform("state", colors))
@@ -216,11 +226,14 @@ class RunGrid:
         self.data = data
         if old is None or old.tasks != data.tasks:
             n = len(data.tasks)
+            shown = max(1, min(n, ROWS_SHOWN))
             self.tasks.data = {"task_id": list(data.tasks)}
-            self.cell_figure.y_range.start, self.cell_figure.y_range.end = n - 0.5, -0.5
+            y_range = self.cell_figure.y_range
+            y_range.start, y_range.end = shown - 0.5, -0.5
+            y_range.bounds = (-0.5, max(n, 1) - 0.5)
             self.cell_figure.yaxis.ticker = FixedTicker(ticks=list(range(n)))
             self.cell_figure.yaxis.major_label_overrides = dict(enumerate(data.tasks))
-            self.cell_figure.height = 40 + CELL_PX * n
+            self.cell_figure.height = 40 + CELL_PX * shown
         if old is None or old.runs != data.runs:
             width = max(len(data.runs["x"]), 1)
             self.run_figure.x_range.start, self.run_figure.x_range.end = -0.5, width - 0.5
