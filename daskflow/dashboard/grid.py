@@ -176,7 +176,7 @@ class RunGrid:
         x_range = Range1d(-0.5, 0.5)
         self.run_figure = figure(x_range=x_range, y_range=Range1d(-0.5, 0.5), height=60,
                                  width=400, toolbar_location=None, tools="")
-        self.run_figure.rect("x", "row", 0.9, 0.9, source=self.runs, color="color")
+        runs = self.run_figure.rect("x", "row", 0.9, 0.9, source=self.runs, color="color")
         self.run_figure.yaxis.ticker = FixedTicker(ticks=[0])
         self.run_figure.yaxis.major_label_overrides = {0: "runs"}
         self.cell_figure = figure(x_range=x_range, y_range=Range1d(0.5, -0.5), height=100,
@@ -187,8 +187,11 @@ class RunGrid:
         self.cell_figure.toolbar.active_scroll = scroll
         self.cell_figure.toolbar.active_drag = drag
         colors = LinearColorMapper(palette=list(PALETTE), low=-0.5, high=len(PALETTE) - 0.5)
-        self.cell_figure.rect("x", "y", 0.9, 0.9, source=self.cells, line_color=None,
-                              fill_color=transform("state", colors))
+        cells = self.cell_figure.rect("x", "y", 0.9, 0.9, source=self.cells, line_color=None,
+                                      fill_color=transform("state", colors))
+        for renderer in (cells, runs):  # a click selects a cell: every cell keeps its colour
+            renderer.selection_glyph = None
+            renderer.nonselection_glyph = None
         for fig in (self.run_figure, self.cell_figure):
             fig.xaxis.visible = False
             fig.grid.visible = False
