@@ -95,7 +95,7 @@ def time_dask_page(chromium, url: str) -> float:
 
 
 def time_reads(dag_id: str, runs: int, url: str, repeat: int) -> list[float]:
-    from daskflow.dashboard.grid import read_grid
+    from daskflow.dashboard.grid_reader import read_grid
 
     times = []
     for _ in range(repeat):
