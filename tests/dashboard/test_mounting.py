@@ -57,17 +57,20 @@ def recorded_store(tmp_path) -> str:
     return url
 
 
-def _scheduler(db_url: str, log: Path, *extra: str) -> Iterator[tuple[str, str]]:
-    """A ``dask scheduler`` process of this test's own; its log goes to ``log``."""
+def _scheduler(db_url: str, log: Path, *extra: str, prefix: str = ""
+               ) -> Iterator[tuple[str, str]]:
+    """A ``dask scheduler`` process of this test's own (its dashboard under ``prefix``);
+    its log goes to ``log``."""
     port, dashboard = _free_port(), _free_port()
     env = {**os.environ, "DASKFLOW_DB": db_url}
     with open(log, "wb") as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
-             "--port", str(port), "--dashboard-address", f"127.0.0.1:{dashboard}", *extra],
+             "--port", str(port), "--dashboard-address", f"127.0.0.1:{dashboard}",
+             *(["--dashboard-prefix", prefix] if prefix else []), *extra],
             env=env, stdout=output, stderr=subprocess.STDOUT)
     try:
-        root = f"http://127.0.0.1:{dashboard}"
+        root = f"http://127.0.0.1:{dashboard}{prefix}"
         _wait_http(f"{root}/status")
         yield f"tcp://127.0.0.1:{port}", root
     finally:
@@ -92,9 +95,10 @@ def _check_pages(root: str) -> None:
         page.close()
 
 
-def test_pages_on_a_scheduler_started_with_the_preload(recorded_store, tmp_path):
+def test_pages_on_a_scheduler_started_with_the_preload_behind_a_prefix(recorded_store,
+                                                                       tmp_path):
     for _, root in _scheduler(recorded_store, tmp_path / "scheduler.log",
-                              "--preload", "daskflow.dashboard"):
+                              "--preload", "daskflow.dashboard", prefix="/dask"):
         _check_pages(root)
 
 
