@@ -116,9 +116,11 @@ def build_loop(obj: CliContext, store: Any, client: Any, notifier: Any, *,
     whose output goes to stderr.
     """
     from daskflow import config
+    from daskflow.dashboard.store_access import show_store
     from daskflow.scheduler.dag_folder import DagFolder
     from daskflow.scheduler.loop import SchedulerLoop
 
+    show_store(store.url.render_as_string(hide_password=False))  # the embedded dashboard's store
     folder = DagFolder(obj.folder(), store)
     folder.refresh(wait=True)
     return SchedulerLoop(folder, store, client, results_url=config.results_url(),

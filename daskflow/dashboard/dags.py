@@ -82,7 +82,7 @@ class DagList:
             TableColumn(field="next_run", title="Next run", width=150),
         ]
         self.table = DataTable(source=self.source, columns=columns, index_position=None,
-                               sizing_mode="stretch_width", height=420, row_height=26)
+                               sizing_mode="stretch_width", height=66, row_height=26)
 
     def read(self) -> dict[str, list[Any]]:
         store = dashboard_store(self.url)
@@ -91,6 +91,7 @@ class DagList:
     def show(self, data: dict[str, list[Any]]) -> None:
         if data != dict(self.source.data):
             self.source.data = data
+            self.table.height = min(40 + 26 * len(data["dag_id"]), 600)
 
 
 @dataclass

@@ -4,9 +4,9 @@ Each cell is a task in a run, coloured by state; a mapped task is one cell
 with its counts per state, and clicking it expands it into its instances
 below the grid. Clicking an unmapped cell opens its task instance page;
 clicking a run's header cell shows the run with links to its graph, Gantt
-chart and code. The page reads grouped counts (``store/overview.py``), so a
-DAG of 500 tasks and 100 runs, or a mapping of 10,000, costs one query and
-one glyph.
+chart and code. The cells come from ``grid_reader.py`` as numbers and are
+drawn by one glyph, so a DAG of 500 tasks and 100 runs, or a mapping of
+10,000 instances, stays one figure the browser draws at once.
 """
 
 from __future__ import annotations
@@ -26,9 +26,11 @@ from bokeh.models import (
     HoverTool,
     HTMLTemplateFormatter,
     LinearColorMapper,
+    PanTool,
     Range1d,
     TableColumn,
     TapTool,
+    WheelPanTool,
 )
 from bokeh.plotting import figure
 from bokeh.transform import transform
@@ -40,97 +42,21 @@ from daskflow.dashboard.grid_model import (
     PALETTE,
     RUN_COLUMNS,
     STATE_NAMES,
-    RunCells,
-    assemble,
-    run_cells,
-    run_columns,
     same_columns,
-    task_order,
 )
+from daskflow.dashboard.grid_reader import GridData, GridReader
 from daskflow.dashboard.store_access import dashboard_store
-from daskflow.dashboard.style import query_arg, state_color
-from daskflow.store.overview import instances_in_state, mapped_state_counts, unmapped_states
-from daskflow.store.records import DagRecord, DagRunRecord
-from daskflow.store.store import Store
+from daskflow.dashboard.style import STATE_COLORS, query_arg, state_color
+from daskflow.store.overview import instances_in_state
 
 PATH = "/daskflow/grid"
 TITLE = "Grid"
 CELL_PX = 18
+#: Rows drawn at once; more tasks scroll inside the grid (mouse wheel or drag), which keeps
+#: the canvas small: a 500-task grid drawn full height is a canvas the browser repaints slowly.
+ROWS_SHOWN = 40
 #: Instances listed when a mapped cell is expanded (its counts cover all of them).
 EXPANDED_LIMIT = 1000
-#: Runs whose cells may still change without the run's state changing.
-ACTIVE = ("queued", "running")
-
-
-@dataclass(frozen=True, eq=False)
-class GridData:
-    dag: DagRecord | None
-    tasks: list[str]
-    runs: dict[str, list[Any]]
-    cells: dict[str, Any]
-    mapped: dict[str, list[str]]
-
-
-def _structure_tasks(store: Store, dag_id: str, runs: list[DagRunRecord]) -> list[str]:
-    version = None
-    if runs and runs[0].dag_version:
-        version = store.get_dag_version(runs[0].dag_version)
-    if version is None:
-        versions = store.list_dag_versions(dag_id)
-        version = versions[0] if versions else None
-    return list(((version.structure if version else None) or {}).get("tasks") or {})
-
-
-class GridReader:
-    """Reads a DAG's grid, re-reading only the runs that are new, active or changed state.
-
-    A finished run's cells are kept from one refresh to the next, so an open
-    grid of 100 finished runs costs one small query per refresh.
-    """
-
-    def __init__(self, dag_id: str, runs_shown: int, url: str | None = None) -> None:
-        self.dag_id, self.runs_shown, self.url = dag_id, runs_shown, url
-        self._cells: dict[str, tuple[str, RunCells]] = {}
-        self._tasks: list[str] = []
-
-    def read(self) -> GridData:
-        store = dashboard_store(self.url)
-        runs = store.list_dag_runs(self.dag_id, limit=self.runs_shown)
-        stale = [r for r in runs if r.state in ACTIVE or r.run_id not in self._cells
-                 or self._cells[r.run_id][0] != r.state]
-        unmapped, mapped = self._read_runs(store, stale)
-        seen = {t for rows in unmapped.values() for t, _, _ in rows}
-        seen |= {c.task_id for counts in mapped.values() for c in counts}
-        tasks = task_order(_structure_tasks(store, self.dag_id, runs),
-                           sorted(seen | set(self._tasks)))
-        if tasks != self._tasks and len(stale) < len(runs):
-            stale = runs  # rows moved: every run's cells are recomputed
-            unmapped, mapped = self._read_runs(store, stale)
-        self._tasks = tasks
-        rows = {task: row for row, task in enumerate(tasks)}
-        for run in stale:
-            cells = run_cells(rows, unmapped.get(run.run_id, []), mapped.get(run.run_id, []))
-            self._cells[run.run_id] = (run.state, cells)
-        shown = {run.run_id for run in runs}
-        self._cells = {k: v for k, v in self._cells.items() if k in shown}
-        cells, mapped_table = assemble([self._cells[run.run_id][1] for run in runs])
-        return GridData(store.get_dag(self.dag_id), tasks, run_columns(runs), cells,
-                        mapped_table)
-
-    def _read_runs(self, store: Store, runs: list[DagRunRecord]) -> tuple[dict, dict]:
-        ids = [run.run_id for run in runs]
-        unmapped: dict[str, list[tuple[str, str, int]]] = {}
-        for run_id, task_id, state, tries in unmapped_states(store, self.dag_id, ids):
-            unmapped.setdefault(run_id, []).append((task_id, state, tries))
-        mapped: dict[str, list] = {}
-        for count in mapped_state_counts(store, self.dag_id, ids):
-            mapped.setdefault(count.run_id, []).append(count)
-        return unmapped, mapped
-
-
-def read_grid(dag_id: str, runs_shown: int, url: str | None = None) -> GridData:
-    """Everything the grid shows of ``dag_id`` (one full read)."""
-    return GridReader(dag_id, runs_shown, url).read()
 
 
 def _run_links(dag_id: str, run_id: str) -> str:
@@ -171,14 +97,22 @@ class RunGrid:
         x_range = Range1d(-0.5, 0.5)
         self.run_figure = figure(x_range=x_range, y_range=Range1d(-0.5, 0.5), height=60,
                                  width=400, toolbar_location=None, tools="")
-        self.run_figure.rect("x", "row", 0.9, 0.9, source=self.runs, color="color")
+        runs = self.run_figure.rect("x", "row", 0.9, 0.9, source=self.runs, color="color")
         self.run_figure.yaxis.ticker = FixedTicker(ticks=[0])
         self.run_figure.yaxis.major_label_overrides = {0: "runs"}
         self.cell_figure = figure(x_range=x_range, y_range=Range1d(0.5, -0.5), height=100,
                                   width=400, toolbar_location=None, tools="")
+        scroll = WheelPanTool(dimension="height")
+        drag = PanTool(dimensions="height")
+        self.cell_figure.add_tools(scroll, drag)
+        self.cell_figure.toolbar.active_scroll = scroll
+        self.cell_figure.toolbar.active_drag = drag
         colors = LinearColorMapper(palette=list(PALETTE), low=-0.5, high=len(PALETTE) - 0.5)
-        self.cell_figure.rect("x", "y", 0.9, 0.9, source=self.cells, line_color=None,
-                              fill_color=transform("state", colors))
+        cells = self.cell_figure.rect("x", "y", 0.9, 0.9, source=self.cells, line_color=None,
+                                      fill_color=transform("state", colors))
+        for renderer in (cells, runs):  # a click selects a cell: every cell keeps its colour
+            renderer.selection_glyph = None
+            renderer.nonselection_glyph = None
         for fig in (self.run_figure, self.cell_figure):
             fig.xaxis.visible = False
             fig.grid.visible = False
@@ -216,11 +150,14 @@ class RunGrid:
         self.data = data
         if old is None or old.tasks != data.tasks:
             n = len(data.tasks)
+            shown = max(1, min(n, ROWS_SHOWN))
             self.tasks.data = {"task_id": list(data.tasks)}
-            self.cell_figure.y_range.start, self.cell_figure.y_range.end = n - 0.5, -0.5
+            y_range = self.cell_figure.y_range
+            y_range.start, y_range.end = shown - 0.5, -0.5
+            y_range.bounds = (-0.5, max(n, 1) - 0.5)
             self.cell_figure.yaxis.ticker = FixedTicker(ticks=list(range(n)))
             self.cell_figure.yaxis.major_label_overrides = dict(enumerate(data.tasks))
-            self.cell_figure.height = 40 + CELL_PX * n
+            self.cell_figure.height = 40 + CELL_PX * shown
         if old is None or old.runs != data.runs:
             width = max(len(data.runs["x"]), 1)
             self.run_figure.x_range.start, self.run_figure.x_range.end = -0.5, width - 0.5
@@ -322,8 +259,6 @@ class Details:
 
 def legend_html() -> str:
     """Which colour is which state."""
-    from daskflow.dashboard.style import STATE_COLORS
-
     return " ".join(layout.dot(state, state_color(state)) + html.escape(state or "none")
                     for state in STATE_COLORS)
 

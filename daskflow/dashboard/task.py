@@ -148,6 +148,7 @@ class Instance:
             return
         self.summary.text = summary_html(ti, data.run_state)
         self.attempts.data = attempt_columns(data.attempts)
+        self.table.height = 30 + 26 * max(len(data.attempts), 1)
         self.templates.text = fields_html("Rendered templates", dict(ti.rendered_fields or {}))
         self.xcoms.text = fields_html("XCom", {x.key: x.value for x in data.xcoms})
         tries = [str(a.try_number) for a in data.attempts]
@@ -165,13 +166,19 @@ def dask_side_html(scheduler: Any, prefix: str) -> str:
         ("individual-progress", "Progress"),
         ("individual-compute-time-per-key", "Compute time per key")))
     task_prefix = getattr(scheduler, "task_prefixes", {}).get(prefix)
-    if task_prefix is None:
+    counts: dict[str, int] = {}
+    held = 0
+    for group in getattr(task_prefix, "groups", ()):
+        for state, n in group.states.items():
+            if n:
+                counts[state] = counts.get(state, 0) + n
+        held += group.nbytes_total
+    if not counts:
         now = "no keys of this prefix on the cluster now (they are released when a run ends)"
     else:
-        counts = {s: n for s, n in dict(task_prefix.state_counts).items() if n}
-        states = ", ".join(f"{s} {n}" for s, n in sorted(counts.items())) or "none"
+        states = ", ".join(f"{s} {n}" for s, n in sorted(counts.items()))
+        now = f"keys on the cluster now: {html.escape(states)}; {held:,} bytes in memory"
         average = task_prefix.duration_average
-        now = f"Dask key states of this prefix: {html.escape(states)}"
         if average is not None and average >= 0:
             now += f" · average duration {average:.3f} s"
     return (f"<h3>On the Dask cluster: <code>{html.escape(prefix)}</code></h3>"

@@ -57,17 +57,20 @@ def recorded_store(tmp_path) -> str:
     return url
 
 
-def _scheduler(db_url: str, log: Path, *extra: str) -> Iterator[tuple[str, str]]:
-    """A ``dask scheduler`` process of this test's own; its log goes to ``log``."""
+def _scheduler(db_url: str, log: Path, *extra: str, prefix: str = ""
+               ) -> Iterator[tuple[str, str]]:
+    """A ``dask scheduler`` process of this test's own (its dashboard under ``prefix``);
+    its log goes to ``log``."""
     port, dashboard = _free_port(), _free_port()
     env = {**os.environ, "DASKFLOW_DB": db_url}
     with open(log, "wb") as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
-             "--port", str(port), "--dashboard-address", f"127.0.0.1:{dashboard}", *extra],
+             "--port", str(port), "--dashboard-address", f"127.0.0.1:{dashboard}",
+             *(["--dashboard-prefix", prefix] if prefix else []), *extra],
             env=env, stdout=output, stderr=subprocess.STDOUT)
     try:
-        root = f"http://127.0.0.1:{dashboard}"
+        root = f"http://127.0.0.1:{dashboard}{prefix}"
         _wait_http(f"{root}/status")
         yield f"tcp://127.0.0.1:{port}", root
     finally:
@@ -92,9 +95,10 @@ def _check_pages(root: str) -> None:
         page.close()
 
 
-def test_pages_on_a_scheduler_started_with_the_preload(recorded_store, tmp_path):
+def test_pages_on_a_scheduler_started_with_the_preload_behind_a_prefix(recorded_store,
+                                                                       tmp_path):
     for _, root in _scheduler(recorded_store, tmp_path / "scheduler.log",
-                              "--preload", "daskflow.dashboard"):
+                              "--preload", "daskflow.dashboard", prefix="/dask"):
         _check_pages(root)
 
 
@@ -118,3 +122,45 @@ def test_pages_from_the_scheduler_plugin_and_mounting_twice_is_harmless(recorded
             client.register_plugin(DashboardPlugin(), name="again")
             assert client.run_on_scheduler(_daskflow_apps) == 1
         _check_pages(root)
+
+
+def test_pages_of_daskflow_scheduler_read_the_store_given_with_db(tmp_path):
+    """`daskflow scheduler --db X` on the embedded cluster: its dashboard shows store X,
+    not the configured default."""
+    import re
+    import signal
+    import textwrap
+
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    (dags / "tiny.py").write_text(textwrap.dedent("""
+        from datetime import datetime
+        from daskflow import DAG
+        from daskflow.operators import EmptyOperator
+        with DAG("tiny_for_dashboard", schedule="@daily", start_date=datetime(2025, 1, 1)):
+            EmptyOperator(task_id="noop")
+    """))
+    env = {**os.environ, "DASKFLOW_HOME": str(tmp_path / "home")}
+    env.pop("DASKFLOW_DB", None)
+    log = tmp_path / "scheduler.log"
+    with open(log, "wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "daskflow.cli.main", "scheduler", "--dags-folder", str(dags),
+             "--db", f"sqlite:///{tmp_path / 'given.db'}", "--workers", "1"],
+            env=env, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not (found := re.search(r"Dask dashboard: (http://\S+)/status", log.read_text())):
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        with browser() as chromium:
+            page = open_page(chromium, f"{found.group(1)}/daskflow/dags", "tiny_for_dashboard")
+            assert bokeh_data(page, "dags")["dag_id"] == ["tiny_for_dashboard"]
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=30)

@@ -98,12 +98,16 @@ def test_the_grid_follows_the_run_while_it_is_active(served):
 def test_the_navigation_bar_leads_from_dasks_pages_to_the_dag_list(served):
     root, run, chromium = served
     run.finished()
+    Store(run.url).set_import_errors({"/dags/broken_file.py": "NameError: name 'oops' is "
+                                      "not defined"}, None)
     page = open_page(chromium, f"{root}/status", "Daskflow")
     page.get_by_role("link", name="Daskflow").click()
     wait_for_text(page, "monitored")
     data = bokeh_data(page, "dags")
     assert data["dag_id"] == ["monitored"] and data["schedule"] == ["@daily"]
     assert page.locator("span[title*='failed']").count() == 1  # the run's dot
+    wait_for_text(page, "NameError: name 'oops' is not defined")  # the import error
+    wait_for_text(page, "/dags/broken_file.py")
     page.close()
 
 
@@ -174,4 +178,11 @@ def test_actions_need_the_token_and_then_write_the_store(served):
         wait_for_text(page, "marked broken success")
         assert Store(run.url).get_task_instance("monitored", result.run_id,
                                                 "broken").state == "success"
+        page.close()
+        page = open_page(chromium, f"{root}/daskflow/grid?dag_id=monitored", "· active ·")
+        page.get_by_placeholder("dashboard token").fill("let-me-in")
+        page.get_by_role("button", name="Pause", exact=True).click()
+        wait_for_text(page, "DAG monitored paused")
+        wait_for_text(page, "· paused ·")  # the header, on the next refresh
+        assert Store(run.url).get_dag("monitored").is_paused
         page.close()
