@@ -124,6 +124,12 @@ def main() -> None:
             page.goto(f"{root}/daskflow/code?dag_id=shop_etl&run_id={run}")
             page.get_by_text("def shop_etl").first.wait_for()
             shoot(page, "code")
+            page.goto(f"{root}/daskflow/graph?dag_id=shop_etl&run_id={run}")
+            page.get_by_text("shop_etl: graph").first.wait_for()
+            shoot(page, "graph")
+            page.goto(f"{root}/daskflow/gantt?dag_id=shop_etl&run_id={run}")
+            page.get_by_text("while queued").first.wait_for()
+            shoot(page, "gantt")
             browser.close()
 
 
