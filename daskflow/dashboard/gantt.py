@@ -214,7 +214,7 @@ def gantt_figure(view: GanttView) -> Any:
         ("", "@row try @try_number"), ("state", "@state"), ("worker", "@worker"),
         ("queued", "@queued_seconds{0.000} s"), ("running", "@running_seconds{0.000} s")]))
     fig.ygrid.grid_line_color = None
-    fig.x_range.range_padding = 0.15  # room for the worker written after the last bar
+    fig.x_range.range_padding = 0.25  # room for the worker written after the last bar
     fig.xaxis.formatter = DatetimeTickFormatter(
         milliseconds="%H:%M:%S.%3N", seconds="%H:%M:%S", minsec="%H:%M:%S",
         minutes="%H:%M", hourmin="%H:%M", hours="%H:%M", context=None)
