@@ -155,6 +155,8 @@ def _apply(rules_: RunDecisions, event: tuple) -> list[rules.Instruction]:
         return rules_.keys_stalled(args[0], 300)
     if kind == "stop":
         return rules_.stop("dagrun_timeout")
+    if kind == "mark-failed":
+        return rules_.stop("marked failed", rules.TI.FAILED)
     if kind == "hold":
         return rules_.holds_changed(args[0])
     raise AssertionError(kind)
@@ -278,6 +280,12 @@ CASES = [
     Case("a stopped run cancels its keys and skips what did not finish", chain(),
          before=[("start",), ("report", report("a", "success"))], event=("stop",),
          expected=[("cancel",), ("task", "b", {"state": "skipped"}),
+                   ("task", "c", {"state": "skipped"}), ("warn",)]),
+    Case("a run marked failed fails its running tasks and skips those not started (as "
+         "Airflow)", chain(),
+         before=[("start",), ("report", report("a", "success")),
+                 ("report", report("b", "running", kind="start"))], event=("mark-failed",),
+         expected=[("cancel",), ("task", "b", {"state": "failed"}),
                    ("task", "c", {"state": "skipped"}), ("warn",)]),
     Case("a stall check with a key still processing changes nothing", chain(),
          before=[("start",)],
