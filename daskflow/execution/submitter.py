@@ -89,6 +89,8 @@ class Submitter:
         self.owner = f"submit-{socket.gethostname()}-{os.getpid()}-{next(_numbers)}"
         self.runs: dict[RunKey, LiveRun] = {}
         self._dags: dict[RunKey, Any] = {}
+        #: dag_id -> (the DAG object, its structure hash, its stored version id).
+        self._versions: dict[str, tuple[Any, str, str]] = {}
         self._commands: queue.SimpleQueue = queue.SimpleQueue()
         self._closing = threading.Event()
         self._lock = threading.Lock()
@@ -133,8 +135,7 @@ class Submitter:
 
     # -- the store, from the caller's thread ----------------------------------------------
     def _create_run(self, dag: Any, logical_date: Any, conf: dict, now: datetime) -> Any:
-        self.store.sync_dags([dag_record(dag)])
-        version = save_version(self.store, dag)
+        version = self._version(dag)
         logical = parse_logical_date(logical_date, now)
         for _ in range(100):
             interval = dag.timetable.infer_manual_data_interval(logical)
@@ -152,6 +153,18 @@ class Submitter:
                 # "Now" was taken by a run submitted in the same microsecond.
                 logical += timedelta(microseconds=1)
         raise DaskflowError(f"could not find a free logical date for DAG {dag.dag_id!r}")
+
+    def _version(self, dag: Any) -> str:
+        """Record the DAG and its version, once per DAG object and structure: twenty
+        runs submitted in a loop write them once, not twenty times."""
+        structure = dag.structure_hash()
+        cached = self._versions.get(dag.dag_id)
+        if cached is not None and cached[0] is dag and cached[1] == structure:
+            return cached[2]
+        self.store.sync_dags([dag_record(dag)])
+        version = save_version(self.store, dag)
+        self._versions[dag.dag_id] = (dag, structure, version)
+        return version
 
     # -- the driver thread --------------------------------------------------------------
     def _serve(self) -> None:
