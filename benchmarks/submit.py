@@ -112,6 +112,7 @@ def render(row: dict[str, Any], runs: int, repeat: int, info: str, command: str)
     bound = row["raw"] + runs * row["fixed"]
     ratio = row["daskflow"] / bound
     met = "yes" if ratio <= TARGET else "no"
+    rounds = ", ".join(f"{r:.2f}" for r in row["ratios"])
     stamp = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     lines = [
         "# Many runs at once with dag.submit",
@@ -134,6 +135,10 @@ def render(row: dict[str, Any], runs: int, repeat: int, info: str, command: str)
         "",
         f"Bound = raw graph + {runs} x fixed cost = {bound:.3f} s; daskflow / bound = "
         f"{ratio:.2f} (target <= {TARGET}: {met}).",
+        "",
+        "The same ratio per round (each round's three timings were taken back to back, so "
+        f"a change of load between rounds cancels out): {rounds}; median "
+        f"{statistics.median(row['ratios']):.2f}.",
         "",
         f"1-minute load average before / after each round: {row['loads']}",
         "",
@@ -186,7 +191,9 @@ def main(argv: list[str] | None = None) -> int:
                 measured["fixed"].append(fixed)
                 measured["daskflow"].append(flow)
         api.shutdown()
-    row: dict[str, Any] = {"loads": ", ".join(loads[1:])}
+    row: dict[str, Any] = {"loads": ", ".join(loads[1:]), "ratios": [
+        flow / (raw + runs * fixed) for raw, fixed, flow in zip(
+            measured["raw"], measured["fixed"], measured["daskflow"], strict=True)]}
     for name, values in measured.items():
         row[name] = statistics.median(values)
         row[f"{name}_range"] = (min(values), max(values))

@@ -178,6 +178,6 @@ def test_runs_are_driven_from_one_place():
                     and node.func.id in builders:
                 built_in.add(str(path.relative_to(PACKAGE)))
     assert built_in == {"execution/runner.py"}
-    for user in ("execution/single_run.py", "scheduler/loop.py"):
+    for user in ("execution/single_run.py", "execution/submitter.py", "scheduler/loop.py"):
         assert "daskflow.execution.runner" in _imports(PACKAGE / user), user
     assert "daskflow.scheduler.loop" in _imports(PACKAGE / "cli/backfill.py")

@@ -143,7 +143,8 @@ class StoredRunHandle:
             tasks[instance_name(t.task_id, t.map_index)] = TaskResult(
                 t.task_id, t.map_index, t.state or "none", t.try_number, t.duration, error,
                 t.result_ref)
-        return RunResult(self.dag_id, self.run_id, record.state, record.logical_date, tasks)
+        return RunResult(self.dag_id, self.run_id, record.state, record.logical_date, tasks,
+                         record.reason)
 
     def result(self, timeout: float | None = None) -> dict[str, Any]:
         """Wait for the run; every task's return value by task id (a list for a mapped task).
@@ -265,11 +266,14 @@ class RunHandle(StoredRunHandle):
         if instance.state is not TI.SUCCESS:
             if instance.state in (TI.SKIPPED, TI.REMOVED):
                 return None
+            name = instance_name(instance.task_id, instance.map_index)
             if instance.finished:
-                return _MISSING  # the stored record gives the error
+                why = f": {instance.error}" if instance.error else ""
+                raise XComNotAvailable(
+                    f"DAG {self.dag_id!r} run {self.run_id!r} task {name!r} has no return "
+                    f"value: it is {instance.state.value}{why}")
             raise XComNotAvailable(
-                f"DAG {self.dag_id!r} run {self.run_id!r} task "
-                f"{instance_name(instance.task_id, instance.map_index)!r} has not finished "
+                f"DAG {self.dag_id!r} run {self.run_id!r} task {name!r} has not finished "
                 f"(it is {instance.state.value}); wait() for the run first")
         future = execution.futures.get(instance.key) if execution is not None else None
         if future is None or future.status != "finished":
@@ -283,6 +287,7 @@ _MISSING = object()
 def _values_or_raise(result: RunResult) -> dict[str, Any]:
     if result.state != DagRunState.SUCCESS.value:
         failed = "; ".join(f"{name}: {error}" for name, error in result.errors.items())
-        raise RunFailedError(f"DAG {result.dag_id!r} run {result.run_id!r} "
-                             f"{result.state}" + (f" ({failed})" if failed else ""))
+        raise RunFailedError(f"DAG {result.dag_id!r} run {result.run_id!r} {result.state}"
+                             + (f" ({failed})" if failed else "")
+                             + (f": {result.reason}" if result.reason else ""))
     return result.values

@@ -61,6 +61,8 @@ class RunResult:
     state: str
     logical_date: datetime
     tasks: dict[str, TaskResult] = field(default_factory=dict)
+    #: Why the run failed when no task says it (a timeout, a cancel, a lost client).
+    reason: str | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -181,7 +183,9 @@ def run_once(dag: Any, logical_date: Any = None, conf: dict | None = None, clust
             state, execution = _execute(dag, run, client, store, progress)
             refs = {(t.task_id, t.map_index): t.result_ref
                     for t in store.list_task_instances(dag.dag_id, run.run_id)}
-            return _result(dag, run, state, execution, refs)
+            record = store.get_dag_run(dag.dag_id, run.run_id)
+            return _result(dag, run, state, execution, refs,
+                           record.reason if record is not None else None)
         finally:
             store.dispose()
 
@@ -250,12 +254,12 @@ def _execute(dag: Any, run: DagRunInfo, client: Any, store: Store,
 
 
 def _result(dag: Any, run: DagRunInfo, state: DagRunState, execution: RunExecution,
-            refs: dict[tuple[str, int], str | None]) -> RunResult:
+            refs: dict[tuple[str, int], str | None], reason: str | None) -> RunResult:
     tasks = {}
     for (task_id, map_index), instance in sorted(execution.instances.items()):
         name = task_id if map_index < 0 else f"{task_id}[{map_index}]"
         tasks[name] = TaskResult(task_id, map_index, instance.state.value, instance.try_number,
                                  instance.duration, instance.error,
                                  refs.get((task_id, map_index)))
-    return RunResult(dag.dag_id, run.run_id, state.value, run.logical_date, tasks)
+    return RunResult(dag.dag_id, run.run_id, state.value, run.logical_date, tasks, reason)
 

@@ -170,6 +170,11 @@ class Submitter:
     def _serve(self) -> None:
         try:
             while not self._closing.is_set():
+                if self.client.status in ("closing", "closed"):
+                    # The user closed their client (the end of a `with Client()` block):
+                    # nothing can run any more; end what is left and stop quietly.
+                    self._closing.set()
+                    break
                 self._take_commands(wait=not self.runner.executions)
                 if self.runner.executions:
                     self.runner.step(STEP_WAIT)
@@ -221,8 +226,15 @@ class Submitter:
 
     def _shutdown(self) -> None:
         now = datetime.now(timezone.utc)
-        for key in list(self.runner.executions):
-            self.runner.fail(key, now, "the process that submitted the run closed it")
+        client_closed = self.client.status in ("closing", "closed")
+        why = ("its Dask client was closed" if client_closed
+               else "the process that submitted the run closed it")
+        for key, execution in list(self.runner.executions.items()):
+            if client_closed:
+                # Its futures went with the client: let go of them first, so that
+                # failing the run asks nothing of the closed client.
+                self.runner.driver.remove(execution)
+            self.runner.fail(key, now, why)
         self.runner.shutdown(release=True)
         self.store.dispose()
         self._die(DaskflowError("the submitter was closed before the run ended"))

@@ -266,3 +266,20 @@ def test_a_store_run_handle_reads_what_a_submitted_run_recorded(client, db):
     assert again.wait(timeout=5).values["total"] == 14
     assert again.task_states()["square[1]"] == "success"
     assert Store(db).get_dag_run("reread", handle.run_id).owner_loop is None
+
+
+def test_closing_the_client_ends_its_unfinished_runs_failed(client, db, tmp_path):
+    from distributed import Client
+
+    gate = tmp_path / "gate"
+    try:
+        with Client(client.cluster) as own:
+            handle = gated_dag("orphaned", gate).submit(cluster=own, db=db)
+            wait_for(lambda: handle.task_states().get("held") == "running", "held to run")
+        result = handle.wait(timeout=DEADLINE)
+        assert result.state == "failed" and result.reason == "its Dask client was closed"
+    finally:
+        gate.touch()
+    record = api.get_run("orphaned", handle.run_id, db=db)
+    assert record.state == "failed" and record.reason == "its Dask client was closed"
+    assert record.owner_loop is None
