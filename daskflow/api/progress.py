@@ -22,9 +22,8 @@ import sys
 from collections.abc import Mapping
 from typing import IO
 
-from daskflow.models.state import FINISHED_STATES
-
-_FINISHED = {state.value for state in FINISHED_STATES}
+#: The finished states, in the order the bar names them.
+_FINISHED = ("success", "failed", "upstream_failed", "skipped", "removed")
 
 
 def in_notebook() -> bool:
@@ -49,8 +48,7 @@ def bar_text(counts: Mapping[str, int], width: int = 30) -> str:
     total = sum(counts.values())
     done = sum(n for state, n in counts.items() if state in _FINISHED)
     filled = width * done // total if total else 0
-    ended = ", ".join(f"{n} {state}" for state, n in sorted(counts.items())
-                      if state in _FINISHED and n)
+    ended = ", ".join(f"{counts[state]} {state}" for state in _FINISHED if counts.get(state))
     return (f"[{'#' * filled}{'-' * (width - filled)}] {done}/{total} tasks finished"
             + (f" ({ended})" if ended else ""))
 

@@ -133,8 +133,10 @@ def task_value(dag_id: str, run_id: str, task: TaskResult) -> Any:
         return load_outcome(task.result_ref, task.task_id, task.map_index).value
     except FileNotFoundError:
         raise XComNotAvailable(
-            f"{where}: its kept return value {task.result_ref!r} is gone (results are "
-            "deleted daskflow.results-retention after a run ends)") from None
+            f"{where}: its kept return value {task.result_ref!r} is gone or cannot be "
+            "reached from here (kept values are deleted daskflow.results-retention after a "
+            "run ends; with a remote cluster, daskflow.results-url must be a location this "
+            "machine reaches too)") from None
 
 
 def parse_logical_date(value: datetime | date | str | None, now: datetime) -> datetime:
