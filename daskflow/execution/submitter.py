@@ -69,14 +69,22 @@ class LiveRun:
     done: threading.Event = field(default_factory=threading.Event)
     state: str = DagRunState.RUNNING.value
     reason: str | None = None
-    #: The run's execution while the driver drives it (read-only for other threads).
-    execution: RunExecution | None = None
     #: The driver thread's own error, if it died: every waiter gets it.
     error: BaseException | None = None
 
     @property
     def key(self) -> RunKey:
         return (self.dag_id, self.run_id)
+
+    @property
+    def execution(self) -> RunExecution | None:
+        """The run's execution while the driver drives it (read-only for other threads).
+
+        Looked up each time: a run Dask lost keys of is resubmitted as a new one.
+        """
+        if self.done.is_set():
+            return None
+        return self.submitter.runner.executions.get(self.key)
 
 
 class Submitter:
@@ -200,7 +208,7 @@ class Submitter:
         now = datetime.now(timezone.utc)
         if kind == "drive":
             record = self.store.get_dag_run(*live.key)
-            live.execution = self.runner.drive(record, arg, now)
+            self.runner.drive(record, arg, now)
         elif kind == "cancel" and live.key in self.runner.executions:
             self.runner.fail(live.key, now, arg, running_as=TaskInstanceState.FAILED)
 
@@ -209,7 +217,7 @@ class Submitter:
         live = self.runs.get(key)
         if live is None:
             return
-        live.state, live.reason, live.execution = state.value, reason, None
+        live.state, live.reason = state.value, reason
         with self._lock:
             self._dags.pop(key, None)
         live.done.set()
@@ -221,7 +229,6 @@ class Submitter:
                 live.error = DaskflowError(
                     f"run {key[1]!r} of DAG {key[0]!r} was taken over by a scheduler loop (or "
                     "cleared) while this process drove it; follow it with daskflow.api")
-                live.execution = None
                 live.done.set()
 
     def _shutdown(self) -> None:
@@ -243,7 +250,6 @@ class Submitter:
         for live in list(self.runs.values()):
             if not live.done.is_set():
                 live.error = exc
-                live.execution = None
                 live.done.set()
 
 
