@@ -190,7 +190,7 @@ class Submitter:
                 self.runner.tick(now)
                 self._check_lost()
             self._shutdown()
-        except BaseException as exc:  # noqa: BLE001 - every waiter must hear of it
+        except BaseException as exc:  # whatever stopped the thread, every waiter hears it
             logger.exception("the daskflow submit driver %s stopped", self.owner)
             self._die(exc)
 
