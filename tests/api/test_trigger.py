@@ -3,6 +3,7 @@ the handle follows it through the store (SQLite, and PostgreSQL)."""
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import textwrap
 from pathlib import Path
@@ -67,10 +68,19 @@ def test_a_triggered_run_is_run_by_a_scheduler_and_followed_from_python(tmp_path
         assert handle.result() == {"hello": "hello python", "shout": "HELLO PYTHON"}
         assert "hello python" in handle.logs("hello")
         assert api.get_run("greet_api", handle.run_id, db=db).run_type == "manual"
+
+        later = daskflow.trigger("greet_api", conf={"who": "asyncio"}, db=db)
+        awaited = asyncio.run(_await(later))
+        assert awaited.state == "success"
+        assert awaited.xcom("shout") == "HELLO ASYNCIO"
     finally:
         code = scheduler.stop()
         api.shutdown()
     assert code == 0, scheduler.stderr
+
+
+async def _await(handle):
+    return await handle
 
 
 def test_triggering_an_unknown_dag_names_it(tmp_path, monkeypatch):
