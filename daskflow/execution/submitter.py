@@ -214,17 +214,19 @@ class Submitter:
 
     def _closed(self, key: RunKey, state: DagRunState, when: datetime, reason: str | None,
                 execution: RunExecution | None) -> None:
-        live = self.runs.get(key)
+        with self._lock:  # an ended run is its handle's alone: nothing here keeps it
+            live = self.runs.pop(key, None)
+            self._dags.pop(key, None)
         if live is None:
             return
         live.state, live.reason = state.value, reason
-        with self._lock:
-            self._dags.pop(key, None)
         live.done.set()
 
     def _check_lost(self) -> None:
         for key in list(self.runner.lost):
-            live = self.runs.get(key)
+            with self._lock:
+                live = self.runs.pop(key, None)
+                self._dags.pop(key, None)
             if live is not None and not live.done.is_set():
                 live.error = DaskflowError(
                     f"run {key[1]!r} of DAG {key[0]!r} was taken over by a scheduler loop (or "
