@@ -16,9 +16,10 @@ naming the DAG. A loop on the same store leaves these runs alone while the
 submitting process heartbeats; if the process dies, a loop adopts them.
 
 Clusters: a ``distributed.Client`` is used as given and never closed; an
-address is connected once per process and the embedded ``LocalCluster`` is
-started once per process (both closed by :func:`close_all`, which also runs
-at interpreter exit).
+address or a cluster object is connected once per process and the embedded
+cluster (``LocalCluster``, or what the ``cluster`` settings name) is started
+once per process (all closed by :func:`close_all`, which also runs at
+interpreter exit).
 """
 
 from __future__ import annotations
@@ -279,7 +280,8 @@ def _client_for(cluster: Any) -> Any:
 
     if isinstance(cluster, Client):
         return cluster
-    name = str(cluster) if cluster else ""
+    # An address by itself; a cluster object (a LocalCluster, an SSHCluster) by identity.
+    name = cluster if isinstance(cluster, str) else f"object-{id(cluster)}" if cluster else ""
     client = _clients.get(name)
     if client is None or client.status in ("closing", "closed"):
         # Entered once and left open until close_all(): later submits reuse it.
