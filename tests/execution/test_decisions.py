@@ -428,6 +428,12 @@ CASES = [
          expected=[("cancel",), ("untrigger", (key("a"),)), ("task", "a", {"state": "skipped"}),
                    ("task", "b", {"state": "skipped"}), ("task", "c", {"state": "skipped"}),
                    ("warn",)]),
+    Case("a run marked failed fails a deferred task, as Airflow does", chain(),
+         before=[("start",), ("report", report("a", "deferred", deferral=DEFERRAL))],
+         event=("mark-failed",),
+         expected=[("cancel",), ("untrigger", (key("a"),)), ("task", "a", {"state": "failed"}),
+                   ("task", "b", {"state": "skipped"}), ("task", "c", {"state": "skipped"}),
+                   ("warn",)]),
 ]
 
 
