@@ -8,6 +8,8 @@ Airflow keep working after changing only their imports.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class DaskflowError(Exception):
     """Base of every error daskflow raises on purpose."""
@@ -84,6 +86,31 @@ class TaskReschedule(DaskflowError):
 AirflowSensorTimeout = SensorTimeout
 
 
+class TaskDeferred(DaskflowError):
+    """Raised by :meth:`BaseOperator.defer`: the task waits on ``trigger``, holding nothing.
+
+    The loop runs the trigger; when it fires, the same try resumes on a
+    worker by calling ``method_name(context, event=payload, **kwargs)``.
+    ``timeout`` (seconds or a timedelta) bounds the wait.
+    """
+
+    def __init__(self, *, trigger: Any, method_name: str, kwargs: dict[str, Any] | None = None,
+                 timeout: Any = None) -> None:
+        super().__init__(f"deferred to {type(trigger).__name__}, resuming in {method_name}()")
+        self.trigger = trigger
+        self.method_name = method_name
+        self.kwargs = dict(kwargs or {})
+        self.timeout = timeout
+
+
+class TaskDeferralError(DaskflowError):
+    """A deferred task's trigger failed; the task fails (its retries apply)."""
+
+
+class TaskDeferralTimeout(DaskflowError):
+    """A deferred task's trigger did not fire within the ``timeout`` given to ``defer``."""
+
+
 class ConnectionNotFound(DaskflowError):
     """No connection with the requested id is defined anywhere daskflow looks."""
 
@@ -97,6 +124,18 @@ class VariableNotFound(DaskflowError, KeyError):
 
     def __str__(self) -> str:  # KeyError would print the message quoted
         return str(self.args[0]) if self.args else ""
+
+
+class RunFailedError(DaskflowError):
+    """A run's results were asked for (``handle.result()``) and the run failed.
+
+    The message names the DAG, the run and each failed task with its error.
+    """
+
+
+class XComNotAvailable(DaskflowError):
+    """A task's return value cannot be given: the task has not finished, did not
+    succeed, or its value was not kept (``daskflow.results-url``) or was purged."""
 
 
 AirflowNotFoundException = ConnectionNotFound

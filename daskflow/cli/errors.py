@@ -29,7 +29,7 @@ _HINTS: tuple[tuple[str, tuple[str, ...], str], ...] = (
      "`daskflow tasks clear`"),
     ("NotFoundError", ("--db",), "check the name, and --db or DASKFLOW_DB"),
     ("StoreError", ("--db",), "check --db or DASKFLOW_DB"),
-    ("ClusterError", ("scheduler",),
+    ("ClusterError", ("scheduler", "daskflow.cluster"),
      "pass a running scheduler's address with --cluster, or omit it"),
     ("DagNotFound", ("--dags-folder",),
      "check the DAG id, or point --dags-folder at the folder that defines it"),

@@ -104,7 +104,8 @@ def cluster_option(fn: F) -> F:
     return click.option(
         "--cluster", metavar="ADDRESS", default=setting("cluster"),
         callback=lambda ctx, param, value: parse_cluster(value),
-        help="Address of a running Dask scheduler. [default: start a LocalCluster]",
+        help="Address of a running Dask scheduler. [default: start the "
+             "daskflow.cluster-class cluster, else a LocalCluster]",
     )(fn)
 
 
@@ -120,12 +121,14 @@ def local_cluster_options(fn: F) -> F:
     """``--workers``, ``--threads-per-worker``, ``--processes/--threads``: a LocalCluster's shape.
 
     They matter only without ``--cluster``; the defaults come from the
-    ``daskflow.local-cluster.*`` settings.
+    ``daskflow.local-cluster.*`` settings. ``--workers`` also sizes a
+    ``daskflow.cluster-class`` cluster.
     """
     options = (
         click.option("--workers", type=click.IntRange(min=1),
                      default=setting("local-cluster.workers"),
-                     help="LocalCluster: number of workers. [default: Dask's choice]"),
+                     help="Workers of the cluster started: a LocalCluster, or "
+                          "daskflow.cluster-class. [default: Dask's choice]"),
         click.option("--threads-per-worker", type=click.IntRange(min=1),
                      default=setting("local-cluster.threads-per-worker"),
                      help="LocalCluster: threads per worker."),

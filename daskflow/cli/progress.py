@@ -23,7 +23,7 @@ from typing import IO, Any
 
 #: The order states are listed in: finished first, then what is still to come.
 STATE_ORDER = ("success", "failed", "upstream_failed", "skipped", "removed", "running",
-               "up_for_retry", "up_for_reschedule", "queued", "scheduled", "none")
+               "up_for_retry", "up_for_reschedule", "deferred", "queued", "scheduled", "none")
 
 
 def describe(counts: Mapping[str, int]) -> str:

@@ -65,8 +65,15 @@ def run_task(dag: Any, task: Any, run: DagRunInfo) -> TaskRunResult:
     from daskflow.execution.node import run_attempt
 
     index = getattr(task, "map_index", -1)
-    attempt = run_attempt(task, run, 1, index, {t: {} for t in task.upstream_task_ids},
-                          test_mode=True, show_traceback=False)
+    upstream: dict[str, dict[str, Any]] = {t: {} for t in task.upstream_task_ids}
+    attempt = run_attempt(task, run, 1, index, upstream, test_mode=True, show_traceback=False)
+    while attempt.deferral is not None:
+        # No loop here: wait on the trigger in this process, then resume as a node would.
+        resume = _resume_after_waiting(attempt.deferral)
+        if "end" in resume:
+            return TaskRunResult(dag.dag_id, task.task_id, index, resume["end"])
+        attempt = run_attempt(task, run, 1, index, upstream, test_mode=True,
+                              show_traceback=False, resume=resume)
     if attempt.state.value == "skipped":
         return TaskRunResult(dag.dag_id, task.task_id, index, "skipped",
                              error=attempt.skipped_because)
@@ -74,6 +81,22 @@ def run_task(dag: Any, task: Any, run: DagRunInfo) -> TaskRunResult:
         return TaskRunResult(dag.dag_id, task.task_id, index, "failed",
                              error=attempt.traceback or attempt.error)
     return TaskRunResult(dag.dag_id, task.task_id, index, "success", value=attempt.value)
+
+
+def _resume_after_waiting(deferral: dict[str, Any]) -> dict[str, Any]:
+    from daskflow.execution.deferral import resume_with_event, resume_with_failure
+    from daskflow.execution.triggerer import ERROR, EVENT, wait_here
+
+    kind, payload = wait_here(deferral)
+    if kind == EVENT:
+        return resume_with_event(deferral, payload, None)
+    if kind == "timeout":
+        return resume_with_failure(
+            "the trigger did not fire within the timeout given to defer()", None,
+            timed_out=True)
+    if kind == ERROR:
+        return resume_with_failure(f"the trigger failed: {payload}", None)
+    return {"end": kind}
 
 
 def concrete_task(dag: Any, task_id: str, conf: dict[str, Any], map_index: int | None) -> Any:

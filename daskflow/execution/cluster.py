@@ -3,7 +3,12 @@
 No address starts an in-process ``LocalCluster`` sized to the machine (one
 worker process per core, threads split between them, as Dask does); an
 address connects to a running scheduler; a ``Client`` is used as it is and
-never closed by daskflow (docs/deployment.md).
+never closed by daskflow, and a cluster object (``LocalCluster``,
+``SSHCluster``, ...) gets a client of its own but is left running. A
+:class:`~daskflow.execution.cluster_class.ClusterSpec` is started, sized and
+closed here. With no ``cluster`` the settings decide: ``daskflow.cluster``
+(an address), else ``daskflow.cluster-class`` (a spec), else the
+``LocalCluster`` (docs/deployment.md).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Any
 
 from daskflow import config
 from daskflow.exceptions import ClusterError
+from daskflow.execution.cluster_class import ClusterSpec, spec_from_config, start_cluster
 
 
 @contextmanager
@@ -27,9 +33,16 @@ def connect(cluster: Any = None, *, workers: int | None = None,
     (``daskflow.local-cluster.dashboard-address``), unless configured otherwise.
     """
     from distributed import Client
+    from distributed.deploy import Cluster
 
+    if cluster is None:
+        cluster = config.get("cluster", None) or spec_from_config(workers)
     if isinstance(cluster, Client):
         yield cluster
+        return
+    if isinstance(cluster, (Cluster, ClusterSpec)):
+        with _client_of(cluster, timeout) as client:
+            yield client
         return
     if cluster:
         client = _connect_address(str(cluster), timeout)
@@ -55,6 +68,24 @@ def connect(cluster: Any = None, *, workers: int | None = None,
     finally:
         client.close()
         local.close()
+
+
+@contextmanager
+def _client_of(cluster: Any, timeout: float) -> Iterator[Any]:
+    """A client of a cluster object, or of the cluster a spec starts (closed after it)."""
+    from distributed import Client
+
+    started = start_cluster(cluster) if isinstance(cluster, ClusterSpec) else None
+    try:
+        client = Client(started or cluster, timeout=timeout)
+        try:
+            require_daskflow_on(client, client.scheduler.address)
+            yield client
+        finally:
+            client.close()
+    finally:
+        if started is not None:
+            started.close()
 
 
 def _connect_address(address: str, timeout: float) -> Any:

@@ -9,7 +9,10 @@ each returns the instructions that follow, as plain values:
   wave at start; later waves once a mapped task's input length is known from
   its upstream's report, and the tasks downstream of it);
 - :class:`RunAgain`: re-run these erred keys (``Client.retry``), some with a
-  new try number, a forced outcome or their recorded success forgotten;
+  new try number, a forced outcome, their recorded success forgotten or the
+  place a deferred task resumes at;
+- :class:`StartTrigger` / :class:`StopTriggers`: wait on a deferred task's
+  trigger in the loop's process, or stop waiting;
 - :class:`RecordReport` / :class:`RecordTask`: what to write to the store
   (a retry timer is a ``next_try_at`` written before the timer counts);
 - :class:`TaskEnded`: an attempt outcome, for callbacks and notifications;
@@ -32,6 +35,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from daskflow.execution.deferral import resume_with_event, resume_with_failure
 from daskflow.execution.keys import task_key
 from daskflow.execution.report import END, START, Report
 from daskflow.models.mapping import mapped_count
@@ -44,6 +48,12 @@ TI = TaskInstanceState
 RECOMPUTE_TRIES = 3
 #: Seconds a due retry waits for Dask to report its key erred before re-running it anyway.
 ERRED_WAIT = 10.0
+#: ``not_before`` of a resubmitted deferred key: it never runs until its trigger fires.
+NEVER = 1e18
+#: How a trigger ended (``Triggerer``): an event to resume with, an ending event, an error.
+EVENT, FIRED_ERROR = "event", "error"
+ENDING = {"success": TaskInstanceState.SUCCESS, "failed": TaskInstanceState.FAILED,
+          "skipped": TaskInstanceState.SKIPPED}
 
 
 # -- what the rules are given ------------------------------------------------------------
@@ -60,10 +70,19 @@ class StoredInstance:
     next_try_at: float | None = None
     #: When its try started (for a rescheduled sensor: its first poke).
     start: float | None = None
+    #: A deferred task's trigger and where it resumes (``execution/deferral.py``).
+    deferral: dict[str, Any] | None = None
 
     @property
     def finished(self) -> bool:
         return self.state is not None and TI(self.state) in FINISHED_STATES
+
+    @property
+    def deferred(self) -> bool:
+        """Waiting on its trigger, or resuming from it (``scheduled``) when its loop died:
+        either way the trigger is waited on again (it fires at once if it fired before)."""
+        return self.state in (TI.DEFERRED.value, TI.SCHEDULED.value) \
+            and self.deferral is not None
 
     @property
     def rescheduled(self) -> bool:
@@ -112,6 +131,10 @@ class Instance:
     lengths: dict[str, int | None] = field(default_factory=dict)
     #: A sensor waiting in reschedule mode: (first poke, pokes so far).
     pokes: tuple[float, int] | None = None
+    #: A deferred task: its trigger and where it resumes.
+    deferral: dict[str, Any] | None = None
+    #: Its trigger fired: where the same try resumes (or the state it ends in).
+    resume: dict[str, Any] | None = None
 
     @property
     def finished(self) -> bool:
@@ -161,6 +184,23 @@ class RunAgain:
     forget_done: frozenset[str] = frozenset()
     #: Rescheduled sensors: key -> (first poke, pokes so far), for the timeout.
     pokes: dict[str, tuple[float, int]] = field(default_factory=dict)
+    #: Deferred tasks whose trigger fired: key -> where the try resumes.
+    resume: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StartTrigger:
+    """Wait on a deferred task's trigger in the loop's process."""
+
+    key: str
+    deferral: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class StopTriggers:
+    """Stop waiting on these keys' triggers (they timed out, or the run stopped)."""
+
+    keys: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -219,8 +259,9 @@ class Warn:
     message: str
 
 
-Instruction = (SubmitNodes | RunAgain | RecordReport | RecordTask | TaskEnded | MarkDone
-               | FailStuck | RecoverReports | ResubmitRun | CancelKeys | Warn)
+Instruction = (SubmitNodes | RunAgain | StartTrigger | StopTriggers | RecordReport | RecordTask
+               | TaskEnded | MarkDone | FailStuck | RecoverReports | ResubmitRun | CancelKeys
+               | Warn)
 
 
 class RunDecisions:
@@ -295,6 +336,9 @@ class RunDecisions:
             instance.pokes = (report.start if report.start is not None else now, report.pokes)
             out.append(self._set_timer(instance, report.reschedule_at or now))
             return out
+        if state is TI.DEFERRED and report.deferral is not None:
+            # Not an outcome either: the trigger waits in the loop, then the try resumes.
+            return [*out, *self._defer(instance, report.deferral)]
         if report.result is not None:
             out.append(MarkDone(instance.key, report.result))
         out.append(TaskEnded(task.task_id, report))
@@ -342,6 +386,30 @@ class RunDecisions:
                     event.key: (TI.FAILED.value, event.error, tried)}),
                 *self.submit_ready()]
 
+    def trigger_fired(self, key: str, kind: str, payload: Any, now: float
+                      ) -> list[Instruction]:
+        """A deferred task's trigger yielded an event (``kind`` ``event``), an ending
+        event (``success``, ``failed``, ``skipped``), or failed (``error``).
+
+        The task resumes through the retry timer, due now: the key is re-run
+        only once Dask has it erred (see :meth:`time_passed`).
+        """
+        ti = self.keys.get(key)
+        instance = self.instances.get(ti) if ti is not None else None
+        if instance is None or instance.state is not TI.DEFERRED or instance.deferral is None:
+            return []  # stale: the task already timed out, or the run moved on
+        if kind == EVENT:
+            instance.resume = resume_with_event(instance.deferral, payload, instance.start)
+        elif kind in ENDING:
+            instance.resume = {"end": kind, "payload": payload}
+        else:
+            instance.resume = resume_with_failure(
+                f"the trigger failed: {payload}", instance.start)
+        instance.state = TI.SCHEDULED
+        self.retry_due[key] = now
+        return [RecordTask(instance.task_id, instance.map_index,
+                           {"state": TI.SCHEDULED.value})]
+
     def time_passed(self, now: float) -> list[Instruction]:
         """Retry every key whose delay has passed, with its next try number.
 
@@ -357,10 +425,24 @@ class RunDecisions:
         if not due:
             return []
         out: list[Instruction] = []
-        tries, pokes = {}, {}
+        tries, pokes, resume, forced = {}, {}, {}, {}
         for key in due:
             del self.retry_due[key]
             instance = self.instances[self.keys[key]]
+            if instance.deferral is not None:
+                tries[key] = max(instance.try_number, 1)
+                if instance.resume is None:  # still deferred: the timeout passed
+                    out.append(StopTriggers((key,)))
+                    instance.resume = resume_with_failure(
+                        f"the trigger did not fire within the timeout given to defer() "
+                        f"(task {instance.task_id!r})", instance.start, timed_out=True)
+                if "end" in instance.resume:
+                    forced[key] = self._end_from_trigger(instance, out, now)
+                else:
+                    resume[key] = instance.resume
+                instance.deferral = instance.resume = None
+                instance.state = TI.SCHEDULED if key in resume else instance.state
+                continue
             if instance.state is TI.UP_FOR_RESCHEDULE and instance.pokes is not None:
                 # A reschedule is not a new try. The store keeps up_for_reschedule until
                 # the poke starts, so a loop resuming in between pokes with the same try.
@@ -372,7 +454,10 @@ class RunDecisions:
             instance.state = TI.QUEUED
             out.append(RecordTask(instance.task_id, instance.map_index,
                                   {"state": TI.QUEUED.value}))
-        out.extend(self._run_again({k: {} for k in due}, tries=tries, pokes=pokes))
+        out.extend(self._run_again({k: {} for k in due}, tries=tries, pokes=pokes,
+                                   resume=resume, forced=forced))
+        if forced:
+            out.extend(self.submit_ready())
         return out
 
     def lease_renewed(self) -> list[Instruction]:
@@ -408,18 +493,25 @@ class RunDecisions:
             out.append(ResubmitRun(lost))
         return out
 
-    def stop(self, reason: str) -> list[Instruction]:
+    def stop(self, reason: str, running_as: TI = TI.SKIPPED) -> list[Instruction]:
         """End the run now (dagrun_timeout): cancel its keys, skip what did not finish.
 
         As in Airflow, unfinished task instances end ``skipped``. A task already
         running on a worker cannot be interrupted by Dask; its report is ignored.
+        A run marked failed by a user (``RunHandle.cancel``) passes
+        ``running_as=FAILED``: as Airflow's "mark run failed" does, the instances
+        that were running (or deferred, or waiting to poke again) end ``failed``,
+        the rest ``skipped``.
         """
-        out: list[Instruction] = [CancelKeys()]
+        deferred = tuple(i.key for i in self.instances.values() if i.deferral is not None)
+        out: list[Instruction] = [CancelKeys(), *([StopTriggers(deferred)] if deferred else [])]
         for instance in self.instances.values():
+            instance.deferral = instance.resume = None
             if not instance.finished:
-                instance.state = TI.SKIPPED
+                active = instance.state in (TI.RUNNING, TI.DEFERRED, TI.UP_FOR_RESCHEDULE)
+                instance.state = running_as if active else TI.SKIPPED
                 out.append(RecordTask(instance.task_id, instance.map_index,
-                                      {"state": TI.SKIPPED.value}))
+                                      {"state": instance.state.value}))
         out.extend(RecordTask(task_id, -1, {"state": TI.SKIPPED.value})
                    for task_id in self.pending)
         self.pending = []
@@ -446,8 +538,10 @@ class RunDecisions:
                     for k, t in self.retry_due.items()), default=None)
 
     def may_be_stalled(self) -> bool:
-        """Whether a stall check can find anything (nothing waits on a timer or a lease)."""
-        return not self.finished and not self.retry_due and not self.refused
+        """Whether a stall check can find anything (nothing waits on a timer, a lease or
+        a trigger)."""
+        return not self.finished and not self.retry_due and not self.refused \
+            and not any(i.deferral is not None for i in self.instances.values())
 
     def unfinished_keys(self) -> list[str]:
         return [i.key for i in self.instances.values() if not i.finished]
@@ -507,21 +601,29 @@ class RunDecisions:
             if rescheduled and stored is not None:
                 instance.pokes = (stored.start if stored.start is not None else waiting or 0.0,
                                   1)
+            deferred = stored is not None and stored.deferred
+            if deferred:
+                # Its trigger waited in the loop that crashed: wait on it again here; the
+                # node declines to run until the trigger fires.
+                instance.state, instance.start = TI.DEFERRED, stored.start
+                records.extend(self._defer(instance, stored.deferral or {}))
             records.append(RecordTask(task.task_id, map_index, {
                 "state": instance.state.value, "operator": operator_name(task),
                 "pool": task.pool, "pool_slots": task.pool_slots,
                 "priority_weight": task.priority_weight, "max_tries": task.retries}))
-            first_try = 1 if stored is None else stored.try_number + (0 if rescheduled else 1)
+            same_try = rescheduled or deferred
+            first_try = 1 if stored is None else stored.try_number + (0 if same_try else 1)
             nodes.append(PlannedNode(
                 key, task.task_id, map_index, upstream, first_try=max(first_try, 1),
-                unexpandable=task.is_mapped and count <= 0, not_before=waiting,
-                pokes=instance.pokes))
+                unexpandable=task.is_mapped and count <= 0,
+                not_before=NEVER if deferred else waiting, pokes=instance.pokes))
         self.task_keys[task.task_id] = keys if task.is_mapped and count > 0 else keys[0]
 
     def _track(self, task_id: str, map_index: int, key: str, state: TI,
                stored: StoredInstance | None) -> Instance:
         instance = Instance(task_id, map_index, key, state=state)
-        if stored is not None and (stored.finished or stored.waiting_until is not None):
+        if stored is not None and (stored.finished or stored.waiting_until is not None
+                                   or stored.deferred):
             instance.try_number = stored.try_number
             instance.lengths = dict(stored.map_lengths or {}) if stored.finished else {}
         self.instances[(task_id, map_index)] = instance
@@ -619,10 +721,37 @@ class RunDecisions:
         self.retry_due[instance.key] = at
         return RecordTask(instance.task_id, instance.map_index, {"next_try_at": at})
 
+    def _defer(self, instance: Instance, deferral: dict[str, Any]) -> list[Instruction]:
+        """Wait on ``instance``'s trigger; its timeout, if any, is a timer kept in the store."""
+        instance.deferral, instance.resume = deferral, None
+        out: list[Instruction] = [
+            RecordTask(instance.task_id, instance.map_index, {"deferral": deferral}),
+            StartTrigger(instance.key, deferral)]
+        if deferral.get("timeout_at") is not None:
+            self.retry_due[instance.key] = float(deferral["timeout_at"])
+        return out
+
+    def _end_from_trigger(self, instance: Instance, out: list[Instruction], now: float
+                          ) -> tuple[str, str | None, int]:
+        """The trigger ended the task itself: record that, and force it on the key."""
+        assert instance.resume is not None
+        state = ENDING[instance.resume["end"]]
+        error = "ended by its trigger (TaskFailedEvent)" if state is TI.FAILED else None
+        tried = max(instance.try_number, 1)
+        task = self.dag.task_dict[instance.task_id]
+        report = Report(kind=END, dag_id=self.dag_id, run_id=self.run_id,
+                        task_id=instance.task_id, map_index=instance.map_index,
+                        try_number=tried, state=state.value, start=instance.start, end=now,
+                        error=error, log=f"The task's trigger ended it: {state.value}\n")
+        instance.state, instance.error, instance.end = state, error, now
+        out.extend([RecordReport(report, operator_name(task)), TaskEnded(task.task_id, report)])
+        return (state.value, error or "", tried)
+
     def _run_again(self, roots: dict[str, Any], *, tries: dict[str, int] | None = None,
                    forced: dict[str, tuple[str, str, int]] | None = None,
                    forget_done: set[str] | frozenset[str] = frozenset(),
-                   pokes: dict[str, tuple[float, int]] | None = None) -> list[Instruction]:
+                   pokes: dict[str, tuple[float, int]] | None = None,
+                   resume: dict[str, dict[str, Any]] | None = None) -> list[Instruction]:
         """Re-run ``roots`` and the erred keys only they hold back.
 
         Dask re-runs the erred tasks downstream of a retried key too, but the
@@ -631,7 +760,7 @@ class RunDecisions:
         """
         keys = (*roots, *self._erred_descendants(roots))
         return [RunAgain(keys, dict(tries or {}), dict(forced or {}), frozenset(forget_done),
-                         dict(pokes or {}))]
+                         dict(pokes or {}), dict(resume or {}))]
 
     def _erred_descendants(self, roots: Iterable[str]) -> list[str]:
         """Erred keys below ``roots`` that only ``roots`` (or each other) hold back.

@@ -4,7 +4,8 @@ Nodes report over Dask's event stream (``Worker.log_event`` ->
 ``Client.subscribe_topic``) and futures finish in the client's thread; both
 land in one queue. :meth:`Driver.step` waits on that queue until the next
 timer, hands everything to the right :class:`RunExecution`, fires due
-retries, and flushes the recorder in batches. The runner
+retries, and flushes the recorder in batches. Deferred tasks' triggers run on
+the driver's :class:`Triggerer` and land in the same queue when they fire. The runner
 (``execution/runner.py``) calls it between its ticks.
 """
 
@@ -18,6 +19,7 @@ from typing import Any
 from daskflow.execution.cluster_plugins import REPORT_TOPIC_PREFIX
 from daskflow.execution.report import Report
 from daskflow.execution.run import RunExecution
+from daskflow.execution.triggerer import Triggerer
 
 
 class Driver:
@@ -29,6 +31,7 @@ class Driver:
         self.topic = topic or f"{REPORT_TOPIC_PREFIX}{secrets.token_hex(6)}"
         self.runs: dict[tuple[str, str], RunExecution] = {}
         self._events: queue.SimpleQueue = queue.SimpleQueue()
+        self.triggerer = Triggerer(self._on_trigger)
         client.subscribe_topic(self.topic, self._on_event)
 
     def resubscribe(self) -> None:
@@ -40,6 +43,7 @@ class Driver:
         self.client.subscribe_topic(self.topic, self._on_event)
 
     def close(self, flush: bool = True) -> None:
+        self.triggerer.close()
         if flush:
             self.recorder.flush()
         try:
@@ -51,12 +55,14 @@ class Driver:
     def add(self, execution: RunExecution, hold: set[str] | None = None) -> None:
         """Start following a run and submit what it can run now (not the ``hold`` tasks)."""
         self.runs[(execution.run.dag_id, execution.run.run_id)] = execution
+        execution.triggerer = self.triggerer
         execution.start(hold)
         self._watch(execution)
 
     def remove(self, execution: RunExecution, cancel: bool = False) -> None:
         """Stop following a run; ``cancel`` also cancels its keys on the cluster."""
         self.runs.pop((execution.run.dag_id, execution.run.run_id), None)
+        execution.stop_triggers()
         if cancel:
             execution.cancel()
         else:
@@ -69,6 +75,9 @@ class Driver:
     # -- events ---------------------------------------------------------------------
     def _on_event(self, event: tuple[float, dict[str, Any]]) -> None:
         self._events.put(("report", event[1]))
+
+    def _on_trigger(self, ident: tuple[str, str, str], kind: str, payload: Any) -> None:
+        self._events.put(("trigger", (ident, kind, payload)))
 
     def _on_done(self, future: Any) -> None:
         # The error is read now: by the time the loop handles the event the key
@@ -99,6 +108,13 @@ class Driver:
             execution = self.runs.get((payload.get("dag_id"), payload.get("run_id")))
             if execution is not None:
                 execution.on_report(Report.from_wire(payload), time.time())
+                self._watch(execution)
+            return
+        if kind == "trigger":
+            (dag_id, run_id, key), fired, value = payload
+            execution = self.runs.get((dag_id, run_id))
+            if execution is not None:
+                execution.on_trigger(key, fired, value, time.time())
                 self._watch(execution)
             return
         key, exception = payload

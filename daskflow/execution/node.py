@@ -13,7 +13,10 @@ delivers them, wherever they live) and returns this task instance's
    templates, calls ``execute`` with stdout/stderr/logging captured and the
    ``execution_timeout`` enforced, and reports to the loop;
 4. on failure with retries left raises :class:`RetryAttempt`, so that the
-   retry delay is waited out by the loop, not by a worker thread.
+   retry delay is waited out by the loop, not by a worker thread; a task
+   that defers (``BaseOperator.defer``) reports its trigger and raises
+   :class:`DeferAttempt` the same way, and resumes when the loop re-runs
+   the key with the trigger's event in its annotations.
 
 The task's success/failure/retry/skip callbacks are not run here: the loop
 runs them once per reported outcome (``execution/callbacks.py``), since Dask
@@ -36,11 +39,19 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
-from daskflow.exceptions import TaskFailedNoRetry, TaskReschedule, TaskSkipped, TaskTimeout
+from daskflow.exceptions import (
+    TaskDeferred,
+    TaskFailedNoRetry,
+    TaskReschedule,
+    TaskSkipped,
+    TaskTimeout,
+)
 from daskflow.execution import capture, lease, limits, results
 from daskflow.execution.annotations import FORCED
 from daskflow.execution.cluster_plugins import LEASE_ANNOTATION
+from daskflow.execution.deferral import deferral_of
 from daskflow.execution.outcome import (
+    DeferAttempt,
     NotYet,
     Outcome,
     RescheduleAttempt,
@@ -65,6 +76,7 @@ from daskflow.secrets import masking
 from daskflow.secrets.lookup import using_store
 from daskflow.secrets.masking import redact, redact_value
 from daskflow.secrets.templates import template_lookups
+from daskflow.triggers.serialization import decode
 
 TI = TaskInstanceState
 TRY_ANNOTATION = "daskflow_try"
@@ -75,6 +87,9 @@ DONE_ANNOTATION = "daskflow_done"
 NOT_BEFORE_ANNOTATION = "daskflow_not_before"
 #: Set by the loop on a rescheduled sensor: (first poke epoch seconds, pokes so far).
 POKES_ANNOTATION = "daskflow_pokes"
+#: Set by the loop when a deferred task's trigger fired or failed: where the try resumes
+#: (``{"method", "kwargs", "start"}``, trigger payloads encoded as in ``triggers/serialization``).
+RESUME_ANNOTATION = "daskflow_resume"
 _HOSTNAME = socket.gethostname()
 
 
@@ -122,7 +137,8 @@ class _PlannedRetryFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         return not any(planned in message
-                       for planned in ("RetryAttempt(", "NotYet(", "RescheduleAttempt("))
+                       for planned in ("RetryAttempt(", "NotYet(", "RescheduleAttempt(",
+                                       "DeferAttempt("))
 
 
 _retry_filter = _PlannedRetryFilter()
@@ -144,8 +160,9 @@ def run_node(spec: NodeSpec, *upstream: Any) -> Outcome:
         # The loop recorded this crash itself; the outcome only tells downstream tasks.
         return Outcome(task_id=spec.task.task_id, map_index=spec.map_index,
                        state=TI(forced["state"]))
+    resume = annotations.get(RESUME_ANNOTATION)
     not_before = annotations.get(NOT_BEFORE_ANNOTATION)
-    if not_before is not None and time.time() < not_before:
+    if resume is None and not_before is not None and time.time() < not_before:
         raise NotYet(spec.task.task_id, not_before)
     skip = _skip_or_trigger(spec, outcomes)
     if skip is not None:
@@ -161,7 +178,7 @@ def run_node(spec: NodeSpec, *upstream: Any) -> Outcome:
     pokes = annotations.get(POKES_ANNOTATION) or spec.pokes
     with limits.held(spec.limits):
         return _attempt(spec, key, worker, outcomes, try_number,
-                        tuple(pokes) if pokes else None)
+                        tuple(pokes) if pokes else None, resume)
 
 
 # -- deciding -------------------------------------------------------------------------
@@ -204,6 +221,8 @@ class Attempt:
     skipped_because: str | None = None
     #: A sensor in reschedule mode that will poke again.
     reschedule: TaskReschedule | None = None
+    #: A task that deferred: its trigger, where it resumes, its timeout (plain values).
+    deferral: dict[str, Any] | None = None
     followed: frozenset[str] | None = None
     rendered: dict[str, Any] | None = None
     context: dict[str, Any] | None = None
@@ -212,9 +231,11 @@ class Attempt:
 
 def _attempt(spec: NodeSpec, key: str | None, worker: str | None,
              outcomes: dict[str, Any], try_number: int,
-             pokes: tuple[float, int] | None = None) -> Outcome:
-    # A rescheduled sensor's attempt started at its first poke (Airflow's start date).
-    start = pokes[0] if pokes else time.time()
+             pokes: tuple[float, int] | None = None,
+             resume: dict[str, Any] | None = None) -> Outcome:
+    # A rescheduled sensor's attempt started at its first poke (Airflow's start date),
+    # a resumed deferred task's when it first ran.
+    start = pokes[0] if pokes else (resume or {}).get("start") or time.time()
     _emit_start(spec.topic, _report(spec, key, worker, try_number, START,
                                     TI.RUNNING, start=start))
     result_ref = None
@@ -222,7 +243,7 @@ def _attempt(spec: NodeSpec, key: str | None, worker: str | None,
     # Secrets known to the loop or upstream may be in what this task receives or reads.
     masking.mask_secret([*spec.secrets, *(s for o in _each(outcomes) for s in o.secrets)])
     with capture.capture(spec.log_limit) as log:
-        attempt = _run_code(spec, outcomes, try_number, pokes)
+        attempt = _run_code(spec, outcomes, try_number, pokes, resume)
         outcome = _outcome_of(spec, attempt, masking.registered_since(point))
         if attempt.state is TI.SUCCESS:
             try:
@@ -240,7 +261,8 @@ def _attempt(spec: NodeSpec, key: str | None, worker: str | None,
         lens=_lengths(outcome, spec.length_keys) if succeeded else None,
         result=result_ref if succeeded else None,
         reschedule_at=attempt.reschedule.at if attempt.reschedule else None,
-        pokes=attempt.reschedule.pokes if attempt.reschedule else 0)
+        pokes=attempt.reschedule.pokes if attempt.reschedule else 0,
+        deferral=attempt.deferral)
     problem = _emit_end(spec.topic, report)
     if problem is not None:
         return Outcome(task_id=spec.task.task_id, map_index=spec.map_index, state=TI.FAILED)
@@ -248,6 +270,8 @@ def _attempt(spec: NodeSpec, key: str | None, worker: str | None,
         raise RetryAttempt(spec.task.task_id, try_number, attempt.error or "")
     if attempt.reschedule is not None:
         raise RescheduleAttempt(spec.task.task_id, attempt.reschedule.at)
+    if attempt.deferral is not None:
+        raise DeferAttempt(spec.task.task_id)
     return outcome
 
 
@@ -260,7 +284,8 @@ def _outcome_of(spec: NodeSpec, attempt: Attempt, secrets: tuple[str, ...] = ())
 
 
 def _run_code(spec: NodeSpec, outcomes: dict[str, Any], try_number: int,
-              pokes: tuple[float, int] | None = None) -> Attempt:
+              pokes: tuple[float, int] | None = None,
+              resume: dict[str, Any] | None = None) -> Attempt:
     try:
         task = _concrete_task(spec, outcomes)
         if pokes is not None and getattr(task, "reschedule", False):
@@ -271,19 +296,21 @@ def _run_code(spec: NodeSpec, outcomes: dict[str, Any], try_number: int,
         _failed(attempt, spec.task, try_number, exc)
         return attempt
     with using_store(spec.store_url):
-        return run_attempt(task, spec.run, try_number, spec.map_index, _xcom_view(outcomes))
+        return run_attempt(task, spec.run, try_number, spec.map_index, _xcom_view(outcomes),
+                           resume=resume)
 
 
 def run_attempt(task: Any, run: DagRunInfo, try_number: int, map_index: int,
                 upstream_xcoms: dict[str, dict[str, Any]], *, test_mode: bool = False,
-                show_traceback: bool = True) -> Attempt:
+                show_traceback: bool = True, resume: dict[str, Any] | None = None) -> Attempt:
     """Run one attempt of ``task`` (a concrete copy, arguments filled in) right here.
 
     Everything the task's code goes through is here: the context, rendering,
     ``on_execute_callback``, ``execution_timeout``, the ``multiple_outputs``
     check and a branch's choice. Nodes on Dask workers run it, and so does
     ``daskflow tasks test`` (with ``test_mode``), so a task tested alone runs
-    the same way it runs in a DAG run.
+    the same way it runs in a DAG run. ``resume`` continues a deferred task
+    in the method its trigger named instead of calling ``execute``.
     """
     attempt = Attempt()
     try:
@@ -298,12 +325,24 @@ def run_attempt(task: Any, run: DagRunInfo, try_number: int, map_index: int,
         try:
             attempt.rendered = render_fields(task, context)
             _call_all(task.on_execute_callback, context)
-            attempt.value = _execute(task, context)
+            attempt.value = _execute(task, context, resume)
         finally:
             reset_current_context(token)
         _check_multiple_outputs(task, attempt.value)
         if task.is_branch:
             attempt.followed = _branch_ids(task, attempt.value)
+    except TaskDeferred as exc:
+        try:
+            attempt.deferral = deferral_of(exc)
+        except TypeError as problem:  # a trigger argument the store cannot keep
+            attempt.traceback = f"{type(problem).__name__}: {problem}\n"
+            print(f"ERROR: task {task.task_id!r} cannot defer: {problem}", file=sys.stderr)
+            _failed(attempt, task, try_number, problem)
+        else:
+            attempt.state, attempt.value = TI.DEFERRED, None
+            if show_traceback:
+                print(f"Deferred: waiting on {type(exc.trigger).__name__}, then resuming in "
+                      f"{exc.method_name}()")
     except TaskReschedule as exc:
         attempt.state, attempt.value, attempt.reschedule = TI.UP_FOR_RESCHEDULE, None, exc
         if show_traceback:
@@ -380,17 +419,23 @@ def _xcom_view(outcomes: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return view
 
 
-def _execute(task: Any, context: dict[str, Any]) -> Any:
-    """``task.execute(context)``, stopped at its ``execution_timeout``."""
+def _execute(task: Any, context: dict[str, Any], resume: dict[str, Any] | None = None) -> Any:
+    """``task.execute(context)`` (or where a deferred task resumes), stopped at its
+    ``execution_timeout``."""
+    call = task.execute
+    if resume is not None:
+        def call(context: dict[str, Any]) -> Any:
+            return task.resume_execution(resume["method"], decode(resume.get("kwargs") or {}),
+                                         context)
     timeout = task.execution_timeout
     if timeout is None:
-        return task.execute(context)
+        return call(context)
     result: dict[str, Any] = {}
     run_in_context = contextvars.copy_context().run
 
     def target() -> None:
         try:
-            result["value"] = run_in_context(task.execute, context)
+            result["value"] = run_in_context(call, context)
         except BaseException as exc:  # handed back to the node's thread below
             result["error"] = exc
 

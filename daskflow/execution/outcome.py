@@ -87,6 +87,21 @@ class RescheduleAttempt(Exception):
         return (RescheduleAttempt, (self.task_id, self.at))
 
 
+class DeferAttempt(Exception):
+    """Raised by a node whose task deferred: the key stays erred while the trigger waits.
+
+    Like :class:`RescheduleAttempt`, nothing is held; the loop re-runs the
+    key (the same try) when the trigger fires, naming where to resume.
+    """
+
+    def __init__(self, task_id: str) -> None:
+        super().__init__(f"{task_id} waits on a trigger")
+        self.task_id = task_id
+
+    def __reduce__(self) -> tuple:
+        return (DeferAttempt, (self.task_id,))
+
+
 class NotYet(Exception):
     """Raised by a node resubmitted before its retry delay ended (the loop restarted).
 

@@ -50,6 +50,9 @@ class Report:
     #: A sensor that will poke again (``up_for_reschedule``): when, and its pokes so far.
     reschedule_at: float | None = None
     pokes: int = 0
+    #: A task that deferred (``deferred``): its trigger and where it resumes
+    #: (``execution/deferral.py``).
+    deferral: dict[str, Any] | None = None
 
     @property
     def ended(self) -> bool:

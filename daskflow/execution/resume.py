@@ -21,7 +21,8 @@ def stored_instances(store: Any, dag_id: str, run_id: str
     return {(t.task_id, t.map_index): StoredInstance(
                 t.state, t.try_number, t.result_ref, dict(t.map_lengths or {}),
                 t.next_try_at.timestamp() if t.next_try_at else None,
-                t.start_date.timestamp() if t.start_date else None)
+                t.start_date.timestamp() if t.start_date else None,
+                dict(t.deferral) if t.deferral else None)
             for t in store.list_task_instances(dag_id, run_id)}
 
 

@@ -52,10 +52,17 @@ from daskflow.execution.node import (
     FORCED_ANNOTATION,
     NOT_BEFORE_ANNOTATION,
     POKES_ANNOTATION,
+    RESUME_ANNOTATION,
     TRY_ANNOTATION,
     NodeSpec,
 )
-from daskflow.execution.outcome import NotYet, RescheduleAttempt, RetryAttempt, describe_error
+from daskflow.execution.outcome import (
+    DeferAttempt,
+    NotYet,
+    RescheduleAttempt,
+    RetryAttempt,
+    describe_error,
+)
 from daskflow.execution.report import END, Report
 from daskflow.execution.results import load_outcome, outcome_exists
 from daskflow.models.context import DagRunInfo
@@ -115,6 +122,8 @@ class RunExecution:
         self.last_progress = time.monotonic()
         #: Keys Dask lost, found by the last stall check (the caller resubmits the run).
         self._lost: list[str] = []
+        #: Runs deferred tasks' triggers (``execution/triggerer.py``); set by the driver.
+        self.triggerer: Any = None
 
 
     # -- the decisions' view, for the driver and the loop -------------------------------
@@ -176,6 +185,11 @@ class RunExecution:
         self.last_progress = time.monotonic()
         self._carry_out(self.decisions.key_erred(self._classify(key, exception), now))
 
+    def on_trigger(self, key: str, kind: str, payload: Any, now: float) -> None:
+        """A deferred task's trigger fired (or failed): the task resumes."""
+        self.last_progress = time.monotonic()
+        self._carry_out(self.decisions.trigger_fired(key, kind, payload, now))
+
     def fire_timers(self, now: float) -> int:
         """Retry every key whose delay has passed; send done marks now and then."""
         self._send_done_marks(now)
@@ -210,9 +224,12 @@ class RunExecution:
                                                     timeout))
         return self._lost
 
-    def stop(self, reason: str) -> None:
-        """End the run now (dagrun_timeout): see :meth:`RunDecisions.stop`."""
-        self._carry_out(self.decisions.stop(reason))
+    def stop(self, reason: str, running_as: Any = None) -> None:
+        """End the run now (dagrun_timeout, a cancel): see :meth:`RunDecisions.stop`."""
+        if running_as is None:
+            self._carry_out(self.decisions.stop(reason))
+        else:
+            self._carry_out(self.decisions.stop(reason, running_as))
 
     def release(self) -> None:
         """Let Dask forget this run's results (and, once it ended, its own limits)."""
@@ -222,6 +239,7 @@ class RunExecution:
 
     def cancel(self) -> None:
         """Cancel every key of the run on the cluster (the run was lost to another loop)."""
+        self.stop_triggers()
         if self.futures:
             self.client.cancel(list(self.futures.values()), force=True)
         self.release()
@@ -312,6 +330,12 @@ class RunExecution:
             updates.setdefault(key, {})[DONE_ANNOTATION] = None
         for key, pokes in instruction.pokes.items():
             updates.setdefault(key, {})[POKES_ANNOTATION] = list(pokes)
+        for key in instruction.tries:
+            # Only the try that follows a fired trigger resumes; a later try starts afresh.
+            resume = instruction.resume.get(key)
+            updates.setdefault(key, {})[RESUME_ANNOTATION] = resume
+            if resume is not None:
+                updates[key][NOT_BEFORE_ANNOTATION] = None
         keys = [k for k in instruction.keys if k in self.futures]
         try:
             set_annotations(self.client, updates)
@@ -364,6 +388,25 @@ class RunExecution:
     def _resubmit_run(self, instruction: rules.ResubmitRun) -> None:
         self._lost = list(instruction.keys)
 
+    def _start_trigger(self, instruction: rules.StartTrigger) -> None:
+        if self.triggerer is None:
+            raise RuntimeError("a run with deferred tasks needs the driver's triggerer")
+        self.triggerer.start(self._trigger_id(instruction.key), instruction.deferral,
+                             self.store_url)
+
+    def _stop_triggers(self, instruction: rules.StopTriggers) -> None:
+        if self.triggerer is not None:
+            self.triggerer.stop([self._trigger_id(k) for k in instruction.keys])
+
+    def stop_triggers(self) -> None:
+        """Stop every trigger this run waits on (it leaves this driver)."""
+        if self.triggerer is not None:
+            self.triggerer.stop([self._trigger_id(i.key) for i in self.instances.values()
+                                 if i.deferral is not None])
+
+    def _trigger_id(self, key: str) -> tuple[str, str, str]:
+        return (self.run.dag_id, self.run.run_id, key)
+
     def _cancel_keys(self, instruction: rules.CancelKeys) -> None:
         if self.futures:
             self.client.cancel(list(self.futures.values()), force=True)
@@ -373,7 +416,7 @@ class RunExecution:
 
     # -- helpers ------------------------------------------------------------------------
     def _classify(self, key: str, exception: BaseException) -> KeyErred:
-        if isinstance(exception, (RetryAttempt, NotYet, RescheduleAttempt)):
+        if isinstance(exception, (RetryAttempt, NotYet, RescheduleAttempt, DeferAttempt)):
             kind = rules.PLANNED
         elif isinstance(exception, LeaseExpired):
             kind = rules.LEASE_EXPIRED
@@ -426,6 +469,8 @@ class RunExecution:
 _HANDLERS: dict[type, Callable[[RunExecution, Any], None]] = {
     rules.SubmitNodes: RunExecution._submit,
     rules.RunAgain: RunExecution._run_again,
+    rules.StartTrigger: RunExecution._start_trigger,
+    rules.StopTriggers: RunExecution._stop_triggers,
     rules.RecordReport: RunExecution._record_report,
     rules.RecordTask: RunExecution._record_task,
     rules.TaskEnded: RunExecution._task_ended,

@@ -26,9 +26,14 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
-from daskflow.exceptions import DagDefinitionError
+from daskflow.exceptions import (
+    DagDefinitionError,
+    TaskDeferralError,
+    TaskDeferralTimeout,
+    TaskDeferred,
+)
 from daskflow.models import _authoring_stack
 from daskflow.models.dependencies import DependencyMixin
 from daskflow.models.ids import plain
@@ -49,6 +54,8 @@ _AIRFLOW_ONLY = frozenset({
     "logger_name", "render_template_as_native_obj"})
 #: Airflow's default ``queue`` (its ``[operators] default_queue``): the only one accepted.
 DEFAULT_QUEUE = "default"
+#: The method a deferred task resumes in when its trigger failed or timed out (Airflow's).
+FAIL_METHOD = "__fail__"
 _NO_ASSETS = ("daskflow has no assets or lineage: a task's inlets and outlets would change "
               "nothing")
 
@@ -279,6 +286,34 @@ class BaseOperator(DependencyMixin):
 
     def on_kill(self) -> None:
         """Stop what ``execute`` started (processes, queries) when the task times out."""
+
+    # -- deferring ----------------------------------------------------------------
+    def defer(self, *, trigger: Any, method_name: str, kwargs: dict[str, Any] | None = None,
+              timeout: timedelta | float | None = None) -> NoReturn:
+        """Wait for ``trigger`` without holding a worker thread, then resume in ``method_name``.
+
+        The wait runs in the scheduler's process (docs/integrations.md, "Three
+        ways of waiting"); the same try resumes on a worker with
+        ``method_name(context, event=<the event's payload>, **kwargs)``.
+        """
+        raise TaskDeferred(trigger=trigger, method_name=method_name, kwargs=kwargs,
+                           timeout=timeout)
+
+    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None,
+                         context: dict[str, Any]) -> Any:
+        """Go on after a deferral: call ``next_method``, or fail as the loop said."""
+        next_kwargs = dict(next_kwargs or {})
+        if next_method == FAIL_METHOD:
+            error = next_kwargs.get("error") or "the trigger failed"
+            if next_kwargs.get("timeout"):
+                raise TaskDeferralTimeout(error)
+            raise TaskDeferralError(error)
+        method = getattr(self, next_method, None)
+        if not callable(method):
+            raise TaskDeferralError(
+                f"task {self.task_id!r}: cannot resume in {next_method!r}: "
+                f"{type(self).__name__} has no such method")
+        return method(context, **next_kwargs)
 
     # -- graph --------------------------------------------------------------------
     @property

@@ -21,6 +21,8 @@ class TaskInstanceState(str, Enum):
     FAILED = "failed"
     UP_FOR_RETRY = "up_for_retry"
     UP_FOR_RESCHEDULE = "up_for_reschedule"
+    #: Waiting on a trigger in the scheduler's process (``BaseOperator.defer``).
+    DEFERRED = "deferred"
     UPSTREAM_FAILED = "upstream_failed"
     SKIPPED = "skipped"
     REMOVED = "removed"
@@ -50,7 +52,8 @@ UNFINISHED_STATES = frozenset(set(TI) - FINISHED_STATES)
 #: States that count as failure for a run's final state.
 FAILURE_STATES = frozenset({TI.FAILED, TI.UPSTREAM_FAILED})
 
-_WAITING = {TI.SCHEDULED, TI.QUEUED, TI.RUNNING, TI.UP_FOR_RETRY, TI.UP_FOR_RESCHEDULE}
+_WAITING = {TI.SCHEDULED, TI.QUEUED, TI.RUNNING, TI.UP_FOR_RETRY, TI.UP_FOR_RESCHEDULE,
+            TI.DEFERRED}
 _TASK_TRANSITIONS: dict[TaskInstanceState | None, frozenset[TaskInstanceState]] = {
     None: frozenset(TI),
     TI.SCHEDULED: frozenset(TI),
@@ -58,6 +61,7 @@ _TASK_TRANSITIONS: dict[TaskInstanceState | None, frozenset[TaskInstanceState]] 
     TI.RUNNING: frozenset(FINISHED_STATES | _WAITING),
     TI.UP_FOR_RETRY: frozenset(FINISHED_STATES | _WAITING),
     TI.UP_FOR_RESCHEDULE: frozenset(FINISHED_STATES | _WAITING),
+    TI.DEFERRED: frozenset(FINISHED_STATES | _WAITING),
     # A finished task instance only moves again when a user clears it.
     **{state: frozenset({TI.SCHEDULED, TI.QUEUED}) for state in FINISHED_STATES},
 }

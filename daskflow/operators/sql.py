@@ -23,6 +23,22 @@ from typing import Any
 from daskflow.hooks.base import BaseHook
 from daskflow.models.baseoperator import BaseOperator
 
+# The rest of Airflow's ``common.sql.operators.sql`` module, importable from here too.
+from daskflow.operators.sql_base import BaseSQLOperator
+from daskflow.operators.sql_branch import BranchSQLOperator
+from daskflow.operators.sql_checks import (
+    SQLCheckOperator,
+    SQLIntervalCheckOperator,
+    SQLThresholdCheckOperator,
+    SQLValueCheckOperator,
+)
+from daskflow.operators.sql_table_checks import SQLColumnCheckOperator, SQLTableCheckOperator
+
+__all__ = ["BaseSQLOperator", "BranchSQLOperator", "SQLCheckOperator",
+           "SQLColumnCheckOperator", "SQLExecuteQueryOperator", "SQLIntervalCheckOperator",
+           "SQLTableCheckOperator", "SQLThresholdCheckOperator", "SQLValueCheckOperator",
+           "jsonable"]
+
 log = logging.getLogger(__name__)
 
 

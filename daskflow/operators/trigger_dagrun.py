@@ -16,11 +16,12 @@ Outcomes, as in Airflow 3:
   it fails;
 - with ``wait_for_completion`` the task checks the run's state every
   ``poke_interval`` seconds: a state in ``failed_states`` fails the task, one
-  in ``allowed_states`` ends it successfully. It waits in poke mode (there
-  is no deferral), but on a Dask worker the waiting thread leaves the
-  worker's thread pool, so it holds no worker thread while it sleeps
-  (unless the task has an ``execution_timeout``: the node then runs it in a
-  thread of its own, which is not the worker's and cannot leave the pool).
+  in ``allowed_states`` ends it successfully. It polls from its worker, but
+  the waiting thread leaves the worker's thread pool, so it holds no worker
+  thread while it sleeps (unless the task has an ``execution_timeout``: the
+  node then runs it in a thread of its own, which cannot leave the pool).
+  With ``deferrable=True`` it waits on a ``DagStateTrigger`` in the
+  scheduler's process instead and holds nothing on the cluster at all.
 """
 
 from __future__ import annotations
@@ -97,10 +98,6 @@ class TriggerDagRunOperator(BaseOperator):
         if note is not None:
             raise DagDefinitionError(f"{self._where('note')} is not supported: daskflow runs "
                                      "have no notes")
-        if deferrable:
-            raise DagDefinitionError(
-                f"{self._where('deferrable')} is not supported: daskflow has no triggerer; with "
-                "wait_for_completion the task polls, without holding a worker thread")
         self.trigger_dag_id = trigger_dag_id
         self.trigger_run_id = trigger_run_id
         self.conf = conf
@@ -115,7 +112,7 @@ class TriggerDagRunOperator(BaseOperator):
         self.skip_when_already_exists = skip_when_already_exists
         self.fail_when_dag_is_paused = bool(fail_when_dag_is_paused)
         self.openlineage_inject_parent_info = openlineage_inject_parent_info
-        self.deferrable = False
+        self.deferrable = bool(deferrable)
 
     def _states(self, name: str, values: Any) -> list[DagRunState]:
         if isinstance(values, str):
@@ -140,6 +137,13 @@ class TriggerDagRunOperator(BaseOperator):
         try:
             self._queue(store, run_id, logical, conf)
             context["ti"].xcom_push(XCOM_RUN_ID, run_id)
+            if self.wait_for_completion and self.deferrable:
+                from daskflow.triggers.external_task import DagStateTrigger
+
+                self.defer(trigger=DagStateTrigger(
+                    self.trigger_dag_id, [self.trigger_run_id],
+                    [s.value for s in [*self.allowed_states, *self.failed_states]],
+                    self.poke_interval), method_name="execute_complete")
             if self.wait_for_completion:
                 with _seceded():
                     self._wait(store, run_id)
@@ -184,21 +188,32 @@ class TriggerDagRunOperator(BaseOperator):
             raise DaskflowError(f"cannot trigger DAG {self.trigger_dag_id!r}: {exc}") from None
 
     def _wait(self, store: Any, run_id: str) -> None:
-        dag_id = self.trigger_dag_id
         allowed = [s.value for s in self.allowed_states]
-        failed = [s.value for s in self.failed_states]
         while True:
-            print(f"Waiting for run {run_id!r} of DAG {dag_id!r} to reach one of {allowed}")
+            print(f"Waiting for run {run_id!r} of DAG {self.trigger_dag_id!r} to reach one of "
+                  f"{allowed}")
             time.sleep(self.poke_interval)
-            run = store.get_dag_run(dag_id, run_id)
-            if run is None:
-                raise DaskflowError(f"run {run_id!r} of DAG {dag_id!r} was deleted while the "
-                                    "task waited for it")
-            if run.state in failed:
-                raise DaskflowError(f"{dag_id} failed with failed state {run.state}")
-            if run.state in allowed:
-                print(f"{dag_id} finished with allowed state {run.state}")
+            run = store.get_dag_run(self.trigger_dag_id, run_id)
+            if self._judge(run_id, run.state if run is not None else None):
                 return
+
+    def execute_complete(self, context: dict[str, Any], event: Any = None) -> None:
+        """Where a deferred wait resumes: the triggered run reached a watched state."""
+        event = event or {}
+        self._judge(event.get("run_id", self.trigger_run_id), event.get("state"))
+
+    def _judge(self, run_id: str | None, state: str | None) -> bool:
+        """Whether the wait is over: raises for a failed state or a deleted run."""
+        dag_id = self.trigger_dag_id
+        if state is None:
+            raise DaskflowError(f"run {run_id!r} of DAG {dag_id!r} was deleted while the "
+                                "task waited for it")
+        if state in [s.value for s in self.failed_states]:
+            raise DaskflowError(f"{dag_id} failed with failed state {state}")
+        if state in [s.value for s in self.allowed_states]:
+            print(f"{dag_id} finished with allowed state {state}")
+            return True
+        return False
 
     def _parse_logical_date(self) -> datetime:
         value = self.logical_date

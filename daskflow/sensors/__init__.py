@@ -6,8 +6,16 @@ from daskflow.sensors.external_task import ExternalTaskMarker, ExternalTaskSenso
 from daskflow.sensors.filesystem import FileSensor
 from daskflow.sensors.python import PythonSensor
 from daskflow.sensors.sql import SqlSensor
-from daskflow.sensors.time import DateTimeSensor, TimeDeltaSensor, TimeSensor
+from daskflow.sensors.time import (
+    DateTimeSensor,
+    DateTimeSensorAsync,
+    TimeDeltaSensor,
+    TimeDeltaSensorAsync,
+    TimeSensor,
+    TimeSensorAsync,
+)
 
-__all__ = ["BaseSensorOperator", "BashSensor", "DateTimeSensor", "ExternalTaskMarker",
-           "ExternalTaskSensor", "FileSensor", "PokeReturnValue",
-           "PythonSensor", "SqlSensor", "TimeDeltaSensor", "TimeSensor"]
+__all__ = ["BaseSensorOperator", "BashSensor", "DateTimeSensor", "DateTimeSensorAsync",
+           "ExternalTaskMarker", "ExternalTaskSensor", "FileSensor", "PokeReturnValue",
+           "PythonSensor", "SqlSensor", "TimeDeltaSensor", "TimeDeltaSensorAsync", "TimeSensor",
+           "TimeSensorAsync"]

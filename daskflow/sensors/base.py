@@ -13,6 +13,12 @@ pokes is its ``mode``:
   time travels with the key (and is the task instance's start date in the
   store), so the timeout counts across reschedules and loop restarts.
 
+A sensor that supports it also takes ``deferrable=True`` (the ``...Async``
+classes are the same): it checks once and, if not satisfied, defers to a
+trigger that waits in the scheduler's process, holding neither a worker
+thread nor a Dask key in ``processing``; the task shows ``deferred`` and the
+same try resumes on a worker when the trigger fires.
+
 On timeout the sensor fails without retrying (``SensorTimeout``), or ends
 ``skipped`` with ``soft_fail=True``. With ``exponential_backoff`` the wait
 doubles after each negative poke, up to ``max_wait``. The defaults are
@@ -26,7 +32,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from daskflow.exceptions import DagDefinitionError, SensorTimeout, TaskReschedule, TaskSkipped
+from daskflow.exceptions import (
+    DagDefinitionError,
+    SensorTimeout,
+    TaskDeferralError,
+    TaskDeferralTimeout,
+    TaskReschedule,
+    TaskSkipped,
+)
 from daskflow.models.baseoperator import BaseOperator
 
 MODES = ("poke", "reschedule")
@@ -49,6 +62,8 @@ class BaseSensorOperator(BaseOperator):
     """Waits for :meth:`poke` to be true (see the module docstring)."""
 
     ui_color = "#e6f1f2"
+    #: Whether this sensor can wait on a trigger (``deferrable=True``).
+    supports_deferral = False
 
     def __init__(self, *, poke_interval: timedelta | float = 60,
                  timeout: timedelta | float = DEFAULT_TIMEOUT, soft_fail: bool = False,
@@ -56,10 +71,12 @@ class BaseSensorOperator(BaseOperator):
                  max_wait: timedelta | float | None = None, deferrable: bool = False,
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if deferrable:
+        if deferrable and not self.supports_deferral:
             raise DagDefinitionError(
-                f"task {self.task_id!r}: deferrable=True is not available in daskflow yet; "
+                f"task {self.task_id!r}: {type(self).__name__} cannot be deferrable (its check "
+                "is your own code, which never runs in the scheduler's process); "
                 "mode='reschedule' waits without holding a worker thread too")
+        self.deferrable = bool(deferrable)
         self.poke_interval = _seconds(poke_interval, "poke_interval", self)
         self.timeout = _seconds(timeout, "timeout", self)
         self.max_wait = None if max_wait is None else _seconds(max_wait, "max_wait", self)
@@ -100,6 +117,24 @@ class BaseSensorOperator(BaseOperator):
             if self.reschedule:
                 raise TaskReschedule(now + wait, started, pokes)
             time.sleep(wait)
+
+    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None,
+                         context: dict[str, Any]) -> Any:
+        """As for any task; a deferral that timed out is the sensor's timeout (no retry),
+        and with ``soft_fail`` a timeout or a failed trigger ends the task skipped."""
+        try:
+            try:
+                return super().resume_execution(next_method, next_kwargs, context)
+            except TaskDeferralTimeout as exc:
+                raise SensorTimeout(f"sensor {self.task_id!r} timed out: {exc}") from None
+        except (SensorTimeout, TaskDeferralError) as exc:
+            if self.soft_fail:
+                raise TaskSkipped(str(exc)) from None
+            raise
+
+    def execute_complete(self, context: dict[str, Any], event: Any = None) -> Any:
+        """Where a deferred sensor resumes: its trigger fired, so it is satisfied."""
+        return None
 
     def next_wait(self, pokes: int) -> float:
         """Seconds to wait after the ``pokes``-th negative poke."""

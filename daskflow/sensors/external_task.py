@@ -11,7 +11,10 @@ itself when no task is named) is in one of ``allowed_states`` for every
 date; a target in ``failed_states`` fails the sensor (``skipped`` with
 ``soft_fail``); one in ``skipped_states`` skips it. A task group id targets
 every task of the group. With ``check_existence`` the other DAG (and task)
-must be known to the store, or the sensor fails at once.
+must be known to the store, or the sensor fails at once. With
+``deferrable=True`` the store is asked from the scheduler's process
+(:class:`~daskflow.triggers.external_task.WorkflowTrigger`) every
+``poke_interval`` seconds while the task holds no worker thread.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ _RUN_STATES = {s.value for s in DagRunState}
 
 class ExternalTaskSensor(BaseSensorOperator):
     """Waits for ``external_dag_id`` (and its tasks) at this run's logical date."""
+
+    supports_deferral = True
 
     def __init__(self, *, external_dag_id: str, external_task_id: str | None = None,
                  external_task_ids: Collection[str] | None = None,
@@ -89,18 +94,43 @@ class ExternalTaskSensor(BaseSensorOperator):
 
         store = Store(config.db_url())
         try:
-            return self._poke(store, self.dates(context))
+            return self.check(store, self.dates(context), say=print)
         finally:
             store.dispose()
 
-    def _poke(self, store: Any, dates: list[datetime]) -> bool:
+    def execute(self, context: dict[str, Any]) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        if self.poke(context):
+            return None
+        from daskflow.triggers.external_task import WorkflowTrigger
+
+        self.defer(trigger=WorkflowTrigger(
+            self.external_dag_id, self.dates(context), self.external_task_ids,
+            self.external_task_group_id, self.allowed_states, self.skipped_states,
+            self.failed_states, self.check_existence, self.poke_interval),
+            method_name="execute_complete", timeout=self.timeout)
+
+    def execute_complete(self, context: dict[str, Any], event: Any = None) -> None:
+        status = (event or {}).get("status")
+        message = (event or {}).get("message") or f"external {self._target()} {status}"
+        if status == "success":
+            return
+        if status == "skipped" or self.soft_fail:
+            raise TaskSkipped(message)
+        raise DaskflowError(message)
+
+    def check(self, store: Any, dates: list[datetime],
+              say: Callable[[str], Any] = lambda _: None) -> bool:
+        """Whether every target is in an allowed state on every date; raises when one
+        is in a failed or skipped state."""
         if self.check_existence:
             self._check_existence(store)
         runs = {r.logical_date: r for r in store.list_dag_runs(dag_id=self.external_dag_id)}
         states = [state for day in dates for state in self._states(store, runs.get(day))]
-        print(f"Poking for {self.external_dag_id}"
-              f"{'.' + ','.join(self.external_task_ids) if self.external_task_ids else ''} "
-              f"on {', '.join(d.isoformat() for d in dates)}: {states or 'no run'}")
+        say(f"Poking for {self.external_dag_id}"
+            f"{'.' + ','.join(self.external_task_ids) if self.external_task_ids else ''} "
+            f"on {', '.join(d.isoformat() for d in dates)}: {states or 'no run'}")
         if any(s in self.failed_states for s in states):
             message = (f"the external {self._target()} in DAG {self.external_dag_id!r} "
                        f"reached a failed state ({sorted(set(states) & set(self.failed_states))})")

@@ -6,6 +6,12 @@ is in ``response_error_codes_allowlist`` (``["404"]``, as in Airflow) means
 "not yet"; any other 4xx/5xx or an unreachable host fails the task (retries
 as configured). A 2xx/3xx answer is done, unless ``response_check`` says
 it is not: it gets the response and the context entries its signature names.
+
+With ``deferrable=True`` the requests are sent from the scheduler's process
+(:class:`~daskflow.triggers.http.HttpSensorTrigger`) while the task holds no
+worker thread. As in Airflow, a sensor with a ``response_check`` does not
+defer (the check is your code, which never runs in the scheduler's process):
+it pokes from its worker instead.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from daskflow.sensors.base import BaseSensorOperator
 
 class HttpSensor(BaseSensorOperator):
     """Poke ``endpoint`` of connection ``http_conn_id`` until it answers as wanted."""
+
+    supports_deferral = True
 
     template_fields = ("endpoint", "request_params", "headers")
 
@@ -54,3 +62,15 @@ class HttpSensor(BaseSensorOperator):
         if self.response_check is not None:
             return bool(call_with_context(self.response_check, response, context))
         return True
+
+    def execute(self, context: dict[str, Any]) -> Any:
+        if not self.deferrable or self.response_check is not None:
+            return super().execute(context)
+        if self.poke(context):
+            return None
+        from daskflow.triggers.http import HttpSensorTrigger
+
+        self.defer(trigger=HttpSensorTrigger(
+            self.endpoint, self.http_conn_id, self.method, self.request_params, self.headers,
+            self.extra_options, self.poke_interval, self.response_error_codes_allowlist),
+            method_name="execute_complete", timeout=self.timeout)

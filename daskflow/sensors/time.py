@@ -2,6 +2,9 @@
 
 As in Airflow, the moment is measured from the run's data interval end (the
 time the interval it processes is over), not from when the task starts.
+With ``deferrable=True`` (or the ``...Async`` classes) the wait is a
+:class:`~daskflow.triggers.DateTimeTrigger` in the scheduler's process: no
+worker thread is held, and the task resumes within milliseconds of the moment.
 """
 
 from __future__ import annotations
@@ -10,24 +13,50 @@ from datetime import datetime, time, timedelta, timezone
 from typing import Any
 
 from daskflow.sensors.base import BaseSensorOperator
+from daskflow.triggers.temporal import DateTimeTrigger
 
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-class TimeDeltaSensor(BaseSensorOperator):
+class _MomentSensor(BaseSensorOperator):
+    """A sensor satisfied from a moment on; deferrable by waiting on that moment."""
+
+    supports_deferral = True
+
+    def __init__(self, *, end_from_trigger: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.end_from_trigger = bool(end_from_trigger)
+
+    def moment(self, context: dict[str, Any]) -> datetime:
+        raise NotImplementedError
+
+    def poke(self, context: dict[str, Any]) -> bool:
+        return _now() >= self.moment(context)
+
+    def execute(self, context: dict[str, Any]) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        moment = self.moment(context)
+        if _now() >= moment:
+            return None
+        self.defer(trigger=DateTimeTrigger(moment, end_from_trigger=self.end_from_trigger),
+                   method_name="execute_complete", timeout=self.timeout)
+
+
+class TimeDeltaSensor(_MomentSensor):
     """Waits until ``delta`` after the run's data interval end."""
 
     def __init__(self, *, delta: timedelta, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.delta = delta
 
-    def poke(self, context: dict[str, Any]) -> bool:
-        return _now() >= context["data_interval_end"] + self.delta
+    def moment(self, context: dict[str, Any]) -> datetime:
+        return context["data_interval_end"] + self.delta
 
 
-class TimeSensor(BaseSensorOperator):
+class TimeSensor(_MomentSensor):
     """Waits until ``target_time`` (a time of day, UTC unless it has a tz) on the day
     the run's data interval ends."""
 
@@ -35,14 +64,13 @@ class TimeSensor(BaseSensorOperator):
         super().__init__(**kwargs)
         self.target_time = target_time
 
-    def poke(self, context: dict[str, Any]) -> bool:
+    def moment(self, context: dict[str, Any]) -> datetime:
         day = context["data_interval_end"].astimezone(self.target_time.tzinfo or timezone.utc)
-        target = datetime.combine(day.date(), self.target_time.replace(tzinfo=None),
-                                  tzinfo=self.target_time.tzinfo or timezone.utc)
-        return _now() >= target
+        return datetime.combine(day.date(), self.target_time.replace(tzinfo=None),
+                                tzinfo=self.target_time.tzinfo or timezone.utc)
 
 
-class DateTimeSensor(BaseSensorOperator):
+class DateTimeSensor(_MomentSensor):
     """Waits until ``target_time``: a datetime, or an ISO string (templated)."""
 
     template_fields = ("target_time",)
@@ -54,10 +82,31 @@ class DateTimeSensor(BaseSensorOperator):
                             f"string, got {type(target_time).__name__}")
         self.target_time = target_time
 
-    def poke(self, context: dict[str, Any]) -> bool:
+    def moment(self, context: dict[str, Any]) -> datetime:
         target = self.target_time
         if isinstance(target, str):
             target = datetime.fromisoformat(target.replace("Z", "+00:00"))
         if target.tzinfo is None:
             target = target.replace(tzinfo=timezone.utc)
-        return _now() >= target
+        return target
+
+
+class TimeDeltaSensorAsync(TimeDeltaSensor):
+    """:class:`TimeDeltaSensor` with ``deferrable=True`` (Airflow's async name)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**{**kwargs, "deferrable": True})
+
+
+class TimeSensorAsync(TimeSensor):
+    """:class:`TimeSensor` with ``deferrable=True`` (Airflow's async name)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**{**kwargs, "deferrable": True})
+
+
+class DateTimeSensorAsync(DateTimeSensor):
+    """:class:`DateTimeSensor` with ``deferrable=True`` (Airflow's async name)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**{**kwargs, "deferrable": True})

@@ -114,6 +114,8 @@ class TaskInstanceRecord:
     result_ref: str | None = None
     #: Lengths of XComs that mapped tasks downstream expand over.
     map_lengths: Mapping[str, Any] | None = None
+    #: A deferred task's trigger and where it resumes (``execution/deferral.py``).
+    deferral: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,7 @@ class TaskUpdate:
     next_try_at: datetime | None = None
     result_ref: str | None = None
     map_lengths: Mapping[str, Any] | None = None
+    deferral: Mapping[str, Any] | None = None
     clear: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
@@ -183,6 +186,7 @@ CLEARABLE = frozenset(
         "next_try_at",
         "result_ref",
         "map_lengths",
+        "deferral",
     }
 )
 

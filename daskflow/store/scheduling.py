@@ -30,6 +30,7 @@ SEVERITY = (
     "upstream_failed",
     "up_for_retry",
     "up_for_reschedule",
+    "deferred",
     "running",
     "queued",
     "scheduled",

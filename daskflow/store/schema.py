@@ -172,6 +172,7 @@ task_instance = Table(
     Column("next_try_at", UTCDateTime),
     Column("result_ref", String),
     Column("map_lengths", _json()),
+    Column("deferral", _json()),
     ForeignKeyConstraint(
         ["dag_id", "run_id"], ["dag_run.dag_id", "dag_run.run_id"], ondelete="CASCADE"
     ),

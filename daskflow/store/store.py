@@ -892,7 +892,8 @@ class Store:
         ``start_date`` stays. One transaction.
         """
         now = _now()
-        cleared = {"state": None, "end_date": None, "duration": None, "next_try_at": None}
+        cleared = {"state": None, "end_date": None, "duration": None, "next_try_at": None,
+                   "deferral": None}
         run = (dag_run.c.dag_id == dag_id) & (dag_run.c.run_id == run_id)
         count = 0
         with self._write() as conn:

@@ -400,3 +400,37 @@ def test_what_a_dag_file_prints_while_imported_stays_off_stdout(env, tmp_path):
     result = invoke(env, "dags", "list", "--dags-folder", tmp_path / "noisy.py", "-o", "json")
     assert [row["dag_id"] for row in json.loads(result.stdout)] == ["noisy"]
     assert "importing noisy" in result.stderr
+
+
+DEFERRING_DAG = '''
+from datetime import datetime, timedelta, timezone
+from daskflow import DAG
+from daskflow.models.baseoperator import BaseOperator
+from daskflow.triggers import TimeDeltaTrigger
+
+
+class Waits(BaseOperator):
+    def execute(self, context):
+        print("deferring")
+        self.defer(trigger=TimeDeltaTrigger(timedelta(seconds=0.5)), method_name="done",
+                   kwargs={"started": datetime.now(timezone.utc).isoformat()})
+
+    def done(self, context, event=None, started=None):
+        waited = (event - datetime.fromisoformat(started)).total_seconds()
+        return f"resumed after {waited:.1f}s"
+
+
+with DAG("defers_here", schedule=None):
+    Waits(task_id="waits")
+'''
+
+
+def test_tasks_test_waits_on_a_deferred_tasks_trigger_here_and_resumes_it(tmp_path):
+    folder = tmp_path / "dags"
+    folder.mkdir()
+    (folder / "defers.py").write_text(DEFERRING_DAG)
+    result = invoke(environment(tmp_path / "home", folder), "tasks", "test", "defers_here",
+                    "waits", "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["return_value"] == "resumed after 0.5s"
+    assert "deferring" in result.stderr + result.stdout

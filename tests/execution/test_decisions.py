@@ -67,14 +67,22 @@ def mapped() -> DAG:
 
 def report(task_id: str, state: str, *, kind: str = "end", try_number: int = 1,
            map_index: int = -1, lens: dict | None = None, result: str | None = None,
-           key_: str | None = "same", reschedule_at: float | None = None) -> Report:
-    failed = state not in ("success", "up_for_reschedule")
+           key_: str | None = "same", reschedule_at: float | None = None,
+           deferral: dict | None = None) -> Report:
+    failed = state not in ("success", "up_for_reschedule", "deferred")
     return Report(kind=kind, dag_id="d", run_id="r", task_id=task_id, map_index=map_index,
                   state=state, try_number=try_number,
                   key=key(task_id, map_index) if key_ == "same" else key_,
                   start=NOW - 1, end=None if kind == "start" else NOW, lens=lens,
                   result=result, error="ValueError: boom" if failed else None,
-                  reschedule_at=reschedule_at, pokes=1 if reschedule_at else 0)
+                  reschedule_at=reschedule_at, pokes=1 if reschedule_at else 0,
+                  deferral=deferral)
+
+
+#: What a node reports for a task that deferred to a trigger (times out at NOW + 60).
+DEFERRAL = {"trigger": "daskflow.triggers.file.FileTrigger",
+            "trigger_kwargs": {"filepath": "/x"}, "method": "execute_complete",
+            "kwargs": {"n": 1}, "timeout_at": NOW + 60}
 
 
 def _summary(instructions: list[rules.Instruction]) -> list[tuple]:
@@ -86,11 +94,19 @@ def _summary(instructions: list[rules.Instruction]) -> list[tuple]:
         elif isinstance(i, rules.RunAgain):
             row = ("again", i.keys, i.tries, tuple(sorted(i.forced)),
                    tuple(sorted(i.forget_done)))
-            out.append(row + ((i.pokes,) if i.pokes else ()))
+            out.append(row + ((i.pokes,) if i.pokes else ())
+                       + (({k: (r["method"], r["kwargs"]) for k, r in i.resume.items()},)
+                          if i.resume else ()))
+        elif isinstance(i, rules.StartTrigger):
+            out.append(("trigger", i.key, i.deferral["trigger"].rsplit(".", 1)[-1]))
+        elif isinstance(i, rules.StopTriggers):
+            out.append(("untrigger", i.keys))
         elif isinstance(i, rules.RecordReport):
             out.append(("record", i.report.task_id, i.report.state))
         elif isinstance(i, rules.RecordTask):
             changes = {k: v for k, v in i.changes.items() if k in ("state", "next_try_at")}
+            if "deferral" in i.changes:
+                changes["deferral"] = i.changes["deferral"]["method"]
             out.append(("task", i.task_id, changes))
         elif isinstance(i, rules.TaskEnded):
             out.append(("ended", i.task_id, i.report.state))
@@ -115,6 +131,8 @@ def _node_name(node: rules.PlannedNode) -> str:
         return f"{name}:replay"
     if node.unexpandable:
         return f"{name}:unexpandable"
+    if node.not_before == rules.NEVER:
+        return f"{name}:try={node.first_try},until-triggered"
     if node.pokes is not None:
         return (f"{name}:try={node.first_try},first-poke={node.pokes[0]:g},"
                 f"not-before={node.not_before:g}")
@@ -155,8 +173,12 @@ def _apply(rules_: RunDecisions, event: tuple) -> list[rules.Instruction]:
         return rules_.keys_stalled(args[0], 300)
     if kind == "stop":
         return rules_.stop("dagrun_timeout")
+    if kind == "mark-failed":
+        return rules_.stop("marked failed", rules.TI.FAILED)
     if kind == "hold":
         return rules_.holds_changed(args[0])
+    if kind == "fired":
+        return rules_.trigger_fired(key(args[0]), args[1], args[2], NOW + 1)
     raise AssertionError(kind)
 
 
@@ -279,6 +301,12 @@ CASES = [
          before=[("start",), ("report", report("a", "success"))], event=("stop",),
          expected=[("cancel",), ("task", "b", {"state": "skipped"}),
                    ("task", "c", {"state": "skipped"}), ("warn",)]),
+    Case("a run marked failed fails its running tasks and skips those not started (as "
+         "Airflow)", chain(),
+         before=[("start",), ("report", report("a", "success")),
+                 ("report", report("b", "running", kind="start"))], event=("mark-failed",),
+         expected=[("cancel",), ("task", "b", {"state": "failed"}),
+                   ("task", "c", {"state": "skipped"}), ("warn",)]),
     Case("a stall check with a key still processing changes nothing", chain(),
          before=[("start",)],
          event=("stalled", {"keys": {key("a"): {"state": "processing"}}, "workers": 1}),
@@ -333,6 +361,79 @@ CASES = [
                    ("task", "b", {"state": "queued"}), ("task", "c", {"state": "queued"}),
                    ("submit", (f"a:try=1,first-poke={NOW - 30:g},not-before={NOW + 5:g}",
                                "b", "c"))]),
+    Case("a task that deferred is no outcome: its trigger waits, its timeout is a timer",
+         chain(), before=[("start",)],
+         event=("report", report("a", "deferred", deferral=DEFERRAL)),
+         expected=[("record", "a", "deferred"), ("task", "a", {"deferral": "execute_complete"}),
+                   ("trigger", key("a"), "FileTrigger")]),
+    Case("a fired trigger schedules the same try to resume with the event",
+         chain(), before=[("start",), ("report", report("a", "deferred", deferral=DEFERRAL))],
+         event=("fired", "a", "event", True),
+         expected=[("task", "a", {"state": "scheduled"})]),
+    Case("the resume waits until Dask has the key erred, then passes the event and kwargs",
+         chain(), before=[("start",), ("report", report("a", "deferred", deferral=DEFERRAL)),
+                          ("fired", "a", "event", True)],
+         event=("time", NOW + 1),
+         expected=[("again", (key("a"),), {key("a"): 1}, (), (),
+                    {key("a"): ("execute_complete", {"n": 1, "event": True})})]),
+    Case("while Dask still runs the deferring key, the resume waits", chain(),
+         before=[("start",), ("report", report("a", "deferred", deferral=DEFERRAL)),
+                 ("fired", "a", "event", True)],
+         statuses={key("a"): "pending"}, event=("time", NOW + 1), expected=[]),
+    Case("a trigger past its timeout stops, and the try resumes only to fail", chain(),
+         before=[("start",), ("report", report("a", "deferred", deferral=DEFERRAL))],
+         event=("time", NOW + 60),
+         expected=[("untrigger", (key("a"),)),
+                   ("again", (key("a"),), {key("a"): 1}, (), (),
+                    {key("a"): ("__fail__", {"error": "the trigger did not fire within the "
+                                             "timeout given to defer() (task 'a')",
+                                             "timeout": True})})]),
+    Case("a failed trigger resumes the try only to fail, with the trigger's error", chain(),
+         before=[("start",), ("report", report("a", "deferred", deferral=DEFERRAL)),
+                 ("fired", "a", "error", "FileTrigger: OSError: gone")],
+         event=("time", NOW + 1),
+         expected=[("again", (key("a"),), {key("a"): 1}, (), (),
+                    {key("a"): ("__fail__", {"error": "the trigger failed: FileTrigger: "
+                                             "OSError: gone", "timeout": False})})]),
+    Case("a trigger that ends the task forces the outcome on its key, without resuming",
+         chain(), before=[("start",), ("report", report("a", "deferred", deferral=DEFERRAL)),
+                          ("fired", "a", "success", None)],
+         event=("time", NOW + 1),
+         expected=[("record", "a", "success"), ("ended", "a", "success"),
+                   ("again", (key("a"),), {key("a"): 1}, (key("a"),), ())]),
+    Case("an event for a task no longer deferred is ignored", chain(),
+         before=[("start",), ("report", report("a", "deferred", deferral=DEFERRAL)),
+                 ("time", NOW + 60)],
+         event=("fired", "a", "event", True), expected=[]),
+    Case("a resumed run waits on a deferred task's trigger again, same try, never before it",
+         chain(),
+         stored={("a", -1): StoredInstance("deferred", 1, start=NOW - 30, deferral=DEFERRAL)},
+         event=("start",),
+         expected=[("task", "a", {"deferral": "execute_complete"}),
+                   ("trigger", key("a"), "FileTrigger"),
+                   ("task", "a", {"state": "deferred"}),
+                   ("task", "b", {"state": "queued"}), ("task", "c", {"state": "queued"}),
+                   ("submit", ("a:try=1,until-triggered", "b", "c"))]),
+    Case("a task whose trigger fired just before its loop died waits on it again", chain(),
+         stored={("a", -1): StoredInstance("scheduled", 2, start=NOW - 30, deferral=DEFERRAL)},
+         event=("start",),
+         expected=[("task", "a", {"deferral": "execute_complete"}),
+                   ("trigger", key("a"), "FileTrigger"),
+                   ("task", "a", {"state": "deferred"}),
+                   ("task", "b", {"state": "queued"}), ("task", "c", {"state": "queued"}),
+                   ("submit", ("a:try=2,until-triggered", "b", "c"))]),
+    Case("a stopped run stops its triggers", chain(),
+         before=[("start",), ("report", report("a", "deferred", deferral=DEFERRAL))],
+         event=("stop",),
+         expected=[("cancel",), ("untrigger", (key("a"),)), ("task", "a", {"state": "skipped"}),
+                   ("task", "b", {"state": "skipped"}), ("task", "c", {"state": "skipped"}),
+                   ("warn",)]),
+    Case("a run marked failed fails a deferred task, as Airflow does", chain(),
+         before=[("start",), ("report", report("a", "deferred", deferral=DEFERRAL))],
+         event=("mark-failed",),
+         expected=[("cancel",), ("untrigger", (key("a"),)), ("task", "a", {"state": "failed"}),
+                   ("task", "b", {"state": "skipped"}), ("task", "c", {"state": "skipped"}),
+                   ("warn",)]),
 ]
 
 
@@ -354,6 +455,15 @@ def test_the_run_finishes_with_the_state_of_its_leaves() -> None:
     run.task_reported(report("c", "failed"), NOW)
     assert run.finished
     assert run.final_state().value == "failed"
+
+
+def test_a_run_waiting_on_a_trigger_is_not_finished_and_cannot_stall() -> None:
+    run = RunDecisions(chain(), "d", "r", TOKEN)
+    run.start()
+    run.task_reported(report("a", "deferred", deferral={**DEFERRAL, "timeout_at": None}), NOW)
+    assert not run.finished
+    assert not run.may_be_stalled()
+    assert run.next_timer() is None
 
 
 def test_a_run_waiting_on_a_retry_is_not_finished_and_cannot_stall() -> None:

@@ -45,7 +45,7 @@ def test_s3_credentials_come_from_the_connection(monkeypatch):
     options = FsspecHook(fs_conn_id="lake").storage_options("s3")
     assert options["key"] == "AKIDEXAMPLE" and options["secret"] == "lake-secret-key-1"
     assert options["client_kwargs"]["endpoint_url"] == "http://minio.local:9000"
-    assert options["region_name"] == "eu-west-1"
+    assert options["client_kwargs"]["region_name"] == "eu-west-1"  # where s3fs reads it
     assert FsspecHook().storage_options("s3") == {}  # fs_default undefined: fsspec's own
     with pytest.raises(ConnectionNotFound, match="'nowhere'"):
         FsspecHook(fs_conn_id="nowhere").storage_options("s3")

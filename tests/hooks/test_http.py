@@ -15,6 +15,7 @@ from datetime import datetime
 import pytest
 
 from daskflow import DAG
+from daskflow.exceptions import DagDefinitionError
 from daskflow.hooks.http import HttpHook, HttpRequestError
 from daskflow.operators.http import HttpOperator
 from daskflow.operators.python import PythonOperator
@@ -228,3 +229,66 @@ def test_operator_retry_args_and_json_kwarg_reach_the_hook(http_api, monkeypatch
     [typed] = http_api.calls("/typed")
     assert typed.headers["Content-Type"] == "application/json"
     assert json.loads(typed.body) == {"rows": [1]}
+
+
+def test_a_deferrable_sensor_asks_from_the_loop_and_resumes_once_answered(
+        http_api, dask_client, db_url, run_store):
+    run_store.set_connection(ConnectionRecord(conn_id="files_api", conn_type="http",
+                                              host=http_api.base_url))
+    http_api.answer("/export", (404, "not yet"), (404, "not yet"), (200, '{"rows": 10}'))
+    http_api.answer("/broken", (404, "not yet"), (500, "boom"))
+    with DAG("http_deferred", start_date=datetime(2024, 1, 1)) as dag:
+        HttpSensor(task_id="export_ready", http_conn_id="files_api", endpoint="export",
+                   poke_interval=0.1, timeout=30, deferrable=True)
+        HttpSensor(task_id="broken", http_conn_id="files_api", endpoint="broken",
+                   poke_interval=0.1, timeout=30, deferrable=True)
+    result = dag.test(logical_date="2024-01-02", cluster=dask_client, db=db_url)
+
+    ready = result.tasks["export_ready"]
+    assert (ready.state, ready.try_number) == ("success", 1), ready.error
+    assert len(http_api.calls("/export")) == 3  # one from the worker, two from the loop
+    broken = result.tasks["broken"]
+    assert broken.state == "failed"
+    assert "TaskDeferralError" in broken.error and "500" in broken.error
+
+
+def test_a_deferrable_operator_calls_from_the_loop_and_resumes_with_the_answer(
+        http_api, dask_client, db_url, run_store, tmp_path):
+    import requests.auth
+
+    run_store.set_connection(ConnectionRecord(conn_id="orders_api", conn_type="http",
+                                              host="127.0.0.1", port=http_api.port,
+                                              login="etl", password=PASSWORD))
+    http_api.answer("/orders/2024-01-02", (200, '{"count": 42}'))
+    http_api.answer("/down", (503, "maintenance"))
+    with DAG("http_deferred_call", start_date=datetime(2024, 1, 1)) as dag:
+        HttpOperator(task_id="fetch", http_conn_id="orders_api", method="GET",
+                     endpoint="orders/{{ ds }}", deferrable=True,
+                     auth_type=requests.auth.HTTPBasicAuth,
+                     response_check=lambda response: response.ok,
+                     response_filter=lambda response, ds: [ds, response.json()["count"]])
+        HttpOperator(task_id="down", http_conn_id="orders_api", method="GET", endpoint="down",
+                     deferrable=True)
+    result = dag.test(logical_date="2024-01-02", cluster=dask_client, db=db_url)
+
+    fetch = result.tasks["fetch"]
+    assert (fetch.state, fetch.try_number) == ("success", 1), fetch.error
+    stored = {x.key: x.value for x in run_store.list_xcoms("http_deferred_call", result.run_id,
+                                                          "fetch")}
+    assert stored["return_value"] == '["2024-01-02", 42]'
+    ti = run_store.get_task_instance("http_deferred_call", result.run_id, "fetch")
+    assert ti.deferral["trigger"] == "daskflow.triggers.http.HttpTrigger"
+    [request] = http_api.calls("/orders/2024-01-02")
+    assert request.headers["Authorization"].startswith("Basic ")
+    down = result.tasks["down"]
+    assert down.state == "failed" and "503" in down.error and "orders_api" in down.error
+    assert PASSWORD not in down.error
+
+
+def test_a_deferrable_operator_refuses_an_auth_type_its_trigger_cannot_name():
+    class LocalAuth:
+        pass
+
+    with pytest.raises(DagDefinitionError, match="'fetch' in DAG 'bad_auth'.*importable by "
+                                                 "its path"), DAG("bad_auth"):
+        HttpOperator(task_id="fetch", endpoint="x", deferrable=True, auth_type=LocalAuth)

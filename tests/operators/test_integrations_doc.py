@@ -23,10 +23,15 @@ EXPECTED = {
     "bash_decorator_example": {"table": "success", "count_rows": "success",
                                "report": "success"},
     "dask_decorator_example": {"daily_totals": "success", "biggest": "success"},
+    "three_ways_deferred": {"soon": "success", "landed": "success", "report": "success"},
     "sensor_example": {"deliver": "success", "landed": "success", "rows_ready": "success",
                        "load": "success"},
     "sql_example": {"create": "success", "load": "success", "loaded": "success",
                     "totals": "success", "check": "success"},
+    "sql_checks_example": {"load": "success", "has_rows": "success", "total": "success",
+                           "biggest": "success", "like_last_week": "success",
+                           "columns": "success", "table": "success", "busy_day": "success",
+                           "publish": "success", "skip_publishing": "skipped"},
 }
 
 

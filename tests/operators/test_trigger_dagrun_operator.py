@@ -40,10 +40,10 @@ from daskflow.operators import TriggerDagRunOperator
 with DAG("controller", schedule=None, start_date=datetime(2025, 1, 1)):
     TriggerDagRunOperator(task_id="ok", trigger_dag_id="target", trigger_run_id="run_ok",
                           logical_date="2025-03-01", wait_for_completion=True,
-                          poke_interval=0.2)
+                          poke_interval=0.2, deferrable={deferrable})
     TriggerDagRunOperator(task_id="bad", trigger_dag_id="target", trigger_run_id="run_bad",
-                          logical_date="2025-03-02", conf={"code": 3},
-                          wait_for_completion=True, poke_interval=0.2)
+                          logical_date="2025-03-02", conf={{"code": 3}},
+                          wait_for_completion=True, poke_interval=0.2, deferrable={deferrable})
 '''
 
 
@@ -143,11 +143,17 @@ def test_an_unknown_dag_fails_the_task(shared):
 
 
 @pytest.mark.slow
-def test_wait_for_completion_through_a_scheduler_loop(shared, target_file, tmp_path):
+@pytest.mark.parametrize("deferrable", [False, True])
+def test_wait_for_completion_through_a_scheduler_loop(shared, target_file, tmp_path,
+                                                      deferrable):
     # Two triggers wait at once on a cluster of two threads: the target runs only
-    # because a waiting task leaves its worker's thread pool.
+    # because a waiting task leaves its worker's thread pool, or waits deferred.
     _, url, client, store = shared
-    (target_file / "controller.py").write_text(textwrap.dedent(CONTROLLER_DAG))
+    for dag_id, run_id in (("controller", "go"), ("target", "run_ok"), ("target", "run_bad")):
+        if store.get_dag_run(dag_id, run_id) is not None:  # left by the other parameter
+            store.delete_dag_run(dag_id, run_id)
+    (target_file / "controller.py").write_text(
+        textwrap.dedent(CONTROLLER_DAG.format(deferrable=deferrable)))
     loop = SchedulerLoop(DagFolder(target_file, store), store, client,
                          results_url=str(tmp_path / "results"))
     deadline = time.monotonic() + 120
@@ -168,6 +174,8 @@ def test_wait_for_completion_through_a_scheduler_loop(shared, target_file, tmp_p
     # "ok" waited: it ended after the run it triggered.
     ok = store.get_task_instance("controller", "go", "ok")
     assert ok.end_date >= store.get_dag_run("target", "run_ok").end_date
+    # Deferred, its wait was a DagStateTrigger in the loop (the deferral stays recorded).
+    assert (ok.deferral is not None) is deferrable
     assert store.get_dag_run("controller", "go").state == "failed"
 
 
@@ -177,7 +185,6 @@ def test_wait_for_completion_through_a_scheduler_loop(shared, target_file, tmp_p
     ({"failed_states": ["queued", 7]}, "failed_states ['queued', 7] holds"),
     ({"poke_interval": 0}, "poke_interval must be a positive number"),
     ({"logical_date": 20250101}, "logical_date must be a datetime"),
-    ({"deferrable": True}, "deferrable is not supported"),
 ])
 def test_bad_arguments_fail_at_parse_time(args, named):
     with pytest.raises(DagDefinitionError) as err, DAG("trigger_bad"):

@@ -334,6 +334,54 @@ def test_a_rescheduled_sensor_keeps_its_try_and_first_poke_across_a_killed_loop(
     assert "timed out" in attempts[0].error
 
 
+DEFERRED_DAG = '''
+from daskflow import DAG
+from daskflow.operators import PythonOperator
+from daskflow.sensors import FileSensor
+
+with DAG("defers_long"):
+    FileSensor(task_id="marker", filepath={marker!r}, deferrable=True, poke_interval=0.2,
+               timeout=600) >> PythonOperator(task_id="after", python_callable=lambda: "on")
+'''
+
+
+@pytest.mark.slow
+def test_a_deferred_sensor_waits_on_its_trigger_again_after_its_loop_is_killed(
+        tmp_path, db_url):
+    folder, marker = tmp_path / "dags", tmp_path / "_SUCCESS"
+    folder.mkdir()
+    (folder / "sensor.py").write_text(textwrap.dedent(DEFERRED_DAG.format(marker=str(marker))))
+    store = Store(db_url)
+    store.init()
+    now = datetime.now(timezone.utc)
+    store.create_dag_run("defers_long", "r", now, now, now, "manual", {}, state="queued")
+
+    first = _start_loop(folder, db_url, tmp_path / "home0")
+    try:
+        def deferred():
+            ti = store.get_task_instance("defers_long", "r", "marker")
+            return ti is not None and ti.state == "deferred"
+        _wait(deferred)
+        started = store.get_task_instance("defers_long", "r", "marker").start_date
+        os.killpg(first.pid, signal.SIGKILL)  # the trigger dies with it; the store keeps it
+        first.wait()
+    finally:
+        _stop(first, signal.SIGKILL)
+    marker.write_text("done")  # the condition comes true while no loop is running
+    second = _start_loop(folder, db_url, tmp_path / "home1")
+    try:
+        _wait(lambda: store.get_dag_run("defers_long", "r").state == "success")
+    finally:
+        _stop(second)
+
+    ti = store.get_task_instance("defers_long", "r", "marker")
+    assert (ti.state, ti.try_number) == ("success", 1)
+    assert ti.start_date == started  # the same try, resumed by the second loop
+    attempts = store.list_attempts("defers_long", "r", "marker")
+    assert [(a.try_number, a.state) for a in attempts] == [(1, "success")]
+    assert store.get_task_instance("defers_long", "r", "after").state == "success"
+
+
 SLOW_FILE = '''
 import time
 from daskflow import DAG

@@ -75,3 +75,51 @@ def test_bad_arguments_are_refused_naming_the_task():
                            allowed_states=["success"], failed_states=["success"])
     with pytest.raises(DagDefinitionError, match="'wait'.*not DAG run states"):
         ExternalTaskSensor(task_id="wait", external_dag_id="p", allowed_states=["skipped"])
+
+
+def _record_success_once_deferred(db: str) -> None:
+    """Plays the producer: its task succeeds once the consumer's sensor is deferred."""
+    import time
+
+    from daskflow.store import Store, TaskUpdate
+
+    store = Store(db)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        run = store.list_dag_runs("consumer_deferred")[0]
+        ti = store.get_task_instance("consumer_deferred", run.run_id, "wait")
+        if ti is not None and ti.state == "deferred":
+            break
+        time.sleep(0.1)
+    store.create_dag_run("late_producer", "late", DAY, DAY, DAY, "manual", {},
+                         state="running")
+    store.apply_updates(task_updates=[TaskUpdate("late_producer", "late", "made",
+                                                 state="success")])
+
+
+def test_a_deferred_sensor_is_released_when_the_external_task_succeeds_later(
+        dask_client, db_url):
+    from daskflow.operators import PythonOperator
+    from daskflow.store import Store
+
+    Store(db_url).init()
+    with DAG("consumer_deferred", schedule="@daily", start_date=DAY) as consumer:
+        ExternalTaskSensor(task_id="wait", external_dag_id="late_producer",
+                           external_task_id="made", poke_interval=0.2, timeout=60,
+                           deferrable=True) >> EmptyOperator(task_id="after")
+        PythonOperator(task_id="producer", python_callable=_record_success_once_deferred,
+                       op_args=[db_url])
+    result = consumer.test(logical_date=DAY, cluster=dask_client, db=db_url)
+
+    assert {n: t.state for n, t in result.tasks.items()} == {
+        "wait": "success", "after": "success", "producer": "success"}, result.tasks["wait"].error
+    assert result.tasks["wait"].try_number == 1
+
+
+def test_a_deferred_sensor_fails_or_skips_on_a_failed_external_task(dask_client, producer_ran):
+    failed = _sense(dask_client, producer_ran, external_task_id="broke", deferrable=True,
+                    failed_states=["failed"])
+    assert failed.state == "failed" and "reached a failed state" in failed.error
+    skipped = _sense(dask_client, producer_ran, external_task_id="broke", deferrable=True,
+                     failed_states=["failed"], soft_fail=True)
+    assert skipped.state == "skipped"

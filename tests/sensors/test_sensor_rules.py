@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time as time_
 from datetime import datetime, time, timedelta, timezone
 
@@ -66,9 +67,14 @@ def test_a_bad_mode_or_interval_is_refused_naming_the_task():
         PythonSensor(task_id="s", python_callable=lambda: True, poke_interval=-1)
 
 
-def test_file_sensor_refuses_a_connection_it_cannot_use():
-    with pytest.raises(DagDefinitionError, match="fs_conn_id"):
-        FileSensor(task_id="f", filepath="/tmp/x", fs_conn_id="my_s3")
+def test_file_sensor_joins_a_relative_path_to_its_connections_path(tmp_path, monkeypatch):
+    monkeypatch.setenv("DASKFLOW_CONN_INBOX", json.dumps(
+        {"conn_type": "fs", "extra": {"path": str(tmp_path / "inbox")}}))
+    sensor = FileSensor(task_id="f", filepath="day=1/_SUCCESS", fs_conn_id="inbox")
+    assert not sensor.poke({})
+    (tmp_path / "inbox" / "day=1").mkdir(parents=True)
+    (tmp_path / "inbox" / "day=1" / "_SUCCESS").touch()
+    assert sensor.poke({})
 
 
 def test_file_sensor_finds_paths_and_globs_on_fsspec_file_systems(tmp_path):
@@ -121,6 +127,14 @@ def test_bash_sensor_waits_on_non_zero_and_fails_on_an_unexpected_code(tmp_path,
     assert "not yet" in capsys.readouterr().out
 
 
-def test_deferrable_is_refused_with_the_way_to_wait_without_a_thread():
-    with pytest.raises(DagDefinitionError, match="'f'.*deferrable.*mode='reschedule'"):
-        FileSensor(task_id="f", filepath="/tmp/x", deferrable=True)
+def test_deferrable_is_refused_where_the_check_is_user_code_with_the_way_to_wait():
+    assert FileSensor(task_id="f", filepath="/tmp/x", deferrable=True).deferrable
+    with pytest.raises(DagDefinitionError, match="'p'.*PythonSensor cannot be deferrable"
+                                                 ".*mode='reschedule'"):
+        PythonSensor(task_id="p", python_callable=lambda: True, deferrable=True)
+
+
+def test_a_deferrable_file_sensor_takes_no_other_connection():
+    with pytest.raises(DagDefinitionError, match="'f'.*deferrable FileSensor takes no fs_conn_id"):
+        FileSensor(task_id="f", filepath="s3://b/k", fs_conn_id="lake", deferrable=True)
+    assert FileSensor(task_id="g", filepath="s3://b/k", deferrable=True).deferrable
