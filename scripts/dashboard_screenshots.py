@@ -71,9 +71,9 @@ def shop_etl(fail: bool) -> DAG:
     return dag
 
 
-def shoot(page, name: str) -> None:
+def shoot(page, name: str, full_page: bool = True) -> None:
     page.wait_for_timeout(800)  # let the last websocket patch paint
-    page.screenshot(path=str(IMAGES / f"dashboard-{name}.png"), full_page=True)
+    page.screenshot(path=str(IMAGES / f"dashboard-{name}.png"), full_page=full_page)
     print("wrote", IMAGES / f"dashboard-{name}.png")
 
 
@@ -123,7 +123,7 @@ def main() -> None:
             shoot(page, "task-masked")
             page.goto(f"{root}/daskflow/code?dag_id=shop_etl&run_id={run}")
             page.get_by_text("def shop_etl").first.wait_for()
-            shoot(page, "code")
+            shoot(page, "code", full_page=False)  # the top of the file is enough
             page.goto(f"{root}/daskflow/graph?dag_id=shop_etl&run_id={run}")
             page.get_by_text("shop_etl: graph").first.wait_for()
             shoot(page, "graph")

@@ -13,13 +13,6 @@ if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
     fi
 fi
 
-# Headless Chromium for the dashboard's browser tests (Debian's package; Playwright drives it).
-if ! command -v chromium >/dev/null 2>&1; then
-    if [ "$(id -u)" = 0 ]; then APT=(apt-get); else APT=(sudo -n apt-get); fi
-    DEBIAN_FRONTEND=noninteractive "${APT[@]}" update -qq
-    DEBIAN_FRONTEND=noninteractive "${APT[@]}" install -y -qq chromium >/dev/null
-fi
-
 # sshd and ssh-keygen for the `daskflow cluster ssh` tests, which start an sshd of their
 # own on 127.0.0.1 (Debian's openssh-server); CI runs as root, so apt-get works there.
 if ! [ -x /usr/sbin/sshd ] || ! command -v ssh-keygen >/dev/null 2>&1; then
@@ -29,6 +22,17 @@ if ! [ -x /usr/sbin/sshd ] || ! command -v ssh-keygen >/dev/null 2>&1; then
             openssh-server openssh-client >/dev/null
     else
         echo "openssh-server is missing: the cluster ssh tests need /usr/sbin/sshd" >&2
+    fi
+fi
+
+# Headless Chromium for the dashboard's browser tests (Debian's package; Playwright drives it).
+if ! command -v chromium >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 \
+            chromium >/dev/null
+    else
+        echo "chromium is missing: the dashboard's browser tests need it (apt-get install chromium)" >&2
     fi
 fi
 

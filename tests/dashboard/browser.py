@@ -53,15 +53,16 @@ def browser() -> Iterator[Any]:
             launched.close()
 
 
-def open_page(chromium: Any, url: str, expect: str, timeout_s: float = 30) -> Any:
+def open_page(chromium: Any, url: str, expect: str, timeout_s: float = 90) -> Any:
     """A new tab at ``url`` once ``expect`` is visible on it (i.e. Bokeh has drawn it)."""
     page = chromium.new_page(viewport={"width": 1280, "height": 900})
+    page.set_default_timeout(timeout_s * 1000)  # a loaded 2-core machine is slow, not broken
     page.goto(url)
     wait_for_text(page, expect, timeout_s)
     return page
 
 
-def wait_for_text(page: Any, text: str, timeout_s: float = 30) -> None:
+def wait_for_text(page: Any, text: str, timeout_s: float = 90) -> None:
     """Wait until ``text`` is shown anywhere on the page, inside Bokeh's shadow DOMs too."""
     page.get_by_text(text).first.wait_for(state="visible", timeout=timeout_s * 1000)
 

@@ -31,11 +31,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait_http(url: str, seconds: float = 60) -> None:
+def _wait_http(url: str, seconds: float = 240) -> None:
     deadline = time.monotonic() + seconds
     while True:
         try:
-            urllib.request.urlopen(url, timeout=2).close()
+            urllib.request.urlopen(url, timeout=10).close()
             return
         except OSError:
             if time.monotonic() > deadline:
@@ -86,7 +86,7 @@ def _check_pages(root: str) -> None:
     with browser() as chromium:
         page = open_page(chromium, f"{root}/status", "Daskflow")
         page.get_by_role("link", name="Daskflow").click()
-        page.get_by_text("remote_dag").first.wait_for(timeout=30_000)
+        page.get_by_text("remote_dag").first.wait_for(timeout=90_000)
         data = bokeh_data(page, "dags")
         assert data["owner"] == ["grace"] and data["schedule"] == ["@hourly"]
         page.close()
@@ -115,7 +115,7 @@ def test_pages_from_the_scheduler_plugin_and_mounting_twice_is_harmless(recorded
     from daskflow.dashboard.mounting import DashboardPlugin
 
     for address, root in _scheduler(recorded_store, tmp_path / "scheduler.log"):
-        with urllib.request.urlopen(f"{root}/status") as response:
+        with urllib.request.urlopen(f"{root}/status", timeout=60) as response:
             assert b"daskflow" not in response.read()
         with Client(address) as client:
             client.register_plugin(DashboardPlugin())
@@ -149,7 +149,7 @@ def test_pages_of_daskflow_scheduler_read_the_store_given_with_db(tmp_path):
              "--db", f"sqlite:///{tmp_path / 'given.db'}", "--workers", "1"],
             env=env, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 240
         while not (found := re.search(r"Dask dashboard: (http://\S+)/status", log.read_text())):
             assert process.poll() is None, log.read_text()
             assert time.monotonic() < deadline, log.read_text()

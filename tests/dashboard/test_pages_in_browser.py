@@ -87,8 +87,19 @@ def test_the_grid_follows_the_run_while_it_is_active(served):
     states = _grid_states(page)
     assert states["fetch"] == "success" and states["gate"] == "running"
     assert "broken" not in states or states["broken"] in ("none", "scheduled", "queued")
+    run_id = bokeh_data(page, "grid-runs")["run_id"][0]
+    gate = open_page(chromium, _task_url(root, run_id, "gate"), "Run state")
+    assert bokeh_data(gate, "attempts")["state"] in ([], ["running"])
+    gate.get_by_text("running").first.wait_for()
     run.open_gate()
     wait_for_text(page, "(failed)", timeout_s=120)  # the header, refreshed by the server
+    gate.wait_for_function("""() => {
+        const source = Bokeh.documents[0].get_model_by_name("attempts");
+        const data = source.data;
+        const states = data instanceof Map ? data.get("state") : data.state;
+        return states && states[0] === "success";
+    }""", timeout=120_000)
+    gate.close()
     states = _grid_states(page)
     assert states["broken"] == "failed" and states["gate"] == "success"
     assert bokeh_data(page, "grid-runs")["state"] == ["failed"]
