@@ -5,6 +5,7 @@ The public API, and nothing else::
     from daskflow import DAG, dag, task, task_group, TaskGroup, TriggerRule, chain
     from daskflow import Connection, Variable
     from daskflow import mask_secret
+    from daskflow import trigger        # queue a run for a running scheduler
 """
 
 from daskflow.models.context import get_current_context
@@ -18,6 +19,17 @@ from daskflow.secrets import Connection, Variable
 from daskflow.secrets.masking import mask_secret
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> object:
+    # trigger needs the store and the execution layer: imported when first used, so
+    # that a DAG file's `import daskflow` stays free of Dask and SQLAlchemy.
+    if name == "trigger":
+        from daskflow.api.trigger import trigger
+
+        return trigger
+    raise AttributeError(f"module 'daskflow' has no attribute {name!r}")
+
 
 __all__ = [
     "DAG",
@@ -34,4 +46,5 @@ __all__ = [
     "mask_secret",
     "task",
     "task_group",
+    "trigger",
 ]

@@ -126,4 +126,16 @@ class VariableNotFound(DaskflowError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class RunFailedError(DaskflowError):
+    """A run's results were asked for (``handle.result()``) and the run failed.
+
+    The message names the DAG, the run and each failed task with its error.
+    """
+
+
+class XComNotAvailable(DaskflowError):
+    """A task's return value cannot be given: the task has not finished, did not
+    succeed, or its value was not kept (``daskflow.results-url``) or was purged."""
+
+
 AirflowNotFoundException = ConnectionNotFound

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS = ROOT / "benchmarks"
 SCRIPTS = sorted(p for p in BENCHMARKS.glob("*.py") if not p.name.startswith("_"))
 #: The scripts that write a results file, by the name they write it under.
-WRITERS = ("fault_injection", "loop_cost", "overhead", "schedule_latency")
+WRITERS = ("fault_injection", "loop_cost", "overhead", "schedule_latency", "submit")
 
 
 def _load(path: Path) -> ModuleType:

@@ -493,20 +493,25 @@ class RunDecisions:
             out.append(ResubmitRun(lost))
         return out
 
-    def stop(self, reason: str) -> list[Instruction]:
+    def stop(self, reason: str, running_as: TI = TI.SKIPPED) -> list[Instruction]:
         """End the run now (dagrun_timeout): cancel its keys, skip what did not finish.
 
         As in Airflow, unfinished task instances end ``skipped``. A task already
         running on a worker cannot be interrupted by Dask; its report is ignored.
+        A run marked failed by a user (``RunHandle.cancel``) passes
+        ``running_as=FAILED``: as Airflow's "mark run failed" does, the instances
+        that were running (or deferred, or waiting to poke again) end ``failed``,
+        the rest ``skipped``.
         """
         deferred = tuple(i.key for i in self.instances.values() if i.deferral is not None)
         out: list[Instruction] = [CancelKeys(), *([StopTriggers(deferred)] if deferred else [])]
         for instance in self.instances.values():
             instance.deferral = instance.resume = None
             if not instance.finished:
-                instance.state = TI.SKIPPED
+                active = instance.state in (TI.RUNNING, TI.DEFERRED, TI.UP_FOR_RESCHEDULE)
+                instance.state = running_as if active else TI.SKIPPED
                 out.append(RecordTask(instance.task_id, instance.map_index,
-                                      {"state": TI.SKIPPED.value}))
+                                      {"state": instance.state.value}))
         out.extend(RecordTask(task_id, -1, {"state": TI.SKIPPED.value})
                    for task_id in self.pending)
         self.pending = []

@@ -224,9 +224,12 @@ class RunExecution:
                                                     timeout))
         return self._lost
 
-    def stop(self, reason: str) -> None:
-        """End the run now (dagrun_timeout): see :meth:`RunDecisions.stop`."""
-        self._carry_out(self.decisions.stop(reason))
+    def stop(self, reason: str, running_as: Any = None) -> None:
+        """End the run now (dagrun_timeout, a cancel): see :meth:`RunDecisions.stop`."""
+        if running_as is None:
+            self._carry_out(self.decisions.stop(reason))
+        else:
+            self._carry_out(self.decisions.stop(reason, running_as))
 
     def release(self) -> None:
         """Let Dask forget this run's results (and, once it ended, its own limits)."""

@@ -262,14 +262,19 @@ class Runner:
             self._close(execution, DagRunState.FAILED, now,
                         reason=f"the run exceeded dagrun_timeout ({timeout})")
 
-    def fail(self, key: RunKey, now: datetime, reason: str) -> None:
-        """End a run as failed now, whatever it was doing (Ctrl-C on ``dag.test()``)."""
+    def fail(self, key: RunKey, now: datetime, reason: str, running_as: TI | None = None
+             ) -> None:
+        """End a run as failed now, whatever it was doing (Ctrl-C on ``dag.test()``).
+
+        ``running_as``: the state running task instances end in (skipped if not
+        given; ``FAILED`` when a user marks the run failed, as in Airflow).
+        """
         execution = self.executions.get(key)
         try:
             if execution is None:
                 self._set_state(key, DagRunState.FAILED, now, reason=reason)
                 return
-            execution.stop(reason=reason)
+            execution.stop(reason=reason, running_as=running_as)
             self.recorder.flush()
             self._close(execution, DagRunState.FAILED, now, reason=reason)
         except Exception:  # the store is gone or the run was taken: nothing more to do

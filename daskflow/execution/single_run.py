@@ -17,8 +17,9 @@ from datetime import date, datetime, timezone
 from typing import Any
 
 from daskflow import config
-from daskflow.exceptions import DaskflowError
+from daskflow.exceptions import DaskflowError, XComNotAvailable
 from daskflow.execution.cluster import connect
+from daskflow.execution.results import load_outcome
 from daskflow.execution.run import RunExecution
 from daskflow.execution.runner import Runner
 from daskflow.models.context import DagRunInfo
@@ -42,13 +43,17 @@ class TaskResult:
     try_number: int
     duration: float | None
     error: str | None = None
+    #: Where its outcome is kept (``execution/results.py``): the return value.
+    result_ref: str | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
 class RunResult:
     """A finished run: ``.state`` and, per task instance, ``.tasks[task_id]``.
 
-    Mapped instances appear as ``"task_id[3]"``.
+    Mapped instances appear as ``"task_id[3]"``. Return values are read from
+    the result store when asked for (``xcom``, ``values``), so a run whose
+    tasks return large arrays costs nothing until one is wanted.
     """
 
     dag_id: str
@@ -56,10 +61,46 @@ class RunResult:
     state: str
     logical_date: datetime
     tasks: dict[str, TaskResult] = field(default_factory=dict)
+    #: Why the run failed when no task says it (a timeout, a cancel, a lost client).
+    reason: str | None = None
 
     @property
     def succeeded(self) -> bool:
         return self.state == DagRunState.SUCCESS.value
+
+    @property
+    def errors(self) -> dict[str, str]:
+        """The error summary of every task instance that ended with one."""
+        return {name: t.error for name, t in self.tasks.items() if t.error}
+
+    @property
+    def values(self) -> dict[str, Any]:
+        """Each task's return value (a list for a mapped task), for the tasks that
+        all succeeded; the others are left out (see :attr:`errors`)."""
+        by_task: dict[str, list[TaskResult]] = {}
+        for task in self.tasks.values():
+            by_task.setdefault(task.task_id, []).append(task)
+        return {task_id: self.xcom(task_id) for task_id, found in by_task.items()
+                if all(t.state == "success" for t in found)}
+
+    def xcom(self, task_id: str, map_index: int | None = None) -> Any:
+        """The return value of ``task_id`` (all its mapped instances' as a list if
+        ``map_index`` is None), from the result store; see :func:`task_value`."""
+        found = sorted((t for t in self.tasks.values() if t.task_id == task_id),
+                       key=lambda t: t.map_index)
+        if not found:
+            known = ", ".join(sorted({t.task_id for t in self.tasks.values()})) or "none"
+            raise XComNotAvailable(f"DAG {self.dag_id!r} run {self.run_id!r} has no task "
+                                   f"{task_id!r} (its tasks: {known})")
+        mapped = found[0].map_index >= 0
+        if map_index is None and mapped:
+            return [task_value(self.dag_id, self.run_id, t) for t in found]
+        wanted = -1 if map_index is None else map_index
+        for task in found:
+            if task.map_index == wanted:
+                return task_value(self.dag_id, self.run_id, task)
+        raise XComNotAvailable(f"DAG {self.dag_id!r} run {self.run_id!r}: task {task_id!r} "
+                               f"has no map index {wanted}")
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -69,6 +110,33 @@ class RunResult:
                              if k in ("state", "try_number", "duration", "error")}
                       for name, t in self.tasks.items()},
         }
+
+
+def task_value(dag_id: str, run_id: str, task: TaskResult) -> Any:
+    """The return value of a finished task instance, from the result store.
+
+    A skipped instance has none (``None``, as an XCom pull in Airflow gives);
+    an unfinished or failed one raises :class:`XComNotAvailable` naming it.
+    """
+    where = (f"DAG {dag_id!r} run {run_id!r} task {task.task_id!r}"
+             + (f" map index {task.map_index}" if task.map_index >= 0 else ""))
+    if task.state in ("skipped", "removed"):
+        return None
+    if task.state != "success":
+        why = f": {task.error}" if task.error else ""
+        raise XComNotAvailable(f"{where} has no return value: it is {task.state}{why}")
+    if task.result_ref is None:
+        raise XComNotAvailable(
+            f"{where} succeeded but its return value was not kept (no result store, or the "
+            "write failed; see daskflow.results-url)")
+    try:
+        return load_outcome(task.result_ref, task.task_id, task.map_index).value
+    except FileNotFoundError:
+        raise XComNotAvailable(
+            f"{where}: its kept return value {task.result_ref!r} is gone or cannot be "
+            "reached from here (kept values are deleted daskflow.results-retention after a "
+            "run ends; with a remote cluster, daskflow.results-url must be a location this "
+            "machine reaches too)") from None
 
 
 def parse_logical_date(value: datetime | date | str | None, now: datetime) -> datetime:
@@ -115,7 +183,11 @@ def run_once(dag: Any, logical_date: Any = None, conf: dict | None = None, clust
             store.init()
             run = _create_run(store, dag, logical, conf, now)
             state, execution = _execute(dag, run, client, store, progress)
-            return _result(dag, run, state, execution)
+            refs = {(t.task_id, t.map_index): t.result_ref
+                    for t in store.list_task_instances(dag.dag_id, run.run_id)}
+            record = store.get_dag_run(dag.dag_id, run.run_id)
+            return _result(dag, run, state, execution, refs,
+                           record.reason if record is not None else None)
         finally:
             store.dispose()
 
@@ -183,12 +255,13 @@ def _execute(dag: Any, run: DagRunInfo, client: Any, store: Store,
         runner.shutdown(release=False)
 
 
-def _result(dag: Any, run: DagRunInfo, state: DagRunState, execution: RunExecution
-            ) -> RunResult:
+def _result(dag: Any, run: DagRunInfo, state: DagRunState, execution: RunExecution,
+            refs: dict[tuple[str, int], str | None], reason: str | None) -> RunResult:
     tasks = {}
     for (task_id, map_index), instance in sorted(execution.instances.items()):
         name = task_id if map_index < 0 else f"{task_id}[{map_index}]"
         tasks[name] = TaskResult(task_id, map_index, instance.state.value, instance.try_number,
-                                 instance.duration, instance.error)
-    return RunResult(dag.dag_id, run.run_id, state.value, run.logical_date, tasks)
+                                 instance.duration, instance.error,
+                                 refs.get((task_id, map_index)))
+    return RunResult(dag.dag_id, run.run_id, state.value, run.logical_date, tasks, reason)
 

@@ -358,6 +358,28 @@ class DAG:
         return run_once(self, logical_date=logical_date, conf=conf, cluster=cluster, db=db,
                         **options)
 
+    def submit(
+        self,
+        logical_date: datetime | str | None = None,
+        conf: dict[str, Any] | None = None,
+        cluster: Any = None,
+        db: str | None = None,
+    ) -> Any:
+        """Start one run now and return at once with a ``RunHandle`` on it.
+
+        Runs go on while the caller does other things; many runs of one or
+        several DAGs can be submitted on the same cluster, and this process
+        drives them all from one background thread. ``cluster`` and ``db``
+        are as for :meth:`test`; an address or the embedded LocalCluster is
+        opened once per process and kept for later submits. The handle gives
+        states, return values, logs, ``wait()``, ``cancel()`` and ``await``
+        (docs/python-api.md).
+        """
+        # Like test(): the model reaches into execution only here, inside the method.
+        from daskflow.api.submit import submit_run
+
+        return submit_run(self, logical_date=logical_date, conf=conf, cluster=cluster, db=db)
+
     # -- helpers --------------------------------------------------------------------
     def _check_dict(self, name: str, value: Any) -> dict[str, Any]:
         if value is None:

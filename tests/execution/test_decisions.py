@@ -173,6 +173,8 @@ def _apply(rules_: RunDecisions, event: tuple) -> list[rules.Instruction]:
         return rules_.keys_stalled(args[0], 300)
     if kind == "stop":
         return rules_.stop("dagrun_timeout")
+    if kind == "mark-failed":
+        return rules_.stop("marked failed", rules.TI.FAILED)
     if kind == "hold":
         return rules_.holds_changed(args[0])
     if kind == "fired":
@@ -299,6 +301,12 @@ CASES = [
          before=[("start",), ("report", report("a", "success"))], event=("stop",),
          expected=[("cancel",), ("task", "b", {"state": "skipped"}),
                    ("task", "c", {"state": "skipped"}), ("warn",)]),
+    Case("a run marked failed fails its running tasks and skips those not started (as "
+         "Airflow)", chain(),
+         before=[("start",), ("report", report("a", "success")),
+                 ("report", report("b", "running", kind="start"))], event=("mark-failed",),
+         expected=[("cancel",), ("task", "b", {"state": "failed"}),
+                   ("task", "c", {"state": "skipped"}), ("warn",)]),
     Case("a stall check with a key still processing changes nothing", chain(),
          before=[("start",)],
          event=("stalled", {"keys": {key("a"): {"state": "processing"}}, "workers": 1}),
@@ -418,6 +426,12 @@ CASES = [
          before=[("start",), ("report", report("a", "deferred", deferral=DEFERRAL))],
          event=("stop",),
          expected=[("cancel",), ("untrigger", (key("a"),)), ("task", "a", {"state": "skipped"}),
+                   ("task", "b", {"state": "skipped"}), ("task", "c", {"state": "skipped"}),
+                   ("warn",)]),
+    Case("a run marked failed fails a deferred task, as Airflow does", chain(),
+         before=[("start",), ("report", report("a", "deferred", deferral=DEFERRAL))],
+         event=("mark-failed",),
+         expected=[("cancel",), ("untrigger", (key("a"),)), ("task", "a", {"state": "failed"}),
                    ("task", "b", {"state": "skipped"}), ("task", "c", {"state": "skipped"}),
                    ("warn",)]),
 ]
