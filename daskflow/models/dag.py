@@ -308,7 +308,7 @@ class DAG:
         """The DAG's shape as plain data: what a DAG version hashes and the UI draws."""
         return {
             "dag_id": self.dag_id,
-            "schedule": _describe(self.schedule),
+            "schedule": self.schedule_description(),
             "tasks": {
                 t.task_id: {
                     "operator": type(t).__name__,
@@ -321,8 +321,14 @@ class DAG:
             },
         }
 
-    def structure_hash(self) -> str:
-        blob = json.dumps(self.structure(), sort_keys=True).encode()
+    def schedule_description(self) -> Any:
+        """The schedule as the store and the UI show it (a cron string, ``every 1:00:00``)."""
+        return _describe(self.schedule)
+
+    def structure_hash(self, structure: dict[str, Any] | None = None) -> str:
+        """A short hash of :meth:`structure` (pass it when already built: it walks every task)."""
+        blob = json.dumps(self.structure() if structure is None else structure,
+                          sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
     def summary(self) -> DagSummary:
