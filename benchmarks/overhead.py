@@ -20,7 +20,9 @@ Each shape runs three ways (four with ``--compare-prefixes``):
   back in the client. ``optimize_graph=False`` so that Dask cannot fuse the
   chain into fewer tasks than daskflow runs. The futures held are the natural
   ones: the last link of the chain, the sink of the fan, every independent task.
-* **raw graph**: the same shape as a ``{key: Task}`` dict submitted with
+* **raw graph**: the same shape as a ``{key: Task}`` dict, its keys named as
+  daskflow names them (a prefix per node for the chain, one shared prefix for
+  the wide shapes), submitted with
   ``client.get(graph, all_keys, sync=False)`` with a future held for EVERY key,
   which is exactly how daskflow submits a run; timed from the call to all
   futures finished. Graph building is not timed.
@@ -100,30 +102,40 @@ def raw_delayed(shape: str, size: int) -> list[Any]:
 
 
 def raw_graph(shape: str, size: int, token: str) -> dict[str, Any]:
-    """``{key: Task}`` for ``shape``, keys ``<prefix>-<token>`` like daskflow's."""
+    """``{key: Task}`` for ``shape``, keys named as daskflow names them (``execution/keys.py``).
+
+    The chain has a prefix per node; the wide shapes, wider than
+    ``daskflow.key-prefix-max-width``, share one prefix, ``raw.*``.
+    """
     from dask._task_spec import Task, TaskRef
 
+    from daskflow import config
+    from daskflow.execution.keys import KeyNames
+
+    width = 1 if shape == "chain" else size
+    limit = int(config.get("key-prefix-max-width", 100))
+    name = KeyNames("raw", token.replace("-", "_"), shared_prefix=0 < limit < width).key
     if shape == "chain":
         graph: dict[str, Any] = {}
         previous = None
         for i in range(size):
-            key = f"raw.chain_{i}-{token}"
+            key = name(f"chain_{i}")
             graph[key] = Task(key, noop) if previous is None else Task(key, noop,
                                                                          TaskRef(previous))
             previous = key
         return graph
     if shape == "fan-out/in":
-        root = f"raw.root-{token}"
+        root = name("root")
         graph = {root: Task(root, noop)}
-        middle = [f"raw.mid_{i}-{token}" for i in range(size)]
+        middle = [name(f"mid_{i}") for i in range(size)]
         for key in middle:
             graph[key] = Task(key, noop, TaskRef(root))
-        sink = f"raw.sink-{token}"
+        sink = name("sink")
         graph[sink] = Task(sink, noop, *(TaskRef(k) for k in middle))
         return graph
     graph = {}
     for i in range(size):
-        key = f"raw.ind_{i}-{token}"
+        key = name(f"ind_{i}")
         graph[key] = Task(key, noop)
     return graph
 
@@ -282,8 +294,9 @@ def render(rows: list[dict[str, Any]], info: dict[str, str], repeat: int, quick:
         "",
         "- raw delayed: `dask.delayed` no-ops, `client.compute(..., optimize_graph=False)` "
         "then `client.gather`; timed from compute to results (graph building not timed).",
-        "- raw graph: the same shape as a `{key: Task}` dict, `client.get(graph, all_keys, "
-        "sync=False)` and `wait` on every future (how daskflow submits).",
+        "- raw graph: the same shape as a `{key: Task}` dict with keys named as daskflow "
+        "names them, `client.get(graph, all_keys, sync=False)` and `wait` on every future "
+        "(how daskflow submits).",
         "- daskflow total: the whole `dag.test(cluster=client, db=sqlite file)` call "
         "(EmptyOperator tasks, states recorded); exec: graph build + submit + run + final "
         "write (`single_run._execute`); setup = total - exec.",
