@@ -9,9 +9,9 @@ One ``LocalCluster(n_workers=2, threads_per_worker=1, processes=True)`` and one
 
 * ``chain``        200 tasks, each depending on the previous one;
 * ``fan-out/in``   one root -> 1,000 tasks -> one sink (1,002 tasks);
-* ``independent``  1,000 tasks with no dependencies.
+* ``independent``  5,000 tasks with no dependencies.
 
-Each shape runs three ways:
+Each shape runs three ways (four with ``--compare-prefixes``):
 
 * **raw delayed**: ``dask.delayed`` no-op functions, submitted with
   ``client.compute(...)`` and waited for with ``client.gather``. Building the
@@ -20,7 +20,9 @@ Each shape runs three ways:
   back in the client. ``optimize_graph=False`` so that Dask cannot fuse the
   chain into fewer tasks than daskflow runs. The futures held are the natural
   ones: the last link of the chain, the sink of the fan, every independent task.
-* **raw graph**: the same shape as a ``{key: Task}`` dict submitted with
+* **raw graph**: the same shape as a ``{key: Task}`` dict, its keys named as
+  daskflow names them (a prefix per node for the chain, one shared prefix for
+  the wide shapes), submitted with
   ``client.get(graph, all_keys, sync=False)`` with a future held for EVERY key,
   which is exactly how daskflow submits a run; timed from the call to all
   futures finished. Graph building is not timed.
@@ -30,6 +32,12 @@ Each shape runs three ways:
   building the run's graph to the run's final state being written (the call of
   ``daskflow.execution.single_run._execute``, timed by wrapping it from this
   script); ``setup`` is the rest (store init, DAG sync, DagRun row, result).
+  The fan-out/in and independent DAGs are wider than
+  ``daskflow.key-prefix-max-width``, so their keys share one prefix per DAG
+  (``execution/keys.py``); the chain's keys have one prefix per task.
+* **daskflow, prefix per task** (``--compare-prefixes`` only): the same
+  ``dag.test`` with ``daskflow.key-prefix-max-width`` set to 0, so every
+  task id is a Dask key prefix of its own, as before the shared prefix.
 
 The per-task overhead is ``(daskflow total - raw delayed) / tasks`` and the
 ratio is ``daskflow total / raw delayed``. Every figure is the median of
@@ -57,7 +65,7 @@ if str(ROOT) not in sys.path:
 from benchmarks._loopbench import machine_versions, write_result  # noqa: E402
 
 #: Targets: daskflow end-to-end at most this many times raw Dask end-to-end.
-TARGETS = {"chain": 2.0, "fan-out/in": 3.0, "independent": 3.0}
+TARGETS = {"chain": 2.0, "fan-out/in": 1.5, "independent": 3.0}
 
 
 def noop(*args: Any) -> None:
@@ -69,8 +77,8 @@ def noop(*args: Any) -> None:
 def shape_sizes(quick: bool) -> dict[str, int]:
     """The width or length of each shape (``--quick`` makes them five times smaller)."""
     if quick:
-        return {"chain": 40, "fan-out/in": 200, "independent": 200}
-    return {"chain": 200, "fan-out/in": 1000, "independent": 1000}
+        return {"chain": 40, "fan-out/in": 200, "independent": 1000}
+    return {"chain": 200, "fan-out/in": 1000, "independent": 5000}
 
 
 def task_count(shape: str, size: int) -> int:
@@ -94,30 +102,40 @@ def raw_delayed(shape: str, size: int) -> list[Any]:
 
 
 def raw_graph(shape: str, size: int, token: str) -> dict[str, Any]:
-    """``{key: Task}`` for ``shape``, keys ``<prefix>-<token>`` like daskflow's."""
+    """``{key: Task}`` for ``shape``, keys named as daskflow names them (``execution/keys.py``).
+
+    The chain has a prefix per node; the wide shapes, wider than
+    ``daskflow.key-prefix-max-width``, share one prefix, ``raw.*``.
+    """
     from dask._task_spec import Task, TaskRef
 
+    from daskflow import config
+    from daskflow.execution.keys import KeyNames
+
+    width = 1 if shape == "chain" else size
+    limit = int(config.get("key-prefix-max-width", 100))
+    name = KeyNames("raw", token.replace("-", "_"), shared_prefix=0 < limit < width).key
     if shape == "chain":
         graph: dict[str, Any] = {}
         previous = None
         for i in range(size):
-            key = f"raw.chain_{i}-{token}"
+            key = name(f"chain_{i}")
             graph[key] = Task(key, noop) if previous is None else Task(key, noop,
                                                                          TaskRef(previous))
             previous = key
         return graph
     if shape == "fan-out/in":
-        root = f"raw.root-{token}"
+        root = name("root")
         graph = {root: Task(root, noop)}
-        middle = [f"raw.mid_{i}-{token}" for i in range(size)]
+        middle = [name(f"mid_{i}") for i in range(size)]
         for key in middle:
             graph[key] = Task(key, noop, TaskRef(root))
-        sink = f"raw.sink-{token}"
+        sink = name("sink")
         graph[sink] = Task(sink, noop, *(TaskRef(k) for k in middle))
         return graph
     graph = {}
     for i in range(size):
-        key = f"raw.ind_{i}-{token}"
+        key = name(f"ind_{i}")
         graph[key] = Task(key, noop)
     return graph
 
@@ -199,9 +217,13 @@ class ExecTimer:
 
 
 def time_daskflow(client: Any, dag: Any, db: str, logical_date: dt.datetime,
-                  timer: ExecTimer) -> tuple[float, float]:
+                  timer: ExecTimer, prefix_per_task: bool = False) -> tuple[float, float]:
+    import dask
+
+    settings = {"daskflow.key-prefix-max-width": 0} if prefix_per_task else {}
     t0 = time.perf_counter()
-    result = dag.test(logical_date=logical_date, cluster=client, db=db)
+    with dask.config.set(settings):
+        result = dag.test(logical_date=logical_date, cluster=client, db=db)
     total = time.perf_counter() - t0
     if not result.succeeded:
         raise RuntimeError(f"daskflow run of {dag.dag_id} ended {result.state}")
@@ -241,6 +263,19 @@ def render(rows: list[dict[str, Any]], info: dict[str, str], repeat: int, quick:
         spread.append(f"| {r['shape']} | {r['raw_range'][0]:.3f} - {r['raw_range'][1]:.3f} "
                       f"| {r['total_range'][0]:.3f} - {r['total_range'][1]:.3f} |")
     table += "\n" + "\n".join(spread)
+    compared = [r for r in rows if r.get("per_task_prefix")]
+    if compared:
+        table += "\n".join([
+            "", "", "The same DAGs with a Dask key prefix per task id "
+            "(`daskflow.key-prefix-max-width: 0`), in the same rounds:", "",
+            "| shape | daskflow total, shared prefix (s) | prefix per task (s) "
+            "| prefix per task, min - max (s) | ratio to raw delayed |",
+            "|---|---:|---:|---|---:|", *(
+                f"| {r['shape']} | {r['total']:.3f} "
+                f"| {statistics.median(r['per_task_prefix']):.3f} "
+                f"| {min(r['per_task_prefix']):.3f} - {max(r['per_task_prefix']):.3f} "
+                f"| {statistics.median(r['per_task_prefix']) / r['raw']:.2f}x |"
+                for r in compared)])
     stamp = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     head = [
         "# daskflow overhead against plain Dask",
@@ -248,6 +283,7 @@ def render(rows: list[dict[str, Any]], info: dict[str, str], repeat: int, quick:
         "Generated by `PYTHONPATH=. python benchmarks/overhead.py"
         f"{' --quick' if quick else ''} --repeat {repeat}"
         f"{f' --max-load {max_load:g}' if max_load is not None else ''}"
+        f"{' --compare-prefixes' if any(r.get('per_task_prefix') for r in rows) else ''}"
         f"{f' --out {out}' if out is not None else ''}` "
         f"on {stamp}. Medians of {repeat} runs each, after a warm-up.",
         "",
@@ -258,8 +294,9 @@ def render(rows: list[dict[str, Any]], info: dict[str, str], repeat: int, quick:
         "",
         "- raw delayed: `dask.delayed` no-ops, `client.compute(..., optimize_graph=False)` "
         "then `client.gather`; timed from compute to results (graph building not timed).",
-        "- raw graph: the same shape as a `{key: Task}` dict, `client.get(graph, all_keys, "
-        "sync=False)` and `wait` on every future (how daskflow submits).",
+        "- raw graph: the same shape as a `{key: Task}` dict with keys named as daskflow "
+        "names them, `client.get(graph, all_keys, sync=False)` and `wait` on every future "
+        "(how daskflow submits).",
         "- daskflow total: the whole `dag.test(cluster=client, db=sqlite file)` call "
         "(EmptyOperator tasks, states recorded); exec: graph build + submit + run + final "
         "write (`single_run._execute`); setup = total - exec.",
@@ -280,6 +317,8 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-load", type=float, default=None,
                         help="before each shape, wait (up to 10 min) for the 1-minute load "
                              "average to drop below this (the machine may be shared)")
+    parser.add_argument("--compare-prefixes", action="store_true",
+                        help="also time each DAG with a Dask key prefix per task id")
     parser.add_argument("--out", default=None, metavar="FILE",
                         help="results file (default: benchmarks/results/local/overhead.md, "
                              "ignored by git)")
@@ -313,22 +352,30 @@ def main(argv: list[str] | None = None) -> int:
                 n = task_count(shape, size)
                 name = shape.replace("/", "_").replace("-", "_")
                 dag = daskflow_dag(shape, size, f"bench_{name}")
-                raw, graph, total, exe = [], [], [], []
+                raw, graph, total, exe, per_task = [], [], [], [], []
                 for i in range(repeat + 1):  # the first round is the warm-up
                     r = time_raw_delayed(client, shape, size)
                     g = time_raw_graph(client, shape, size, f"{i}x{time.time_ns()}")
                     day += dt.timedelta(days=1)
                     t, e = time_daskflow(client, dag, db, day, timer)
+                    p = float("nan")
+                    if args.compare_prefixes:
+                        day += dt.timedelta(days=1)
+                        p, _ = time_daskflow(client, dag, db, day, timer, prefix_per_task=True)
                     label = "warm-up" if i == 0 else f"run {i}"
                     print(f"  {shape:12s} {label:8s} raw {r:7.3f}s  graph {g:7.3f}s  "
-                          f"daskflow {t:7.3f}s (exec {e:7.3f}s)", flush=True)
+                          f"daskflow {t:7.3f}s (exec {e:7.3f}s)"
+                          f"{f'  prefix per task {p:7.3f}s' if args.compare_prefixes else ''}"
+                          f"  load {os.getloadavg()[0]:.1f}", flush=True)
                     if i:
                         raw.append(r), graph.append(g), total.append(t), exe.append(e)
+                        per_task.append(p)
                 row = {"shape": shape, "n": n, "raw": statistics.median(raw),
                        "total_range": (min(total), max(total)),
                        "raw_range": (min(raw), max(raw)),
                        "graph": statistics.median(graph), "total": statistics.median(total),
-                       "exec": statistics.median(exe), "target": TARGETS[shape]}
+                       "exec": statistics.median(exe), "target": TARGETS[shape],
+                       "per_task_prefix": per_task if args.compare_prefixes else None}
                 row["per_task_us"] = (row["total"] - row["raw"]) / n * 1e6
                 row["ratio"] = row["total"] / row["raw"]
                 row["exec_ratio"] = row["exec"] / row["raw"]

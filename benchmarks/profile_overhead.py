@@ -157,58 +157,29 @@ def cpu(client: Any, runs: int) -> None:
 
 
 # -- keys: how the key naming changes the Dask scheduler's work ---------------------------
-def _shared_prefix_key(dag: str, task: str, token: str, map_index: int = -1) -> str:
-    base = f"{dag}.tasks-{token}-{task}"
-    return base if map_index < 0 else f"{base}-{map_index}"
-
-
-def _tuple_key(dag: str, task: str, token: str, map_index: int = -1) -> tuple[str, int]:
-    # key_split -> "<dag>.tasks" (one prefix); key_split_group -> the first element (one
-    # task group per task, so 1,000 independent tasks are not "root-ish" and queued).
-    return (f"{dag}.tasks-{token}-{task}", map_index)
-
-
-def _node_task_any_key(key: Any, spec: Any, upstream_keys: Any) -> Any:
-    """graph.node_task, accepting tuple keys (the current one expects str)."""
-    from dask._task_spec import List, Task, TaskRef
-
-    from daskflow.execution.node import run_node
-
-    args = []
-    for task_id in spec.upstream_ids:
-        keys = upstream_keys[task_id]
-        if isinstance(keys, (str, tuple)):
-            args.append(TaskRef(keys))
-        else:
-            args.append(List(*(TaskRef(k) for k in keys)))
-    return Task(key, run_node, spec, *args)
-
-
 def keys(client: Any, runs: int) -> None:
-    from daskflow.execution import decisions, run
+    """Each DAG run with a Dask key prefix per task id, and with one per DAG (``<dag>.*``).
 
-    original_key, original_node = decisions.task_key, run.node_task
-    variants = {
-        "dag.task_id-<token> (current)": (original_key, original_node),
-        "dag.tasks-<token>-<task_id>": (_shared_prefix_key, original_node),
-        "(dag.tasks-<token>-<task_id>, i)": (_tuple_key, _node_task_any_key),
-    }
+    ``daskflow.key-prefix-max-width`` chooses (``execution/keys.py``): 0 gives
+    every task its own prefix, 1 makes any DAG wider than one task share one.
+    """
+    import dask
+
+    variants = {"prefix per task id (width limit 0)": 0,
+                "one prefix per DAG, <dag>.* (width limit 1)": 1}
     runner = Runner(client)
     for shape, size in SHAPES.items():
         dag = daskflow_dag(shape, size, dag_id("prof_keys", shape))
         times: dict[str, list[float]] = collections.defaultdict(list)
         for i in range(runs + 1):
-            for name, (key_fn, node_fn) in variants.items():
-                decisions.task_key, run.node_task = key_fn, node_fn
-                try:
+            for name, width in variants.items():
+                with dask.config.set({"daskflow.key-prefix-max-width": width}):
                     elapsed = runner(dag)
-                finally:
-                    decisions.task_key, run.node_task = original_key, original_node
                 if i:
                     times[name].append(elapsed)
         print(f"\n{shape}: dag.test seconds, median (min) of {runs}, load {os.getloadavg()[0]:.1f}")
         for name, values in times.items():
-            print(f"  {name:36s} {statistics.median(values):7.3f} ({min(values):.3f})")
+            print(f"  {name:44s} {statistics.median(values):7.3f} ({min(values):.3f})")
 
 
 # -- tokenize: what client.get spends hashing the graph ----------------------------------

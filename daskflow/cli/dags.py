@@ -140,23 +140,36 @@ def task_rows(dag: DAG) -> list[dict[str, Any]]:
 @db_option
 @local_cluster_options
 @output_option
+@click.option("--keep-dashboard", is_flag=True,
+              help="After the run, keep the LocalCluster and its dashboard up until Ctrl-C.")
 @pass_context
 @click.pass_context
 def test(ctx: click.Context, obj: CliContext, dag_id: str, logical_date: Any,
          conf: dict[str, Any], cluster: str | None, cluster_timeout: float,
          workers: int | None, threads_per_worker: int | None, processes: bool,
-         output: str) -> None:
+         output: str, keep_dashboard: bool) -> None:
     """Run DAG_ID once, now, and wait for it; exit 1 if the run failed.
 
     The run is recorded in the store like any other (see `daskflow tasks
     states` and `daskflow tasks logs`); testing the same logical date again
-    replaces it.
+    replaces it. The Dask dashboard's URL is printed to stderr.
     """
-    from daskflow.cli.run_dag import ClusterOptions, run_dag, run_tries, show_result
+    from daskflow.cli import run_dag as running
 
-    options = ClusterOptions(cluster, workers, threads_per_worker, processes,
-                             cluster_timeout)
-    result = run_dag(obj, dag_id, logical_date, conf, options)
-    show_result(result, output, run_tries(obj, result) if output == "json" else None)
+    options = running.ClusterOptions(cluster, workers, threads_per_worker, processes,
+                                     cluster_timeout)
+
+    def show(result: Any) -> None:
+        running.show_result(result, output,
+                            running.run_tries(obj, result) if output == "json" else None)
+
+    def show_and_keep(result: Any, client: Any) -> None:
+        show(result)
+        running.keep_dashboard(client, local=cluster is None)
+
+    result = running.run_dag(obj, dag_id, logical_date, conf, options,
+                             after=show_and_keep if keep_dashboard else None)
+    if not keep_dashboard:
+        show(result)
     if not result.succeeded:
         ctx.exit(RUN_FAILED)

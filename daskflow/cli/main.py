@@ -28,6 +28,7 @@ COMMANDS = {
     "variables": "daskflow.cli.variables:variables_group",
     "scheduler": "daskflow.cli.scheduler:scheduler",
     "cluster": "daskflow.cli.cluster:cluster_group",
+    "dashboard": "daskflow.cli.dashboard:dashboard",
 }
 
 

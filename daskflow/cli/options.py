@@ -43,6 +43,8 @@ class ClusterOptions:
     threads_per_worker: int | None = None
     processes: bool = True
     timeout: float = 10.0
+    #: Where a LocalCluster's dashboard listens (None: the ``local-cluster.dashboard-address``).
+    dashboard_address: str | None = None
 
 
 def parse_conf(value: str | None) -> dict[str, Any]:

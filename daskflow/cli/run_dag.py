@@ -17,6 +17,8 @@ from __future__ import annotations
 import contextlib
 import shlex
 import sys
+import threading
+from collections.abc import Callable
 from datetime import datetime
 from typing import IO, Any
 
@@ -26,6 +28,7 @@ from daskflow.cli.context import CliContext
 from daskflow.cli.options import ClusterOptions
 from daskflow.cli.output import emit_json, table_lines
 from daskflow.cli.progress import ProgressLine
+from daskflow.cli.serving import sigint_ignored, stop_on_signals
 from daskflow.execution.cluster import connect, dashboard_url
 from daskflow.execution.single_run import RunResult, run_once
 
@@ -33,22 +36,34 @@ __all__ = ["ClusterOptions", "run_dag", "show_result"]
 
 
 def run_dag(obj: CliContext, dag_id: str, logical_date: datetime | None,
-            conf: dict[str, Any], cluster: ClusterOptions) -> RunResult:
-    """Run ``dag_id`` once and return its result; progress is written to stderr."""
+            conf: dict[str, Any], cluster: ClusterOptions,
+            after: Callable[[RunResult, Any], None] | None = None) -> RunResult:
+    """Run ``dag_id`` once and return its result; progress is written to stderr.
+
+    ``after`` is called with the result and the Dask client before the
+    cluster closes (``--keep-dashboard`` waits there).
+    """
     dag = obj.get_dag(dag_id)
     dag.validate()
     err = sys.stderr
     progress = ProgressLine(err)
-    with connect(cluster.address, workers=cluster.workers,
-                 threads_per_worker=cluster.threads_per_worker,
-                 processes=cluster.processes, timeout=cluster.timeout) as client:
+    with contextlib.ExitStack() as stack:
+        # Workers started while SIGINT is ignored outlive a Ctrl-C meant for this process.
+        with sigint_ignored() if after is not None else contextlib.nullcontext():
+            client = stack.enter_context(connect(
+                cluster.address, workers=cluster.workers,
+                threads_per_worker=cluster.threads_per_worker, processes=cluster.processes,
+                timeout=cluster.timeout))
         obj.store(require_schema=False)
         try:
             with contextlib.redirect_stdout(err):
-                return run_once(dag, logical_date, conf, cluster=client, db=obj.url,
-                                progress=progress, on_cluster=_show_dashboard(err))
+                result = run_once(dag, logical_date, conf, cluster=client, db=obj.url,
+                                  progress=progress, on_cluster=_show_dashboard(err))
         finally:
             progress.close()
+        if after is not None:
+            after(result, client)
+        return result
 
 
 def _show_dashboard(err: IO[str]) -> Any:
@@ -58,6 +73,24 @@ def _show_dashboard(err: IO[str]) -> Any:
             click.echo(f"Dask dashboard: {url}", file=err)
 
     return on_cluster
+
+
+def keep_dashboard(client: Any, local: bool) -> None:
+    """Keep the cluster and its dashboard up until Ctrl-C or SIGTERM (``--keep-dashboard``)."""
+    url = dashboard_url(client)
+    if not local:
+        click.echo(f"The cluster's dashboard stays up with the cluster: {url}", err=True)
+        return
+    if url is None:
+        click.echo("This cluster has no dashboard (install bokeh); not waiting", err=True)
+        return
+    stop = threading.Event()
+    with stop_on_signals(stop):
+        click.echo(f"Keeping the cluster and its dashboard up at {url}; press Ctrl-C to "
+                   "stop.", err=True)
+        while not stop.wait(0.5):
+            pass
+    click.echo("Dashboard stopped.", err=True)
 
 
 def run_tries(obj: CliContext, result: RunResult) -> dict[str, list[dict[str, Any]]]:

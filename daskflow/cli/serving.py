@@ -102,7 +102,7 @@ def cluster_and_notifier(options: ClusterOptions) -> Iterator[tuple[Any, Notifie
             client = stack.enter_context(connect(
                 options.address, workers=options.workers,
                 threads_per_worker=options.threads_per_worker, processes=options.processes,
-                timeout=options.timeout))
+                dashboard_address=options.dashboard_address, timeout=options.timeout))
         yield client, stack.enter_context(Notifier())
 
 
@@ -131,8 +131,10 @@ def build_loop(obj: CliContext, store: Any, client: Any, notifier: Any, *,
 
 
 def describe_start(loop: SchedulerLoop, store: Any, client: Any) -> list[str]:
-    """The lines a loop prints to stderr when it starts: who it is, where it reads and runs."""
-    from daskflow.execution.cluster import dashboard_url
+    """The lines a loop prints to stderr when it starts: who it is, where it reads and runs.
+
+    Where its dashboard is comes after them (``cli/dashboard.py``).
+    """
     from daskflow.store.engine import mask_url
 
     folder = loop.folder
@@ -142,8 +144,6 @@ def describe_start(loop: SchedulerLoop, store: Any, client: Any) -> list[str]:
              f"Metadata store: {mask_url(store.url)}"]
     lines += [f"Import error in {path}: {last_line(trace)}"
               for path, trace in sorted(folder.errors.items())]
-    url = dashboard_url(client)
-    lines.append(f"Dask dashboard: {url}" if url else "Dask dashboard: not available")
     return lines
 
 

@@ -132,10 +132,28 @@ def require_daskflow_on(client: Any, address: str) -> None:
 
 def dashboard_url(client: Any) -> str | None:
     """The dashboard URL, built from the port the server really listens on."""
-    link = getattr(client, "dashboard_link", None)
-    cluster = getattr(client, "cluster", None)
-    scheduler = getattr(cluster, "scheduler", None)
+    base = dashboard_base(client)
+    return None if base is None else f"{base}/status"
+
+
+def dashboard_base(client: Any) -> str | None:
+    """``http://HOST:PORT`` of the cluster's dashboard (None: it has none).
+
+    An in-process LocalCluster's link may name the host's address while the
+    server listens on 127.0.0.1 only, so its URL is built from the port the
+    server really listens on.
+    """
+    scheduler = getattr(getattr(client, "cluster", None), "scheduler", None)
     server = getattr(scheduler, "http_server", None)
     if server is not None and getattr(server, "port", None):
-        return f"http://127.0.0.1:{server.port}/status"
-    return link
+        return f"http://127.0.0.1:{server.port}"
+    link = getattr(client, "dashboard_link", None)
+    if not link:
+        return None
+    return link[:-len("/status")] if link.endswith("/status") else link.rstrip("/")
+
+
+def local_dashboard_port(client: Any) -> int | None:
+    """The port an in-process LocalCluster's dashboard listens on (None: not one)."""
+    scheduler = getattr(getattr(client, "cluster", None), "scheduler", None)
+    return getattr(getattr(scheduler, "http_server", None), "port", None)

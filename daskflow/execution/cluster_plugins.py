@@ -42,6 +42,9 @@ that can never start - it waits for Dask resources no worker offers, or for
 workers the cluster does not have - with a :class:`StalledTask` error
 (``daskflow_fail_stuck``), which the loop records as the task's failure.
 
+Starting, it also gives Dask's own Groups page a layout that works with the
+group graphs of daskflow's keys (``dashboard/group_layout.py``).
+
 The handlers are plain scheduler RPC handlers, so asking them writes nothing
 to the scheduler's log (unlike ``Client.run_on_scheduler``).
 """
@@ -96,6 +99,10 @@ class SchedulerSide(SchedulerPlugin):
         scheduler.handlers["daskflow_fail_stuck"] = self.fail_stuck
         for address, ws in scheduler.workers.items():
             self._remember(address, ws)
+        # Dask's own Groups page fails on most DAGs with a mapped task; see the module.
+        from daskflow.dashboard import group_layout
+
+        group_layout.install()
 
     # -- leases -------------------------------------------------------------------------
     def renew(self, leases: dict[str, float] | None = None, drop: list[str] | None = None

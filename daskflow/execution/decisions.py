@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from daskflow.execution.deferral import resume_with_event, resume_with_failure
-from daskflow.execution.keys import task_key
+from daskflow.execution.keys import KeyNames
 from daskflow.execution.report import END, START, Report
 from daskflow.models.mapping import mapped_count
 from daskflow.models.run_tasks import RunTasks
@@ -271,11 +271,14 @@ class RunDecisions:
                  stored: Mapping[tuple[str, int], StoredInstance] | None = None,
                  needed: Iterable[str] | None = None,
                  statuses: Mapping[str, str] | None = None,
-                 plan: RunTasks | None = None) -> None:
+                 plan: RunTasks | None = None,
+                 key_names: KeyNames | None = None) -> None:
         self.dag = dag
         self.dag_id = dag_id
         self.run_id = run_id
         self.token = token
+        #: How this submission's keys are named (``execution/keys.py``).
+        self.key_names = key_names or KeyNames(dag_id, token)
         self.stored = dict(stored or {})
         #: Tasks whose outcome a downstream task still needs (replayed when finished).
         self.needed = set(needed if needed is not None else (t.task_id for t in dag.tasks))
@@ -580,7 +583,7 @@ class RunDecisions:
         upstream = {u: self.task_keys[u] for u in sorted(task.upstream_task_ids)}
         keys = []
         for map_index in [-1] if count <= 0 else range(count):
-            key = task_key(self.dag_id, task.task_id, self.token, map_index)
+            key = self.key_names.key(task.task_id, map_index)
             keys.append(key)
             stored = self.stored.get((task.task_id, map_index))
             if stored is not None and stored.finished:

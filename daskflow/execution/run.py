@@ -43,6 +43,7 @@ from daskflow.execution.cluster_plugins import (
 )
 from daskflow.execution.decisions import Instance, KeyErred, RunDecisions, StoredInstance
 from daskflow.execution.graph import node_task
+from daskflow.execution.keys import key_names_for
 from daskflow.execution.lease import LeaseExpired
 from daskflow.execution.limits import forget as forget_limits
 from daskflow.execution.limits import plan as plan_limits
@@ -98,10 +99,13 @@ class RunExecution:
         self.topic = topic
         self.futures: dict[str, Any] = {}
         usable, needed = rules.usable_stored(dag, stored or {}, outcome_exists)
-        self.decisions = RunDecisions(dag, run.dag_id, run.run_id, token or secrets.token_hex(4),
+        token = token or secrets.token_hex(4)
+        names = key_names_for(dag, token, int(config.get("key-prefix-max-width", 100)))
+        self.decisions = RunDecisions(dag, run.dag_id, run.run_id, token,
                                       stored=usable, needed=needed,
                                       statuses=_FutureStatuses(self.futures),
-                                      plan=tasks_for_run(dag, run.logical_date, run.run_type))
+                                      plan=tasks_for_run(dag, run.logical_date, run.run_type),
+                                      key_names=names)
         self.started = time.time()
         self.weights = dag.priority_weights()
         self.results_url = results_url

@@ -19,7 +19,7 @@ from daskflow.store.records import DagRecord
 
 
 def dag_record(dag: Any) -> DagRecord:
-    schedule = dag.structure()["schedule"]
+    schedule = dag.schedule_description()
     return DagRecord(
         dag_id=dag.dag_id, fileloc=str(dag.fileloc or ""), description=dag.description,
         schedule=None if schedule is None else str(schedule), tags=tuple(dag.tags),
@@ -44,7 +44,8 @@ def save_version(store: Any, dag: Any, source: str | None = None) -> str:
     """Store this DAG's current version (once, signed: ``versions.py``) and return its id."""
     source = dag_source(dag) if source is None else source
     structure = dag.structure()
-    digest = hashlib.sha256(source.encode() + dag.structure_hash().encode()).hexdigest()[:16]
+    digest = hashlib.sha256(source.encode()
+                            + dag.structure_hash(structure).encode()).hexdigest()[:16]
     fileloc = str(dag.fileloc or "")
     store.save_dag_version(digest, dag.dag_id, fileloc, source, structure,
                            signature=sign(digest, dag.dag_id, fileloc, source))

@@ -309,3 +309,13 @@ class VariableRecord:
     val: str | None
     description: str | None = None
     is_encrypted: bool = False
+
+
+@dataclass(frozen=True)
+class LoopRecord:
+    """A running ``daskflow scheduler`` and its Dask dashboard's URL (None: it has none)."""
+
+    loop_id: str
+    hostname: str
+    dashboard_url: str | None
+    started_at: datetime

@@ -275,3 +275,14 @@ variable = Table(
     Column("description", Text),
     Column("is_encrypted", Boolean, nullable=False, server_default=false()),
 )
+
+#: Each ``daskflow scheduler`` while it runs, and where its Dask dashboard is, so that
+#: ``daskflow dashboard`` finds the deployment's dashboard from the store alone.
+scheduler_loop = Table(
+    "scheduler_loop",
+    metadata,
+    Column("loop_id", String, primary_key=True),
+    Column("hostname", String, nullable=False),
+    Column("dashboard_url", String),
+    Column("started_at", UTCDateTime, nullable=False),
+)

@@ -33,6 +33,8 @@ connections        ``set_connection``, ``get_connection``, ``list_connections``,
                    ``delete_connection`` (password and extra encrypted: ``fernet.py``)
 variables          ``set_variable``, ``get_variable``, ``list_variables``,
                    ``delete_variable``; ``rotate_fernet_key`` re-encrypts both
+scheduler loops    ``register_loop``, ``unregister_loop``, ``list_loops``
+                   (where each running loop's dashboard is)
 =================  ==========================================================
 
 Values go in and out as the frozen dataclasses of ``records.py``; no session or
@@ -91,6 +93,7 @@ from daskflow.store.records import (
     DagRunRecord,
     DagVersionRecord,
     ImportErrorRecord,
+    LoopRecord,
     PoolRecord,
     TaskInstanceRecord,
     TaskUpdate,
@@ -110,6 +113,7 @@ from daskflow.store.schema import (
     import_error,
     metadata,
     pool,
+    scheduler_loop,
     task_attempt,
     task_instance,
     variable,
@@ -1021,6 +1025,32 @@ class Store:
             result = conn.execute(delete(pool).where(pool.c.name == name))
         if result.rowcount == 0:
             raise NotFoundError(f"pool {name!r} is not in the metadata store")
+
+    # -- scheduler loops -------------------------------------------------------------
+
+    @retried
+    def register_loop(self, loop_id: str, hostname: str, dashboard_url: str | None,
+                      now: datetime) -> None:
+        """Record a loop that started, and its dashboard (``daskflow dashboard`` reads it)."""
+        row = {"loop_id": loop_id, "hostname": hostname, "dashboard_url": dashboard_url,
+               "started_at": now}
+        with self._write() as conn:
+            upsert(conn, scheduler_loop, [row], ["loop_id"],
+                   ["hostname", "dashboard_url", "started_at"])
+
+    @retried
+    def unregister_loop(self, loop_id: str) -> None:
+        """Forget a loop that stopped (a loop that was killed stays until it is started again)."""
+        with self._write() as conn:
+            conn.execute(delete(scheduler_loop).where(scheduler_loop.c.loop_id == loop_id))
+
+    @retried
+    def list_loops(self) -> list[LoopRecord]:
+        """The recorded loops, the most recently started first."""
+        with self._read() as conn:
+            rows = conn.execute(select(scheduler_loop).order_by(
+                scheduler_loop.c.started_at.desc(), scheduler_loop.c.loop_id)).all()
+        return [_record(LoopRecord, row) for row in rows]
 
     # -- connections and variables ----------------------------------------------------
 

@@ -73,7 +73,7 @@ def test_init_on_empty_database_creates_schema_and_default_pool(store: Store) ->
         conn.execute(text("DROP TABLE alembic_version"))
     assert store.current_revision() is None
     store.init()
-    assert store.current_revision() == head_revision() == "0007"
+    assert store.current_revision() == head_revision() == "0008"
     assert store.get_pool("default_pool").slots == 128
 
 

@@ -42,7 +42,7 @@ def test_database_at_0001_upgrades_to_head_keeping_data(store: Store) -> None:
 
     store.upgrade()
 
-    assert store.current_revision() == head_revision() == "0007"
+    assert store.current_revision() == head_revision() == "0008"
     assert NEW_INDEX in _dag_run_indexes(store)
     assert store.get_dag_run("etl", "r1").conf == {"k": 1}
     assert store.latest_scheduled_intervals() == {}  # "etl" was never synced
@@ -54,5 +54,5 @@ def test_database_at_0001_upgrades_to_head_keeping_data(store: Store) -> None:
 def test_init_upgrades_an_old_database_too(store: Store) -> None:
     _rebuild_at(store, "0001")
     store.init()
-    assert store.current_revision() == "0007"
+    assert store.current_revision() == "0008"
     assert NEW_INDEX in _dag_run_indexes(store)
