@@ -6,8 +6,7 @@ stops; ``daskflow dashboard`` prints the newest one's URL. A loop that was
 killed leaves its row until a loop with the same id starts again.
 
 Revision ID: 0008
-Revises: 0007 (0007 is another change being made at the same time: whichever
-of the two is merged second must revise the other)
+Revises: 0007
 Create Date: 2026-11-30
 """
 
