@@ -27,6 +27,7 @@ COMMANDS = {
     "connections": "daskflow.cli.connections:connections_group",
     "variables": "daskflow.cli.variables:variables_group",
     "scheduler": "daskflow.cli.scheduler:scheduler",
+    "bench": "daskflow.cli.bench:bench",
 }
 
 
