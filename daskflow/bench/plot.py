@@ -23,7 +23,7 @@ def _series(records: list[dict[str, Any]], workload: str, value: str
             ) -> dict[str, tuple[list[int], list[float]]]:
     """``{case: (workers, values)}`` for one workload, sorted by workers."""
     out: dict[str, tuple[list[int], list[float]]] = {}
-    for rec in sorted((r for r in records if r["workload"] == workload),
+    for rec in sorted((r for r in records if r["workload"] == workload and "error" not in r),
                       key=lambda r: r["workers"]):
         if value in rec:
             xs, ys = out.setdefault(rec["case"], ([], []))
@@ -66,7 +66,7 @@ def build_figures(report: dict[str, Any]) -> Any:
                       legend_label=f"{side} {case}")
             cost.scatter(xs, ys, color=colour, size=7, marker=marker,
                          legend_label=f"{side} {case}")
-    sizes = sorted({r["workers"] for r in records})
+    sizes = sorted({r["workers"] for r in records if "error" not in r})
     for fig in (speed, cost):
         fig.xaxis.ticker = sizes
     for fig in (speed, cost):

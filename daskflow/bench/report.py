@@ -125,11 +125,16 @@ def markdown(report: dict[str, Any]) -> str:
            if s["quick"] else ""),
     ]
     for name, (title, render) in SECTIONS.items():
-        recs = [r for r in report["results"] if r["workload"] == name]
+        recs = [r for r in report["results"] if r["workload"] == name and "error" not in r]
         if not recs:
             continue
         lines += ["", f"## {title}", ""]
         if name in TARGETS:
             lines += [f"Target: {TARGETS[name]}.", ""]
         lines.append(render(recs))
+    failed = [r for r in report["results"] if "error" in r]
+    if failed:
+        lines += ["", "## Failed", "", table(["workload", "workers", "load", "error"], [
+            [r["workload"], r["workers"], _load(r), r["error"].replace("|", "/")[:300]]
+            for r in failed])]
     return "\n".join(lines) + "\n"

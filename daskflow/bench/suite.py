@@ -99,14 +99,14 @@ def run_suite(settings: Settings, workdir: Path,
                     bench = bench_on(client)
                     warm_up(bench)
                     for name in main:
-                        records += WORKLOADS[name].run(bench)
+                        records += _run_workload(name, bench)
             if io:
                 threads = max(1, scale.io_threads // (size or 1))
                 with _client(settings, size, threads) as client:
                     bench = bench_on(client)
                     warm_up(bench)
                     for name in io:
-                        records += WORKLOADS[name].run(bench)
+                        records += _run_workload(name, bench)
     add_scaling(records)
     machine["load_average_after"] = load_average()
     return {"schema": SCHEMA, "started": started.isoformat(),
@@ -114,6 +114,27 @@ def run_suite(settings: Settings, workdir: Path,
             "machine": machine, "settings": {**asdict(settings), "scale": asdict(scale),
                                               "spin_loops": spin_loops},
             "results": records}
+
+
+def _run_workload(name: str, bench: Bench) -> list[dict[str, Any]]:
+    """The workload's records, or one record saying why it failed, so the suite goes on.
+
+    A run can fail for reasons that are findings in themselves (on an
+    overloaded machine a run's lease may expire); losing every other figure
+    of a long suite to one of them would help nobody.
+    """
+    load = load_average()
+    try:
+        return WORKLOADS[name].run(bench)
+    except RuntimeError as exc:
+        return [{"workload": name, "case": "failed", "workers": bench.workers,
+                 "threads": bench.threads, "tasks": 0, "repeat": bench.repeat,
+                 "load_before": load, "load_after": load_average(), "error": str(exc)}]
+
+
+def failures(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The records of workloads that failed instead of giving figures."""
+    return [r for r in report["results"] if "error" in r]
 
 
 def _client(settings: Settings, workers: int | None, threads_per_worker: int) -> Any:
@@ -142,7 +163,7 @@ def add_scaling(records: list[dict[str, Any]]) -> None:
     """Speed-up and parallel efficiency of each side against the smallest size measured."""
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for rec in records:
-        if rec["workload"] in SCALING:
+        if rec["workload"] in SCALING and "error" not in rec:
             groups.setdefault((rec["workload"], rec["case"]), []).append(rec)
     for group in groups.values():
         base = min(group, key=lambda r: r["workers"])

@@ -67,7 +67,7 @@ def bench(sizes: tuple[int, ...], threads_per_worker: int, processes: bool,
     several minutes on a 2-core machine; --quick takes well under one.
     """
     from daskflow.bench.output import output_folder, write_outputs
-    from daskflow.bench.suite import Settings, run_suite, total_steps
+    from daskflow.bench.suite import Settings, failures, run_suite, total_steps
 
     settings = Settings(sizes=sizes, threads_per_worker=threads_per_worker,
                         processes=processes, cluster=cluster, quick=quick,
@@ -85,3 +85,8 @@ def bench(sizes: tuple[int, ...], threads_per_worker: int, processes: bool,
     click.echo(written["markdown"].read_text())
     for kind, path in written.items():
         click.echo(f"{kind}: {path}", err=True)
+    failed = failures(report)
+    if failed:
+        names = ", ".join(sorted({f"{r['workload']} at {r['workers']}" for r in failed}))
+        raise CliError(f"{len(failed)} workload(s) failed ({names}); "
+                       f"see the Failed section of {written['markdown']}")
