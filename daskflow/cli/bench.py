@@ -44,7 +44,8 @@ def _names(ctx: click.Context, param: click.Parameter, value: str | None
 @click.option("--sizes", default="1,2,4", show_default=True, callback=_sizes,
               help="Worker counts of the embedded LocalCluster, one cluster per size.")
 @click.option("--threads-per-worker", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Threads of each worker (the I/O workload sets its own, see --quick).")
+              help="Threads of each worker. The I/O workload runs on a cluster of its own "
+                   "with 64 threads in all (8 with --quick), split over the workers.")
 @click.option("--processes/--threads", default=True, show_default=True,
               help="Workers in processes, or threads of this process.")
 @cluster_option
