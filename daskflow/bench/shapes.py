@@ -81,17 +81,24 @@ def raw_handoff(hops: int, megabytes: float, token: str) -> dict[str, Any]:
 
 
 # -- daskflow ---------------------------------------------------------------------------
-def _dag(dag_id: str) -> Any:
+def _dag(dag_id: str, tasks_in_run: int) -> Any:
+    """A DAG whose ``max_active_tasks`` never binds, so both sides get the same concurrency.
+
+    With Airflow's default of 16, a run on a cluster of more than 16 threads
+    makes every task take a slot of a ``distributed.Semaphore`` first: a real
+    cost of that setting, but not the cost of orchestration this suite compares.
+    """
     from daskflow import DAG
 
-    return DAG(dag_id, schedule=None, start_date=START)
+    return DAG(dag_id, schedule=None, start_date=START,
+               max_active_tasks=max(16, tasks_in_run))
 
 
 def daskflow_chain(length: int, dag_id: str) -> Any:
     """``length`` EmptyOperator tasks ``t0 >> t1 >> ...``."""
     from daskflow.operators.empty import EmptyOperator
 
-    with _dag(dag_id) as dag:
+    with _dag(dag_id, length) as dag:
         previous = None
         for i in range(length):
             op = EmptyOperator(task_id=f"t{i}")
@@ -105,7 +112,7 @@ def daskflow_fan(width: int, dag_id: str) -> Any:
     """``root >> [t0 .. t{width-1}] >> sink`` of EmptyOperator tasks."""
     from daskflow.operators.empty import EmptyOperator
 
-    with _dag(dag_id) as dag:
+    with _dag(dag_id, width + 2) as dag:
         root = EmptyOperator(task_id="root")
         sink = EmptyOperator(task_id="sink")
         middle = [EmptyOperator(task_id=f"t{i}") for i in range(width)]
@@ -121,7 +128,7 @@ def daskflow_independent(count: int, dag_id: str, fn: Callable[..., Any] | None 
     from daskflow.operators.empty import EmptyOperator
     from daskflow.operators.python import PythonOperator
 
-    with _dag(dag_id) as dag:
+    with _dag(dag_id, count) as dag:
         for i in range(count):
             if fn is None:
                 EmptyOperator(task_id=f"t{i}")
@@ -135,7 +142,7 @@ def daskflow_handoff(hops: int, megabytes: float, dag_id: str) -> Any:
     """The TaskFlow form of ``raw_handoff``: values move from task to task through Dask."""
     from daskflow import task
 
-    with _dag(dag_id) as dag:
+    with _dag(dag_id, hops + 2) as dag:
         value = task(tasks.make_array).override(task_id="make_array")(megabytes)
         for i in range(hops):
             value = task(tasks.pass_on).override(task_id=f"pass_on_{i}")(value)
