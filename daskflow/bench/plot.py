@@ -33,7 +33,7 @@ def _series(records: list[dict[str, Any]], workload: str, value: str
 
 
 def build_figures(report: dict[str, Any]) -> Any:
-    """A Bokeh row of two figures (speed-up; added and total cost per task)."""
+    """A Bokeh row of the figures the report has data for (speed-up; cost per task)."""
     from bokeh.layouts import row
     from bokeh.plotting import figure
 
@@ -67,12 +67,13 @@ def build_figures(report: dict[str, Any]) -> Any:
             cost.scatter(xs, ys, color=colour, size=7, marker=marker,
                          legend_label=f"{side} {case}")
     sizes = sorted({r["workers"] for r in records if "error" not in r})
-    for fig in (speed, cost):
+    # The speed-up figure always holds its "ideal" line; keep a figure only if it has data.
+    drawn = [fig for fig, empty in ((speed, 1), (cost, 0)) if len(fig.renderers) > empty]
+    for fig in drawn:
         fig.xaxis.ticker = sizes
-    for fig in (speed, cost):
         fig.legend.location = "top_left"
         fig.legend.label_text_font_size = "8pt"
-    return row(speed, cost)
+    return row(*(drawn or [speed]))
 
 
 def write_plot(report: dict[str, Any], html: Path) -> Path:
