@@ -66,7 +66,10 @@ def reset_counter() -> str:
 
 def measure(peer: str, mode: str, workload: str, run: Callable[[], bool], repeat: int,
             note: str = "") -> dict[str, Any]:
-    """``repeat`` timed calls of ``run`` after one warm-up; ``run`` returns success."""
+    """``repeat`` timed calls of ``run`` after one warm-up; ``run`` returns success.
+
+    ``ok`` is about the measured runs; a failed warm-up is said in the note.
+    """
     runs, ok = [], True
     for i in range(repeat + 1):
         if workload == "retry":
@@ -77,8 +80,10 @@ def measure(peer: str, mode: str, workload: str, run: Callable[[], bool], repeat
         except Exception as exc:  # a peer's failure is a result to report, not a crash
             succeeded, note = False, f"{type(exc).__name__}: {exc}"[:300]
         elapsed = time.perf_counter() - t0
-        ok = ok and bool(succeeded)
+        if i == 0 and not succeeded:
+            note = f"the warm-up run failed ({note or 'no exception'}); " + note
         if i:
+            ok = ok and bool(succeeded)
             runs.append(round(elapsed, 4))
     line = {"peer": peer, "mode": mode, "workload": workload, "runs": runs, "ok": ok,
             "note": note}

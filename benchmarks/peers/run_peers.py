@@ -68,7 +68,11 @@ def venv_python(venvs: Path, peer: str, base_python: str) -> Path:
 
 
 def peer_env(peer: str, work: Path, cpu_loops: int) -> dict[str, str]:
-    """The environment of a peer's run: its own home folders, the shared workload knobs."""
+    """The environment of a peer's run: its own home folders, the shared workload knobs.
+
+    Each peer's usage telemetry is switched off: the runs talk to nothing but
+    this machine.
+    """
     env = {**os.environ, "PEER_RETRY_COUNTER": str(work / "retry-counter"),
            "PEER_CPU_LOOPS": str(cpu_loops)}
     if peer == "daskflow":
@@ -80,11 +84,16 @@ def peer_env(peer: str, work: Path, cpu_loops: int) -> dict[str, str]:
                     "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
                     "AIRFLOW__CORE__PARALLELISM": "8",
                     "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-                    "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5"})
+                    "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+                    "AIRFLOW__USAGE_DATA_COLLECTION__ENABLED": "False"})
     elif peer == "prefect":
-        env.update({"PREFECT_HOME": str(work), "PREFECT_LOGGING_LEVEL": "WARNING"})
+        # The ephemeral API server starts slowly on a busy machine (20 s is its default).
+        env.update({"PREFECT_HOME": str(work), "PREFECT_LOGGING_LEVEL": "WARNING",
+                    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "300",
+                    "PREFECT_SERVER_ANALYTICS_ENABLED": "false"})
     elif peer == "dagster":
         env["DAGSTER_HOME"] = str(work)
+        (work / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     return env
 
 
