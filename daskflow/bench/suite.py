@@ -69,7 +69,11 @@ def total_steps(settings: Settings) -> int:
 
 def run_suite(settings: Settings, workdir: Path,
               progress: Callable[[str], None] = lambda label: None) -> dict[str, Any]:
-    """Run every chosen workload at every size; the report as a JSON-ready dict."""
+    """Run every chosen workload at every size; the report as a JSON-ready dict.
+
+    ``workdir`` holds the runs' SQLite store and result store: scratch space,
+    which the caller removes (``daskflow bench`` uses a temporary folder).
+    """
     import dask
 
     from daskflow import config

@@ -9,6 +9,8 @@ asserted: targets are printed beside the figures.
 from __future__ import annotations
 
 import sys
+import tempfile
+from pathlib import Path
 
 import click
 
@@ -75,11 +77,15 @@ def bench(sizes: tuple[int, ...], threads_per_worker: int, processes: bool,
                         repeat=repeat or (1 if quick else 3), workloads=only,
                         command=["daskflow", *sys.argv[1:]])
     folder = output_folder(out)
-    with click.progressbar(length=total_steps(settings), label="daskflow bench",
-                           file=sys.stderr, show_pos=True,
-                           item_show_func=lambda label: label) as bar:
+    # The store and the result store of the runs are scratch (the hand-off alone
+    # writes gigabytes of outcome files): never in the output folder, gone at the end.
+    scratch = tempfile.TemporaryDirectory(prefix="daskflow-bench-work-")
+    bar = click.progressbar(length=total_steps(settings), label="daskflow bench",
+                            file=sys.stderr, show_pos=True, item_show_func=lambda label: label)
+    with scratch, bar:
         try:
-            report = run_suite(settings, folder, progress=lambda label: bar.update(1, label))
+            report = run_suite(settings, Path(scratch.name),
+                               progress=lambda label: bar.update(1, label))
         except RuntimeError as exc:
             raise CliError(f"benchmark failed: {exc}") from None
     written = write_outputs(report, folder, png=not no_png)

@@ -49,6 +49,9 @@ def test_a_quick_run_of_the_whole_suite_gives_every_figure_and_a_plot(tmp_path):
                                       "--out", str(out)])
     assert result.exit_code == 0, result.output
 
+    # Only the results: the runs' store and result store were scratch, now gone.
+    assert {p.name for p in out.iterdir()} <= {"results.json", "results.md", "scaling.html",
+                                               "scaling.png"}
     report = json.loads((out / "results.json").read_text())
     assert report["schema"] == SCHEMA
     assert report["machine"]["cores"] >= 1 and report["machine"]["versions"]["dask"]
