@@ -201,9 +201,11 @@ def main(argv: list[str] | None = None) -> int:
         loads.append(f"{peer} {load()}")
         print(f"{peer}: {', '.join(modes)} ...", file=sys.stderr, flush=True)
         lines += run_peer(peer, python, modes, names, args.repeat, cpu_loops, work / peer)
-    text = render(lines, names, args.repeat, loads)
-    print(text)
-    print(f"written to {write_result('peers', text, args.out)}; logs in {work}")
+        # Written after every peer, so an interrupted hour-long run keeps what it measured.
+        path = write_result("peers", render(lines, names, args.repeat, loads), args.out)
+        print(f"{peer} done; table so far in {path}", file=sys.stderr, flush=True)
+    print(render(lines, names, args.repeat, loads))
+    print(f"written to {path}; logs in {work}")
     return 0
 
 
