@@ -154,8 +154,12 @@ def lag(bench: Bench) -> list[dict[str, Any]]:
         with Store(bench.db) as store:
             times = {ti.task_id: (ti.start_date, ti.end_date)
                      for ti in store.list_task_instances(dag.dag_id, result.run_id)}
-        flow_lags += [(times[f"t{j + 1}"][0] - times[f"t{j}"][1]).total_seconds()
-                      for j in range(length - 1)]
+        hops = [(times.get(f"t{j}", (None, None))[1], times.get(f"t{j + 1}", (None, None))[0])
+                for j in range(length - 1)]
+        if any(end is None or start is None for end, start in hops):
+            raise RuntimeError(f"run {result.run_id} of {dag.dag_id}: the store lacks a start "
+                               "or end time of a chain task, so its lag cannot be measured")
+        flow_lags += [(start - end).total_seconds() for end, start in hops]
         bench.tick("lag daskflow")
     return [record(bench, "lag", "chain", length, load,
                    dask_lag_ms=_lag_summary(dask_lags), daskflow_lag_ms=_lag_summary(flow_lags),
