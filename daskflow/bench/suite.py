@@ -68,11 +68,15 @@ def total_steps(settings: Settings) -> int:
 
 
 def run_suite(settings: Settings, workdir: Path,
-              progress: Callable[[str], None] = lambda label: None) -> dict[str, Any]:
+              progress: Callable[[str], None] = lambda label: None,
+              checkpoint: Callable[[list[dict[str, Any]]], None] = lambda records: None
+              ) -> dict[str, Any]:
     """Run every chosen workload at every size; the report as a JSON-ready dict.
 
     ``workdir`` holds the runs' SQLite store and result store: scratch space,
     which the caller removes (``daskflow bench`` uses a temporary folder).
+    ``checkpoint`` gets every record so far after each workload, so a long
+    suite that is interrupted still leaves what it measured.
     """
     import dask
 
@@ -104,6 +108,7 @@ def run_suite(settings: Settings, workdir: Path,
                     warm_up(bench)
                     for name in main:
                         records += _run_workload(name, bench)
+                        checkpoint(records)
             if io:
                 threads = max(1, scale.io_threads // (size or 1))
                 with _client(settings, size, threads) as client:
@@ -111,6 +116,7 @@ def run_suite(settings: Settings, workdir: Path,
                     warm_up(bench)
                     for name in io:
                         records += _run_workload(name, bench)
+                        checkpoint(records)
     add_scaling(records)
     machine["load_average_after"] = load_average()
     return {"schema": SCHEMA, "started": started.isoformat(),

@@ -8,6 +8,7 @@ asserted: targets are printed beside the figures.
 
 from __future__ import annotations
 
+import json
 import sys
 import tempfile
 from pathlib import Path
@@ -80,15 +81,20 @@ def bench(sizes: tuple[int, ...], threads_per_worker: int, processes: bool,
     # The store and the result store of the runs are scratch (the hand-off alone
     # writes gigabytes of outcome files): never in the output folder, gone at the end.
     scratch = tempfile.TemporaryDirectory(prefix="daskflow-bench-work-")
+    # Every record so far, after each workload: what an interrupted run leaves.
+    partial = folder / "partial.json"
     bar = click.progressbar(length=total_steps(settings), label="daskflow bench",
                             file=sys.stderr, show_pos=True, item_show_func=lambda label: label)
     with scratch, bar:
         try:
             report = run_suite(settings, Path(scratch.name),
-                               progress=lambda label: bar.update(1, label))
+                               progress=lambda label: bar.update(1, label),
+                               checkpoint=lambda records: partial.write_text(
+                                   json.dumps(records, indent=1) + "\n"))
         except RuntimeError as exc:
             raise CliError(f"benchmark failed: {exc}") from None
     written = write_outputs(report, folder, png=not no_png)
+    partial.unlink(missing_ok=True)
     click.echo(written["markdown"].read_text())
     for kind, path in written.items():
         click.echo(f"{kind}: {path}", err=True)
