@@ -130,7 +130,8 @@ def cpu_loops_for(seconds: float = 1.0) -> int:
     return round(probe * seconds / (time.perf_counter() - t0))
 
 
-def render(lines: list[dict], names: list[str], repeat: int, loads: list[str]) -> str:
+def render(lines: list[dict], names: list[str], repeat: int, loads: list[str],
+           cpu_loops: int) -> str:
     columns = sorted({(x["peer"], x["mode"]) for x in lines},
                      key=lambda c: (list(PEERS).index(c[0]), c[1]))
     cells = {(x["peer"], x["mode"], x["workload"]): x for x in lines}
@@ -156,7 +157,7 @@ def render(lines: list[dict], names: list[str], repeat: int, loads: list[str]) -
         "",
         f"`PYTHONPATH=. python benchmarks/peers/run_peers.py {' '.join(sys.argv[1:])}`, "
         f"{time.strftime('%Y-%m-%d %H:%M')}. Seconds per run: the median of {repeat} runs "
-        "after a warm-up, with their range.",
+        f"after a warm-up, with their range. Each CPU task spins {cpu_loops:,} loops.",
         "",
         f"Machine: {machine_info()}. Load average (1/5/15 min) before each peer: "
         + "; ".join(loads) + ".",
@@ -177,6 +178,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--venvs", default=str(Path.home() / ".cache" / "daskflow-peers"))
     p.add_argument("--python", default=sys.executable,
                    help="the interpreter the peers' venvs are made from (Python 3.11 here)")
+    p.add_argument("--cpu-loops", type=int, default=None,
+                   help="spin loops of each CPU task (default: about 1 s here, measured at "
+                        "the start); give the same number to runs that will be compared")
     p.add_argument("--out", default=None, metavar="FILE",
                    help="results file (default: benchmarks/results/local/peers.md)")
     return p
@@ -189,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(peers) - set(PEERS))
     if unknown:
         raise SystemExit(f"unknown peers {unknown}; choose from {', '.join(PEERS)}")
-    cpu_loops = cpu_loops_for(1.0)
+    cpu_loops = args.cpu_loops or cpu_loops_for(1.0)
     work = Path(tempfile.mkdtemp(prefix="daskflow-peers-"))
     lines, loads = [], []
     for peer in peers:
@@ -202,9 +206,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{peer}: {', '.join(modes)} ...", file=sys.stderr, flush=True)
         lines += run_peer(peer, python, modes, names, args.repeat, cpu_loops, work / peer)
         # Written after every peer, so an interrupted hour-long run keeps what it measured.
-        path = write_result("peers", render(lines, names, args.repeat, loads), args.out)
+        path = write_result("peers", render(lines, names, args.repeat, loads, cpu_loops), args.out)
         print(f"{peer} done; table so far in {path}", file=sys.stderr, flush=True)
-    print(render(lines, names, args.repeat, loads))
+    print(render(lines, names, args.repeat, loads, cpu_loops))
     print(f"written to {path}; logs in {work}")
     return 0
 
