@@ -85,7 +85,11 @@ def peer_env(peer: str, work: Path, cpu_loops: int) -> dict[str, str]:
                     "AIRFLOW__CORE__PARALLELISM": "8",
                     "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
                     "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-                    "AIRFLOW__USAGE_DATA_COLLECTION__ENABLED": "False"})
+                    "AIRFLOW__USAGE_DATA_COLLECTION__ENABLED": "False",
+                    # Tasks run by the scheduler's executor report to the API server
+                    # that airflow_peer.py starts on this port.
+                    "AIRFLOW__CORE__EXECUTION_API_SERVER_URL":
+                        "http://localhost:28793/execution/"})
     elif peer == "prefect":
         # The ephemeral API server starts slowly on a busy machine (20 s is its default).
         env.update({"PREFECT_HOME": str(work), "PREFECT_LOGGING_LEVEL": "WARNING",
