@@ -92,7 +92,7 @@ def airflow_speed_claims(text: str) -> list[str]:
 
 def test_no_doc_compares_speed_with_airflow_unless_a_benchmark_measures_airflow():
     measures_airflow = any(re.search(r"^\s*(?:import|from) airflow\b", p.read_text(), re.M)
-                           for p in (ROOT / "benchmarks").glob("*.py"))
+                           for p in (ROOT / "benchmarks").rglob("*.py"))
     claims = [f"{doc.relative_to(ROOT)}: {claim!r}"
               for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
               for claim in airflow_speed_claims(doc.read_text())]

@@ -29,6 +29,7 @@ COMMANDS = {
     "scheduler": "daskflow.cli.scheduler:scheduler",
     "cluster": "daskflow.cli.cluster:cluster_group",
     "dashboard": "daskflow.cli.dashboard:dashboard",
+    "bench": "daskflow.cli.bench:bench",
 }
 
 
