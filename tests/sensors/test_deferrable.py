@@ -8,12 +8,10 @@ ships them to the workers by value.
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
-from distributed import Client, LocalCluster
+from marker_maker import make_marker_once_waiting
 
 from daskflow import DAG
 from daskflow.models.baseoperator import BaseOperator
@@ -24,35 +22,13 @@ from daskflow.store import Store
 from daskflow.triggers import DateTimeTrigger, FileTrigger
 
 
-@pytest.fixture(scope="module")
-def one_thread():
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
-                      dashboard_address=":0") as cluster, Client(cluster) as client:
-        yield client
-
-
-def _make_marker_once_the_sensor_is_deferred(db: str, marker: str, seen: str) -> None:
-    store = Store(db)
-    state = None
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        ti = store.get_task_instance("defers", store.list_dag_runs("defers")[0].run_id,
-                                     "marker")
-        state = ti.state if ti is not None else None
-        if state == "deferred":
-            break
-        time.sleep(0.1)
-    Path(seen).write_text(str(state))
-    Path(marker).write_text("done")
-
-
 def test_a_deferred_sensor_holds_no_thread_and_keeps_its_try(one_thread, db_url, tmp_path):
     marker, seen = tmp_path / "_SUCCESS", tmp_path / "seen"
     with DAG("defers", schedule=None) as dag:
         sensor = FileSensor(task_id="marker", filepath=str(marker), deferrable=True,
                             poke_interval=0.2, timeout=120, priority_weight=10)
-        PythonOperator(task_id="maker", python_callable=_make_marker_once_the_sensor_is_deferred,
-                       op_args=[db_url, str(marker), str(seen)])
+        PythonOperator(task_id="maker", python_callable=make_marker_once_waiting,
+                       op_args=[db_url, "defers", "deferred", str(marker), str(seen)])
         sensor >> PythonOperator(task_id="after", python_callable=lambda: "went on")
 
     result = dag.test(cluster=one_thread, db=db_url)

@@ -7,11 +7,8 @@ from ever running.
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
-
 import pytest
-from distributed import Client, LocalCluster
+from marker_maker import make_marker_once_waiting
 
 from daskflow import DAG
 from daskflow.operators import PythonOperator
@@ -19,34 +16,13 @@ from daskflow.sensors import FileSensor, PythonSensor
 from daskflow.store import Store
 
 
-@pytest.fixture(scope="module")
-def one_thread():
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
-                      dashboard_address=":0") as cluster, Client(cluster) as client:
-        yield client
-
-
-def _make_marker_once_the_sensor_waits(db: str, marker: str, seen: str) -> None:
-    store = Store(db)
-    state = None
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        ti = store.get_task_instance("waits", store.list_dag_runs("waits")[0].run_id, "marker")
-        state = ti.state if ti is not None else None
-        if state == "up_for_reschedule":
-            break
-        time.sleep(0.1)
-    Path(seen).write_text(str(state))
-    Path(marker).write_text("done")
-
-
 def test_a_rescheduled_sensor_holds_no_thread_and_keeps_its_try(one_thread, db_url, tmp_path):
     marker, seen = tmp_path / "_SUCCESS", tmp_path / "seen"
     with DAG("waits", schedule=None) as dag:
         sensor = FileSensor(task_id="marker", filepath=str(marker), mode="reschedule",
                             poke_interval=0.5, timeout=120, priority_weight=10)
-        PythonOperator(task_id="maker", python_callable=_make_marker_once_the_sensor_waits,
-                       op_args=[db_url, str(marker), str(seen)])
+        PythonOperator(task_id="maker", python_callable=make_marker_once_waiting,
+                       op_args=[db_url, "waits", "up_for_reschedule", str(marker), str(seen)])
         sensor >> PythonOperator(task_id="after", python_callable=lambda: "went on")
 
     result = dag.test(cluster=one_thread, db=db_url)
