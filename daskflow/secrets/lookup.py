@@ -24,7 +24,7 @@ import os
 import threading
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from daskflow.exceptions import ConnectionNotFound, VariableNotFound
 from daskflow.secrets.connection import Connection
@@ -100,28 +100,17 @@ def get_connection(conn_id: str, store: Store | None = None,
                    no_store: str | None = None) -> Connection:
     """The connection ``conn_id``: environment first, then the store (``store`` if given,
     else the configured one; ``no_store`` says why there is none and skips it)."""
-    from daskflow.store import StoreError
-
     found = connection_from_env(conn_id)
     looked = [f"environment variable {conn_env_name(conn_id)} (not set)"]
     if found is None:
-        store, where = _chosen(store, no_store)
-        if store is None:
-            looked.append(where)
-        else:
-            try:
-                record = store.get_connection(conn_id)
-            except StoreError as exc:
-                looked.append(f"{where} (could not be read: {exc})")
-            else:
-                if record is not None:
-                    found = Connection(
-                        conn_id=record.conn_id, conn_type=record.conn_type,
-                        description=record.description, host=record.host,
-                        schema=record.schema, login=record.login, password=record.password,
-                        port=record.port, extra=record.extra)
-                else:
-                    looked.append(f"{where} (no such connection)")
+        record = _from_store(store, no_store, lambda s: s.get_connection(conn_id),
+                             "connection", looked)
+        if record is not None:
+            found = Connection(
+                conn_id=record.conn_id, conn_type=record.conn_type,
+                description=record.description, host=record.host, schema=record.schema,
+                login=record.login, password=record.password, port=record.port,
+                extra=record.extra)
     if found is None:
         raise ConnectionNotFound(f"connection {conn_id!r} is not defined; looked in: "
                                  + "; ".join(looked))
@@ -133,30 +122,38 @@ def get_connection(conn_id: str, store: Store | None = None,
 def get_variable(key: str, store: Store | None = None, no_store: str | None = None) -> str:
     """The value of variable ``key`` as text: environment first, then the store (``store``
     if given, else the configured one; ``no_store`` says why there is none and skips it)."""
-    from daskflow.store import StoreError
-
     value = os.environ.get(var_env_name(key))
     looked = [f"environment variable {var_env_name(key)} (not set)"]
     if value is None:
-        store, where = _chosen(store, no_store)
-        if store is None:
-            looked.append(where)
-        else:
-            try:
-                record = store.get_variable(key)
-            except StoreError as exc:
-                looked.append(f"{where} (could not be read: {exc})")
-            else:
-                if record is not None:
-                    value = record.val or ""
-                else:
-                    looked.append(f"{where} (no such variable)")
+        record = _from_store(store, no_store, lambda s: s.get_variable(key), "variable", looked)
+        if record is not None:
+            value = record.val or ""
     if value is None:
         raise VariableNotFound(f"variable {key!r} is not defined; looked in: "
                                + "; ".join(looked))
     register_variable(key, value)
     announce(variable_secret_values(key, value))
     return value
+
+
+def _from_store(store: Store | None, no_store: str | None, read: Any, what: str,
+                looked: list[str]) -> Any:
+    """The record ``read(store)`` finds in the chosen store, or None, noting in ``looked``
+    why nothing was found there."""
+    from daskflow.store import StoreError
+
+    store, where = _chosen(store, no_store)
+    if store is None:
+        looked.append(where)
+        return None
+    try:
+        record = read(store)
+    except StoreError as exc:
+        looked.append(f"{where} (could not be read: {exc})")
+        return None
+    if record is None:
+        looked.append(f"{where} (no such {what})")
+    return record
 
 
 def _chosen(store: Store | None, no_store: str | None) -> tuple[Store | None, str]:
