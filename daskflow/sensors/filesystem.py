@@ -19,7 +19,7 @@ from typing import Any
 
 from daskflow.exceptions import DagDefinitionError
 from daskflow.sensors.base import BaseSensorOperator
-from daskflow.triggers.file import FileTrigger
+from daskflow.triggers.file import FileTrigger, path_present
 
 
 class FileSensor(BaseSensorOperator):
@@ -47,13 +47,7 @@ class FileSensor(BaseSensorOperator):
         url = full_path(hook.base_path(), str(self.filepath))
         fs, path = hook.get_fs(url)
         with hook.errors_named(url):
-            if any(char in path for char in "*?["):
-                return bool(fs.glob(path))
-            if not fs.exists(path):
-                return False
-            if self.recursive and fs.isdir(path):
-                return any(fs.isfile(p) for p in fs.find(path))
-            return True
+            return path_present(fs, path, self.recursive)
 
     def execute(self, context: dict[str, Any]) -> Any:
         if not self.deferrable:

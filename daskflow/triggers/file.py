@@ -13,12 +13,17 @@ def file_present(filepath: str, recursive: bool = False) -> bool:
     """Whether ``filepath`` (a URL or local path; a glob matches any file) exists."""
     import fsspec
 
-    fs, path = fsspec.core.url_to_fs(str(filepath))
+    return path_present(*fsspec.core.url_to_fs(str(filepath)), recursive)
+
+
+def path_present(fs: Any, path: str, recursive: bool = False) -> bool:
+    """Whether ``path`` exists on ``fs``: a glob matching anything, or (``recursive``) a
+    folder holding a file somewhere below it."""
     if any(char in path for char in "*?["):
         return bool(fs.glob(path))
     if not fs.exists(path):
         return False
-    if fs.isdir(path) and recursive:
+    if recursive and fs.isdir(path):
         return any(fs.isfile(p) for p in fs.find(path))
     return True
 
