@@ -97,6 +97,7 @@ class SchedulerSide(SchedulerPlugin):
         scheduler.handlers["daskflow_key_states"] = self.key_states
         scheduler.handlers["daskflow_annotate"] = self.annotate
         scheduler.handlers["daskflow_fail_stuck"] = self.fail_stuck
+        scheduler.handlers["daskflow_worker_plugins"] = self.worker_plugins
         for address, ws in scheduler.workers.items():
             self._remember(address, ws)
         # Dask's own Groups page fails on most DAGs with a mapped task; see the module.
@@ -116,6 +117,11 @@ class SchedulerSide(SchedulerPlugin):
         for lease_id in [k for k, until in self.leases.items() if until < cutoff]:
             del self.leases[lease_id]
         return self.scheduler.id
+
+    def worker_plugins(self, prefix: str) -> list[str]:
+        """The names of the worker plugins registered on the cluster that start with
+        ``prefix`` (runs' payloads: ``run_payload.py``)."""
+        return sorted(n for n in self.scheduler.worker_plugins if n.startswith(prefix))
 
     def lease(self, lease_id: str) -> float:
         """Until when (epoch seconds) the run behind ``lease_id`` may start tasks."""
@@ -333,6 +339,11 @@ def key_states(client: Any, keys: list[str]) -> dict[str, Any]:
 def fail_stuck(client: Any, failures: dict[str, str]) -> list[str]:
     """See :meth:`SchedulerSide.fail_stuck`."""
     return client.sync(client.scheduler.daskflow_fail_stuck, failures=failures)
+
+
+def worker_plugins(client: Any, prefix: str) -> list[str]:
+    """See :meth:`SchedulerSide.worker_plugins`."""
+    return client.sync(client.scheduler.daskflow_worker_plugins, prefix=prefix)
 
 
 def worker_death(client: Any, address: str) -> str | None:

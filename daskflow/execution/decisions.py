@@ -48,6 +48,8 @@ TI = TaskInstanceState
 RECOMPUTE_TRIES = 3
 #: Seconds a due retry waits for Dask to report its key erred before re-running it anyway.
 ERRED_WAIT = 10.0
+#: Seconds after a retry is due during which the shell looks for the error eagerly.
+ERRED_SOON = 1.0
 #: ``not_before`` of a resubmitted deferred key: it never runs until its trigger fires.
 NEVER = 1e18
 #: How a trigger ended (``Triggerer``): an event to resume with, an ending event, an error.
@@ -536,9 +538,16 @@ class RunDecisions:
 
     def next_timer(self) -> float | None:
         """When :meth:`time_passed` next has work (a key Dask has not erred yet waits for
-        that, which wakes the driver by itself, or for ``ERRED_WAIT``)."""
+        that, which the shell looks for while :meth:`waits_for_error`, or for
+        ``ERRED_WAIT``)."""
         return min((t if self.statuses.get(k) != "pending" else t + ERRED_WAIT
                     for k, t in self.retry_due.items()), default=None)
+
+    def waits_for_error(self, now: float) -> bool:
+        """Whether a retry is due and waits only for Dask to have its key erred, which
+        the shell should look for soon (it takes milliseconds after the node's report)."""
+        return any(t <= now < t + ERRED_SOON and self.statuses.get(k) == "pending"
+                   for k, t in self.retry_due.items())
 
     def may_be_stalled(self) -> bool:
         """Whether a stall check can find anything (nothing waits on a timer, a lease or

@@ -1,10 +1,18 @@
 """The thin shell that feeds runs what the cluster says, and reads the clock.
 
 Nodes report over Dask's event stream (``Worker.log_event`` ->
-``Client.subscribe_topic``) and futures finish in the client's thread; both
-land in one queue. :meth:`Driver.step` waits on that queue until the next
-timer, hands everything to the right :class:`RunExecution`, fires due
-retries, and flushes the recorder in batches. Deferred tasks' triggers run on
+``Client.subscribe_topic``) into one queue. :meth:`Driver.step` waits on that
+queue until the next timer, hands everything to the right
+:class:`RunExecution`, looks for keys that erred, fires due retries, and
+flushes the recorder in batches.
+
+Erred keys are found by reading the futures' statuses, not by a done
+callback on each future: a callback is a coroutine on the client's event
+loop and a hop through a thread pool per key, and with the embedded
+LocalCluster that loop is also the Dask scheduler's, so a thousand of them
+slowed every wide run down (docs/performance.md). The statuses are read at
+most every :data:`POLL_INTERVAL` seconds, and every :data:`ERROR_POLL_INTERVAL`
+while a due retry waits for Dask to have its key erred. Deferred tasks' triggers run on
 the driver's :class:`Triggerer` and land in the same queue when they fire. The runner
 (``execution/runner.py``) calls it between its ticks.
 """
@@ -21,6 +29,11 @@ from daskflow.execution.report import Report
 from daskflow.execution.run import RunExecution
 from daskflow.execution.triggerer import Triggerer
 
+#: Seconds between two readings of the watched futures' statuses.
+POLL_INTERVAL = 0.05
+#: The same while a retry is due and waits only for its key to err in Dask.
+ERROR_POLL_INTERVAL = 0.01
+
 
 class Driver:
     """Routes events from one Dask client to the runs it executes."""
@@ -31,6 +44,9 @@ class Driver:
         self.topic = topic or f"{REPORT_TOPIC_PREFIX}{secrets.token_hex(6)}"
         self.runs: dict[tuple[str, str], RunExecution] = {}
         self._events: queue.SimpleQueue = queue.SimpleQueue()
+        #: Futures not known to have finished: key -> (its run, the future).
+        self._watched: dict[str, tuple[RunExecution, Any]] = {}
+        self._polled = 0.0
         self.triggerer = Triggerer(self._on_trigger)
         client.subscribe_topic(self.topic, self._on_event)
 
@@ -62,6 +78,10 @@ class Driver:
     def remove(self, execution: RunExecution, cancel: bool = False) -> None:
         """Stop following a run; ``cancel`` also cancels its keys on the cluster."""
         self.runs.pop((execution.run.dag_id, execution.run.run_id), None)
+        for key in execution.keys:
+            watched = self._watched.get(key)
+            if watched is not None and watched[0] is execution:
+                del self._watched[key]
         execution.stop_triggers()
         if cancel:
             execution.cancel()
@@ -70,7 +90,30 @@ class Driver:
 
     def _watch(self, execution: RunExecution) -> None:
         for future in execution.take_new_futures():
-            future.add_done_callback(self._on_done)
+            self._watched[future.key] = (execution, future)
+
+    def _poll(self, now: float, urgent: bool) -> None:
+        """Hand the runs the keys that erred or were cancelled since the last reading."""
+        if now - self._polled < (ERROR_POLL_INTERVAL if urgent else POLL_INTERVAL):
+            return
+        self._polled = now
+        done = [(key, execution, future) for key, (execution, future) in self._watched.items()
+                if future.status != "pending"]
+        erred = []
+        for key, execution, future in done:
+            del self._watched[key]
+            if future.status != "finished":
+                # Read now: once the key is retried the future no longer holds the error.
+                erred.append((key, execution, _exception_of(future)))
+        if not erred:
+            return
+        # A node's report reaches the queue before Dask marks its key erred: take the
+        # reports that came meanwhile first, so that no report lands after its error.
+        self._drain()
+        for key, execution, exception in erred:
+            if self.runs.get((execution.run.dag_id, execution.run.run_id)) is execution:
+                execution.on_future_error(key, exception, now)
+                self._watch(execution)
 
     # -- events ---------------------------------------------------------------------
     def _on_event(self, event: tuple[float, dict[str, Any]]) -> None:
@@ -79,28 +122,33 @@ class Driver:
     def _on_trigger(self, ident: tuple[str, str, str], kind: str, payload: Any) -> None:
         self._events.put(("trigger", (ident, kind, payload)))
 
-    def _on_done(self, future: Any) -> None:
-        # The error is read now: by the time the loop handles the event the key
-        # may have been retried, and the future no longer holds it.
-        if future.status != "finished":
-            self._events.put(("erred", (future.key, _exception_of(future))))
-
     def step(self, max_wait: float = 0.25) -> None:
         """Handle what arrived (waiting up to ``max_wait`` or the next timer), fire timers."""
         now = time.time()
         timers = [t for r in self.runs.values() if (t := r.next_timer()) is not None]
+        urgent = any(r.waits_for_error(now) for r in self.runs.values())
+        if urgent and self._watched:
+            timers.append(self._polled + ERROR_POLL_INTERVAL)
         wait = max(0.0, min([max_wait, *[t - now for t in timers]]))
         try:
             self._handle(self._events.get(timeout=wait) if wait else self._events.get_nowait())
-            while True:
-                self._handle(self._events.get_nowait())
         except queue.Empty:
             pass
+        self._drain()
         now = time.time()
+        self._poll(now, urgent)
         for execution in list(self.runs.values()):
             execution.fire_timers(now)
             self._watch(execution)
         self.recorder.maybe_flush()
+
+    def _drain(self) -> None:
+        """Handle every event already queued."""
+        try:
+            while True:
+                self._handle(self._events.get_nowait())
+        except queue.Empty:
+            pass
 
     def _handle(self, item: tuple[str, Any]) -> None:
         kind, payload = item
@@ -116,16 +164,10 @@ class Driver:
             if execution is not None:
                 execution.on_trigger(key, fired, value, time.time())
                 self._watch(execution)
-            return
-        key, exception = payload
-        for execution in self.runs.values():
-            if key in execution.keys:
-                execution.on_future_error(key, exception, time.time())
-                break
 
 
 def _exception_of(future: Any) -> BaseException:
-    """The error a just-finished future holds (runs in the client's event loop: no waiting)."""
+    """The error a finished future holds, read without waiting on the client's event loop."""
     exception = getattr(getattr(future, "_state", None), "exception", None)
     if isinstance(exception, BaseException):
         return exception

@@ -13,11 +13,13 @@ from typing import Any
 from dask._task_spec import List, Task, TaskRef
 
 from daskflow.execution.node import NodeSpec, run_node
+from daskflow.execution.run_payload import NodeRef
 
 
-def node_task(key: str, spec: NodeSpec, upstream_keys: Mapping[str, Sequence[str] | str]
-              ) -> Task:
-    """A graph node running ``spec`` on the outcomes of ``upstream_keys``.
+def node_task(key: str, spec: NodeSpec | NodeRef,
+              upstream_keys: Mapping[str, Sequence[str] | str]) -> Task:
+    """A graph node running ``spec`` (or the spec ``NodeRef`` points to) on the outcomes
+    of ``upstream_keys``.
 
     ``upstream_keys`` maps each upstream task id (in ``spec.upstream_ids``
     order) to its key, or to the list of its instances' keys when mapped.

@@ -11,7 +11,9 @@ delivers them, wherever they live) and returns this task instance's
    decides (``models/trigger_rules.py``);
 3. runs one attempt: resolves upstream values into its arguments, renders
    templates, calls ``execute`` with stdout/stderr/logging captured and the
-   ``execution_timeout`` enforced, and reports to the loop;
+   ``execution_timeout`` enforced, and reports to the loop (the start report
+   waits ``start_report_delay`` seconds and is dropped if the attempt ends
+   first: see :class:`_HeldStarts`);
 4. on failure with retries left raises :class:`RetryAttempt`, so that the
    retry delay is waited out by the loop, not by a worker thread; a task
    that defers (``BaseOperator.defer``) reports its trigger and raises
@@ -60,6 +62,7 @@ from daskflow.execution.outcome import (
     display,
 )
 from daskflow.execution.report import END, START, Report
+from daskflow.execution.run_payload import NodeRef, shared_of
 from daskflow.models.context import (
     DagRunInfo,
     RuntimeTaskInstance,
@@ -123,12 +126,28 @@ class NodeSpec:
     #: Secrets the loop's process registered (a connection it read, ``mask_secret`` in the
     #: script that called ``dag.test``): the node registers them before it runs.
     secrets: tuple[str, ...] = field(default=(), repr=False)
+    #: Seconds the start report waits (``daskflow.start-report-delay``): an attempt that
+    #: ends sooner sends only its end report.
+    start_report_delay: float = 0.0
 
     def __dask_tokenize__(self) -> tuple:
         # Keys are unique per submission already; without this Dask would hash the
         # pickled operator of every node when the graph is submitted.
         return ("daskflow-node", self.topic, self.run.dag_id, self.run.run_id,
                 self.task.task_id, self.map_index, self.first_try)
+
+
+def spec_of(ref: NodeRef, worker: Any) -> NodeSpec:
+    """The whole spec of a graph node: its own part and its run's payload on ``worker``
+    (``execution/run_payload.py``)."""
+    shared = shared_of(worker, ref)
+    return NodeSpec(task=shared.tasks[ref.task_id], run=shared.run, topic=shared.topic,
+                    upstream_ids=ref.upstream_ids, map_index=ref.map_index,
+                    first_try=ref.first_try, length_keys=ref.length_keys,
+                    unexpandable=ref.unexpandable, results_url=shared.results_url,
+                    limits=ref.limits, blocked=ref.blocked, log_limit=shared.log_limit,
+                    pokes=ref.pokes, store_url=shared.store_url, secrets=ref.secrets,
+                    start_report_delay=shared.start_report_delay)
 
 
 class _PlannedRetryFilter(logging.Filter):
@@ -144,11 +163,13 @@ class _PlannedRetryFilter(logging.Filter):
 _retry_filter = _PlannedRetryFilter()
 
 
-def run_node(spec: NodeSpec, *upstream: Any) -> Outcome:
+def run_node(spec: NodeSpec | NodeRef, *upstream: Any) -> Outcome:
     """Run one task instance; see the module docstring for the steps."""
     worker_logger = logging.getLogger("distributed.worker")
     if _retry_filter not in worker_logger.filters:
         worker_logger.addFilter(_retry_filter)
+    if isinstance(spec, NodeRef):
+        spec = spec_of(spec, _worker())
     worker, key, annotations = _whereabouts()
     done = annotations.get(DONE_ANNOTATION)
     if done is not None:
@@ -238,34 +259,39 @@ def _attempt(spec: NodeSpec, key: str | None, worker: str | None,
     # a resumed deferred task's when it first ran.
     start = pokes[0] if pokes else (resume or {}).get("start") or time.time()
     queued = queued if queued is not None and queued <= start else None
-    _emit_start(spec.topic, _report(spec, key, worker, try_number, START,
-                                    TI.RUNNING, start=start, queued=queued))
-    result_ref = None
-    point = masking.mark()
-    # Secrets known to the loop or upstream may be in what this task receives or reads.
-    masking.mask_secret([*spec.secrets, *(s for o in _each(outcomes) for s in o.secrets)])
-    with capture.capture(spec.log_limit) as log:
-        attempt = _run_code(spec, outcomes, try_number, pokes, resume)
-        outcome = _outcome_of(spec, attempt, masking.registered_since(point))
-        if attempt.state is TI.SUCCESS:
-            try:
-                result_ref = _keep(spec, outcome)
-            except results.UnpicklableResult as exc:
-                print(f"ERROR: {exc}")
-                _failed(attempt, spec.task, try_number, exc)
-                outcome = _outcome_of(spec, attempt, masking.registered_since(point))
-    succeeded = attempt.state is TI.SUCCESS
-    report = _report(
-        spec, key, worker, try_number, END, attempt.state, queued=queued, start=start,
-        end=time.time(),
-        error=attempt.error, log=log.getvalue(),
-        rendered=_rendered_display(attempt.rendered),
-        xcom=_xcom_display(outcome, spec.task) if succeeded else None,
-        lens=_lengths(outcome, spec.length_keys) if succeeded else None,
-        result=result_ref if succeeded else None,
-        reschedule_at=attempt.reschedule.at if attempt.reschedule else None,
-        pokes=attempt.reschedule.pokes if attempt.reschedule else 0,
-        deferral=attempt.deferral)
+    held = _emit_start(spec.topic, _report(spec, key, worker, try_number, START, TI.RUNNING,
+                                           start=start, queued=queued),
+                       spec.start_report_delay)
+    try:
+        result_ref = None
+        point = masking.mark()
+        # Secrets known to the loop or upstream may be in what this task receives or reads.
+        masking.mask_secret([*spec.secrets, *(s for o in _each(outcomes) for s in o.secrets)])
+        with capture.capture(spec.log_limit) as log:
+            attempt = _run_code(spec, outcomes, try_number, pokes, resume)
+            outcome = _outcome_of(spec, attempt, masking.registered_since(point))
+            if attempt.state is TI.SUCCESS:
+                try:
+                    result_ref = _keep(spec, outcome)
+                except results.UnpicklableResult as exc:
+                    print(f"ERROR: {exc}")
+                    _failed(attempt, spec.task, try_number, exc)
+                    outcome = _outcome_of(spec, attempt, masking.registered_since(point))
+        succeeded = attempt.state is TI.SUCCESS
+        report = _report(
+            spec, key, worker, try_number, END, attempt.state, queued=queued, start=start,
+            end=time.time(),
+            error=attempt.error, log=log.getvalue(),
+            rendered=_rendered_display(attempt.rendered),
+            xcom=_xcom_display(outcome, spec.task) if succeeded else None,
+            lens=_lengths(outcome, spec.length_keys) if succeeded else None,
+            result=result_ref if succeeded else None,
+            reschedule_at=attempt.reschedule.at if attempt.reschedule else None,
+            pokes=attempt.reschedule.pokes if attempt.reschedule else 0,
+            deferral=attempt.deferral)
+    finally:
+        # Before the end report goes, and whatever ended the attempt.
+        _held_starts.drop(held)
     problem = _emit_end(spec.topic, report)
     if problem is not None:
         return Outcome(task_id=spec.task.task_id, map_index=spec.map_index, state=TI.FAILED)
@@ -563,12 +589,72 @@ def _emit(topic: str, report: Report | dict[str, Any]) -> None:
         worker.log_event(topic, report.to_wire() if isinstance(report, Report) else report)
 
 
-def _emit_start(topic: str, report: Report) -> None:
-    """The start report only shows the task running: if it cannot go, the end one tells."""
+def _emit_start(topic: str, report: Report, delay: float = 0.0) -> int | None:
+    """Send the start report now, or hold it ``delay`` seconds; returns what to drop.
+
+    The start report only shows the task running: if it cannot go, the end one tells.
+    """
+    worker = _worker()
+    if worker is None:
+        return None
     try:
-        _emit(topic, report)
+        wire = report.to_wire()
+        if delay > 0:
+            return _held_starts.hold(worker, topic, wire, delay)
+        worker.log_event(topic, wire)
     except Exception:  # e.g. not serializable; the end report says what happened
         pass
+    return None
+
+
+class _HeldStarts:
+    """Start reports that wait on the worker until their task has run a little while.
+
+    A start report is a message through the Dask scheduler to the loop and a
+    ``running`` row in the store; for a task that ends within milliseconds
+    nobody sees that state, and on a wide DAG of short tasks the reports cost
+    more than the tasks (docs/performance.md). So each one waits
+    ``start_report_delay`` seconds on the worker's event loop and is dropped if
+    the attempt's end comes first. The price: the scheduler plugin marks a key
+    as started (one crash, one try; ``cluster_plugins.py``) only once its
+    report went, so a worker that dies within the delay makes Dask run the
+    task elsewhere, as if it had not started.
+
+    The report is sent under the lock that :meth:`drop` takes, so an end report
+    never overtakes its start report.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held: dict[int, tuple[Any, str, dict[str, Any]]] = {}
+        self._count = 0
+
+    def hold(self, worker: Any, topic: str, wire: dict[str, Any], delay: float) -> int:
+        with self._lock:
+            self._count += 1
+            ident = self._count
+            self._held[ident] = (worker, topic, wire)
+        worker.loop.add_callback(worker.loop.call_later, delay, self._send, ident)
+        return ident
+
+    def drop(self, ident: int | None) -> None:
+        if ident is not None:
+            with self._lock:
+                self._held.pop(ident, None)
+
+    def _send(self, ident: int) -> None:
+        with self._lock:
+            held = self._held.pop(ident, None)
+            if held is None:
+                return
+            worker, topic, wire = held
+            try:
+                worker.log_event(topic, wire)
+            except Exception:  # the worker is closing, or the report cannot travel
+                pass
+
+
+_held_starts = _HeldStarts()
 
 
 def _emit_end(topic: str, report: Report) -> str | None:

@@ -67,9 +67,14 @@ class Report:
         return self.end - self.start
 
     def to_wire(self) -> dict[str, Any]:
-        """The dict Dask's event stream carries (``try`` for the try number)."""
-        wire = {f.name: getattr(self, f.name) for f in fields(self)}
-        wire["try"] = wire.pop("try_number")
+        """The dict Dask's event stream carries (``try`` for the try number).
+
+        Fields at their empty default are left out: a run sends one report per
+        task, and Dask sizes and packs every message it sends.
+        """
+        wire = {name: value for name in _ALL_FIELDS
+                if (value := getattr(self, name)) is not None and value != _EMPTY.get(name)}
+        wire["try"] = wire.pop("try_number", 0)
         return wire
 
     @classmethod
@@ -82,3 +87,6 @@ class Report:
 
 
 _WIRE_FIELDS = tuple(f.name for f in fields(Report) if f.name not in ("try_number", "log"))
+_ALL_FIELDS = tuple(f.name for f in fields(Report))
+#: Values that mean "nothing" for a field, left off the wire (``from_wire`` restores them).
+_EMPTY: dict[str, Any] = {"log": "", "pokes": 0, "rendered": {}, "xcom": {}, "lens": {}}

@@ -29,10 +29,12 @@ from datetime import datetime, timezone
 from typing import Any
 
 import dask
+from dask._expr import LLGExpr
 from dask._task_spec import Task
 
 from daskflow import config
 from daskflow.execution import decisions as rules
+from daskflow.execution import run_payload
 from daskflow.execution.annotations import ByKey, set_annotations
 from daskflow.execution.capture import MAX_LOG_BYTES
 from daskflow.execution.cluster_plugins import (
@@ -55,7 +57,6 @@ from daskflow.execution.node import (
     POKES_ANNOTATION,
     RESUME_ANNOTATION,
     TRY_ANNOTATION,
-    NodeSpec,
 )
 from daskflow.execution.outcome import (
     DeferAttempt,
@@ -66,6 +67,7 @@ from daskflow.execution.outcome import (
 )
 from daskflow.execution.report import END, Report
 from daskflow.execution.results import load_outcome, outcome_exists
+from daskflow.execution.run_payload import NodeRef, RunShared
 from daskflow.models.context import DagRunInfo
 from daskflow.models.run_tasks import tasks_for_run
 from daskflow.models.state import DagRunState
@@ -106,12 +108,14 @@ class RunExecution:
                                       statuses=_FutureStatuses(self.futures),
                                       plan=tasks_for_run(dag, run.logical_date, run.run_type),
                                       key_names=names)
+        self.token = token
         self.started = time.time()
         self.weights = dag.priority_weights()
         self.results_url = results_url
         #: Where the run's tasks look connections and variables up.
         self.store_url = store_url
         self.log_limit = int(config.get("log-max-bytes", MAX_LOG_BYTES))
+        self.start_report_delay = float(config.get("start-report-delay", 0.1))
         self.pools = pools
         self._limits: dict[str, Any] = {}
         self._unwatched: list[str] = []
@@ -128,6 +132,9 @@ class RunExecution:
         self._lost: list[str] = []
         #: Runs deferred tasks' triggers (``execution/triggerer.py``); set by the driver.
         self.triggerer: Any = None
+        #: The worker plugin carrying what the run's nodes share (``run_payload.py``),
+        #: once registered.
+        self._payload: str | None = None
 
 
     # -- the decisions' view, for the driver and the loop -------------------------------
@@ -160,8 +167,12 @@ class RunExecution:
     def counts(self) -> dict[str, int]:
         return self.decisions.counts()
 
+    def waits_for_error(self, now: float) -> bool:
+        return self.decisions.waits_for_error(now)
+
     # -- events in ------------------------------------------------------------------
     def start(self, hold: set[str] | None = None) -> None:
+        self._send_payload()
         threads = sum(self.client.nthreads().values()) or 1
         self._limits = plan_limits(self.dag, self.pools, threads, self.run.run_id)
         register_limits(self.client, [lim for found in self._limits.values()
@@ -236,8 +247,11 @@ class RunExecution:
             self._carry_out(self.decisions.stop(reason, running_as))
 
     def release(self) -> None:
-        """Let Dask forget this run's results (and, once it ended, its own limits)."""
+        """Let Dask forget this run's results and payload (and, once it ended, its limits)."""
         self.futures.clear()
+        if self._payload is not None:
+            run_payload.forget(self.client, self._payload)
+            self._payload = None
         if self.finished:
             forget_limits(self.client, self._limits)
 
@@ -261,29 +275,43 @@ class RunExecution:
 
     def _submit(self, instruction: rules.SubmitNodes) -> None:
         # What this process has registered as secret, read once for the whole wave.
-        secrets = masking.registered_since(0)
-        graph = {node.key: self._graph_task(node, secrets) for node in instruction.nodes}
+        known_secrets = masking.registered_since(0)
+        graph = {node.key: self._graph_task(node, known_secrets)
+                 for node in instruction.nodes}
         self.last_progress = time.monotonic()
+        # The graph's own name: Dask would otherwise hash every node of it to make one,
+        # and its keys are unique to this submission already.
+        expr = LLGExpr(graph, _determ_token=secrets.token_hex(8))
         with dask.annotate(**self._annotations(instruction.nodes)):
-            futures = self.client.get(graph, list(graph), sync=False)
+            futures = self.client.get(expr, list(graph), sync=False)
         for key, future in zip(graph, futures, strict=True):
             self.futures[key] = future
         self._unwatched.extend(graph)
 
-    def _graph_task(self, node: rules.PlannedNode, secrets: tuple[str, ...]) -> Any:
+    def _graph_task(self, node: rules.PlannedNode, known_secrets: tuple[str, ...]) -> Any:
         if node.replay is not None:
             return Task(node.key, load_outcome, node.replay.result_ref or "trivial",
                         node.task_id, node.map_index, node.replay.state)
-        task = self.dag.task_dict[node.task_id]
-        spec = NodeSpec(task=task, run=self.run, topic=self.topic,
-                        upstream_ids=tuple(node.upstream), map_index=node.map_index,
-                        length_keys=tuple(sorted(self.decisions.length_keys.get(
-                            node.task_id, ()))),
-                        unexpandable=node.unexpandable, first_try=node.first_try,
-                        results_url=self.results_url, log_limit=self.log_limit,
-                        pokes=node.pokes, store_url=self.store_url,
-                        secrets=secrets, **self._limit_fields(node.task_id))
-        return node_task(node.key, spec, node.upstream)
+        if self._payload is None:
+            raise RuntimeError(f"run {self.run.run_id!r}: nodes submitted before start()")
+        ref = NodeRef(self._payload, self.token, node.task_id, tuple(node.upstream),
+                      map_index=node.map_index,
+                      length_keys=tuple(sorted(self.decisions.length_keys.get(
+                          node.task_id, ()))),
+                      unexpandable=node.unexpandable, first_try=node.first_try,
+                      pokes=node.pokes, secrets=known_secrets,
+                      **self._limit_fields(node.task_id))
+        return node_task(node.key, ref, node.upstream)
+
+    def _send_payload(self) -> None:
+        """Register what every node of this submission shares on the cluster, once."""
+        if self._payload is not None:
+            return
+        shared = RunShared(run=self.run, topic=self.topic, tasks=dict(self.dag.task_dict),
+                           results_url=self.results_url, store_url=self.store_url,
+                           log_limit=self.log_limit,
+                           start_report_delay=self.start_report_delay)
+        self._payload = run_payload.register(self.client, self.token, shared)
 
     def _limit_fields(self, task_id: str) -> dict[str, Any]:
         planned = self._limits.get(task_id, ())

@@ -34,7 +34,7 @@ from typing import Any
 
 from daskflow import config
 from daskflow.exceptions import DagVersionError
-from daskflow.execution import cluster_plugins
+from daskflow.execution import cluster_plugins, gc_pacing
 from daskflow.execution.callbacks import TaskCallbacks, dag_callbacks
 from daskflow.execution.callbacks import call as call_callback
 from daskflow.execution.driver import Driver
@@ -92,6 +92,7 @@ class Runner:
         self._next_check = 0.0
         self.ownership.push_leases()
         self._scheduler_id = self.ownership.scheduler_id
+        gc_pacing.pace(int(config.get("gc-full-every", gc_pacing.FULL_EVERY)))
 
     # -- taking runs ----------------------------------------------------------------
     def drive(self, run: Any, fence: int, now: datetime) -> RunExecution | None:

@@ -185,8 +185,7 @@ def run_once(dag: Any, logical_date: Any = None, conf: dict | None = None, clust
             store.init()
             run = _create_run(store, dag, logical, conf, now)
             state, execution = _execute(dag, run, client, store, progress)
-            refs = {(t.task_id, t.map_index): t.result_ref
-                    for t in store.list_task_instances(dag.dag_id, run.run_id)}
+            refs = store.result_refs(dag.dag_id, run.run_id)
             record = store.get_dag_run(dag.dag_id, run.run_id)
             return _result(dag, run, state, execution, refs,
                            record.reason if record is not None else None)

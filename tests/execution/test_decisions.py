@@ -475,6 +475,18 @@ def test_a_run_waiting_on_a_retry_is_not_finished_and_cannot_stall() -> None:
     assert not run.may_be_stalled()
 
 
+def test_a_due_retry_asks_the_shell_to_look_for_its_error_soon_but_not_forever() -> None:
+    statuses = {key("a"): "pending"}
+    run = RunDecisions(chain(retries=1), "d", "r", TOKEN, statuses=statuses)
+    run.start()
+    run.task_reported(report("a", "up_for_retry"), NOW)
+    assert not run.waits_for_error(NOW + 5)  # not due yet
+    assert run.waits_for_error(NOW + 10)  # due, and Dask has not erred the key yet
+    assert not run.waits_for_error(NOW + 10 + rules.ERRED_SOON)  # now only ERRED_WAIT helps
+    statuses[key("a")] = "error"
+    assert not run.waits_for_error(NOW + 10)  # erred: time_passed re-runs it at once
+
+
 def test_a_final_crash_lets_the_tasks_downstream_be_planned_after_a_mapping() -> None:
     """The failed outcome is forced on the crashed key; a mapped task below cannot expand."""
     run = RunDecisions(mapped(), "d", "r", TOKEN, statuses={key("make"): "error"})
