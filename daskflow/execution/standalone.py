@@ -10,6 +10,7 @@ to workers itself.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -122,7 +123,7 @@ def ssh_cluster(hosts: Sequence[str], *, login: SshLogin = SshLogin(),
             worker_options={"n_workers": workers_per_host, **shape.worker_options(), **listen},
             scheduler_options={"port": port, "dashboard_address": dashboard_address,
                                "preload": [DASHBOARD_PRELOAD], **listen},
-            remote_python=remote_python)
+            remote_python=session_bound(remote_python or sys.executable))
     except Exception as exc:  # asyncssh's, OSError, or "Worker failed to start"
         cause = root_cause(exc)
         raise ClusterError(f"cannot start a Dask scheduler and workers over SSH on "
@@ -141,6 +142,17 @@ def ssh_cluster(hosts: Sequence[str], *, login: SshLogin = SshLogin(),
             f"{hosts[0]} within {REGISTER_TIMEOUT} s; check that the hosts reach each other "
             "(--interface picks the network)") from None
     return cluster
+
+
+def session_bound(python: str) -> str:
+    """What ``SSHCluster`` runs as the remote Python: ``python`` under
+    ``daskflow.execution.ssh_session``, which stops the scheduler or worker
+    when its SSH session ends, so that none outlives this command.
+
+    >>> session_bound("/opt/venv/bin/python")
+    '/opt/venv/bin/python -m daskflow.execution.ssh_session'
+    """
+    return f"{python} -m daskflow.execution.ssh_session"
 
 
 def dashboard_link(cluster: Any) -> str | None:

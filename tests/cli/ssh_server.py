@@ -7,6 +7,12 @@ Sessions get ``PYTHONPATH`` pointing at this checkout (``SetEnv``), as a real
 host would have daskflow installed. sshd runs in the foreground (``-D``) as
 a child of the test, on a free port.
 
+Stopping the listening sshd does not end its sessions, nor what they run: on
+exit every process the server started that is still alive after a grace
+period (a session whose client is still connected, a scheduler or worker left
+behind) is killed, and named in ``SshServer.leftovers`` so that the test's
+fixture can fail on it.
+
 A missing ``sshd`` skips the test with how to install it, except under
 ``CI=true``, where it fails: CI must never pass by skipping.
 """
@@ -20,9 +26,10 @@ import socket
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
 import pytest
 from cli_processes import ROOT, wait_for
 
@@ -37,6 +44,8 @@ class SshServer:
     key: Path
     known_hosts: Path
     process: subprocess.Popen
+    #: Processes started through this server that outlived it (filled on exit).
+    leftovers: list[str] = field(default_factory=list)
 
     def login_options(self) -> list[str]:
         """``daskflow cluster ssh`` options that log in to this server."""
@@ -109,8 +118,28 @@ def local_sshd(folder: Path) -> Iterator[SshServer]:
             return accepts_connections(port)
 
         wait_for(listening, f"sshd listening on 127.0.0.1:{port}")
-        yield SshServer(port, getpass.getuser(), client_key, folder / "known_hosts", process)
+        server = SshServer(port, getpass.getuser(), client_key, folder / "known_hosts", process)
+        yield server
     finally:
+        started = psutil.Process(process.pid).children(recursive=True)
         process.terminate()
         process.wait(60)
         log.close()
+        # Killed even when the test failed; reported through the server otherwise.
+        left = outlived(started)
+    server.leftovers.extend(left)
+
+
+def outlived(processes: list[psutil.Process], grace: float = 30) -> list[str]:
+    """Those of ``processes`` still alive after ``grace`` seconds, each killed and named."""
+    _, alive = psutil.wait_procs(processes, timeout=grace)
+    names = []
+    for survivor in alive:
+        try:
+            if survivor.status() == psutil.STATUS_ZOMBIE:
+                continue
+            names.append(f"{survivor.pid} {' '.join(survivor.cmdline())}")
+            survivor.kill()
+        except psutil.NoSuchProcess:
+            pass
+    return names
