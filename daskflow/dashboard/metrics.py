@@ -30,7 +30,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 
 from daskflow.dashboard.store_access import shown_url
 from daskflow.execution.cluster_plugins import REPORT_TOPIC_PREFIX
-from daskflow.execution.report import END
+from daskflow.execution.report import END, reports_in
 from daskflow.scheduler import tick_times
 from daskflow.store import Store, StoreError
 
@@ -96,11 +96,13 @@ class DaskflowCollector:
         if not isinstance(msg, dict):
             return
         if topic.startswith(REPORT_TOPIC_PREFIX):
-            start, end = msg.get("start"), msg.get("end")
-            if msg.get("kind") == END and msg.get("try") and start is not None \
-                    and end is not None:
-                self.task_duration.labels(str(msg.get("dag_id")), str(msg.get("state"))
-                                          ).observe(max(end - start, 0.0))
+            for report in reports_in(msg):
+                start, end = report.get("start"), report.get("end")
+                if report.get("kind") == END and report.get("try") and start is not None \
+                        and end is not None:
+                    self.task_duration.labels(str(report.get("dag_id")),
+                                              str(report.get("state"))
+                                              ).observe(max(end - start, 0.0))
         elif topic == tick_times.TOPIC:
             for seconds in msg.get("ticks") or ():
                 if isinstance(seconds, (int, float)):

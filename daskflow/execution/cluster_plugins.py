@@ -60,6 +60,7 @@ from distributed.diagnostics.plugin import NannyPlugin, SchedulerPlugin
 
 from daskflow.execution import code_pickling
 from daskflow.execution.annotations import update_on_scheduler
+from daskflow.execution.report import reports_in
 
 PLUGIN_NAME = "daskflow"
 LEASE_ANNOTATION = "daskflow_lease"
@@ -177,10 +178,11 @@ class SchedulerSide(SchedulerPlugin):
         if not isinstance(msg, dict):
             return
         if topic.startswith(REPORT_TOPIC_PREFIX):
-            if msg.get("kind") == "start":
-                self._started(msg.get("key"))
-            elif msg.get("kind") == "end":
-                self._ended(msg.get("key"))
+            for report in reports_in(msg):
+                if report.get("kind") == "start":
+                    self._started(report.get("key"))
+                elif report.get("kind") == "end":
+                    self._ended(report.get("key"))
         elif topic == MEMORY_TOPIC:
             address = msg.get("worker")
             limit = self.workers.get(address, {}).get("memory_limit")

@@ -25,7 +25,7 @@ import time
 from typing import Any
 
 from daskflow.execution.cluster_plugins import REPORT_TOPIC_PREFIX
-from daskflow.execution.report import Report
+from daskflow.execution.report import Report, reports_in
 from daskflow.execution.run import RunExecution
 from daskflow.execution.triggerer import Triggerer
 
@@ -117,7 +117,8 @@ class Driver:
 
     # -- events ---------------------------------------------------------------------
     def _on_event(self, event: tuple[float, dict[str, Any]]) -> None:
-        self._events.put(("report", event[1]))
+        for report in reports_in(event[1]):
+            self._events.put(("report", report))
 
     def _on_trigger(self, ident: tuple[str, str, str], kind: str, payload: Any) -> None:
         self._events.put(("trigger", (ident, kind, payload)))

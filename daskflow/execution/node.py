@@ -61,7 +61,7 @@ from daskflow.execution.outcome import (
     describe_error,
     display,
 )
-from daskflow.execution.report import END, START, Report
+from daskflow.execution.report import END, START, Report, travels
 from daskflow.execution.run_payload import NodeRef, shared_of
 from daskflow.models.context import (
     DagRunInfo,
@@ -583,10 +583,65 @@ def _report(spec: NodeSpec, key: str | None, worker: str | None, try_number: int
 
 
 def _emit(topic: str, report: Report | dict[str, Any]) -> None:
-    """Send a report to the loop; outside a Dask worker there is no loop to tell."""
+    """Send an end report to the loop (a few milliseconds later, with its worker's
+    others: :class:`_EndReports`); outside a Dask worker there is no loop to tell."""
     worker = _worker()
     if worker is not None:
-        worker.log_event(topic, report.to_wire() if isinstance(report, Report) else report)
+        _end_reports.send(worker, topic,
+                          report.to_wire() if isinstance(report, Report) else report)
+
+
+class _EndReports:
+    """End reports gathered on a worker for ``END_REPORT_BATCH`` seconds, sent as one event.
+
+    Each event is a message through the Dask scheduler to the loop, handled
+    there and in the loop's process one at a time; a wide run of short tasks
+    ends hundreds of them a second, and one message per report cost more than
+    the tasks (docs/performance.md). Batched, the loop hears of an end a few
+    milliseconds later. Whether a report can travel is checked at once, in the
+    task's thread, so that one which cannot still fails its own attempt
+    (``_emit_end``). A held start report (:class:`_HeldStarts`) is sent before
+    its end report is queued, so it still arrives first.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._queued: dict[int, tuple[Any, list[tuple[str, dict[str, Any]]]]] = {}
+
+    def send(self, worker: Any, topic: str, wire: dict[str, Any]) -> None:
+        if not travels(wire):
+            raise TypeError(f"the report holds a value Dask's event stream cannot carry: "
+                            f"{_unplain_fields(wire)}")
+        with self._lock:
+            queued = self._queued.get(id(worker))
+            if queued is not None:
+                queued[1].append((topic, wire))
+                return
+            self._queued[id(worker)] = (worker, [(topic, wire)])
+        worker.loop.add_callback(worker.loop.call_later, END_REPORT_BATCH, self._flush,
+                                 id(worker))
+
+    def _flush(self, ident: int) -> None:
+        with self._lock:
+            worker, queued = self._queued.pop(ident)
+        by_topic: dict[str, list[dict[str, Any]]] = {}
+        for topic, wire in queued:
+            by_topic.setdefault(topic, []).append(wire)
+        for topic, wires in by_topic.items():
+            try:
+                worker.log_event(topic, wires[0] if len(wires) == 1 else {"batch": wires})
+            except Exception:  # the worker is closing: the loop's stall check recovers them
+                logging.getLogger("daskflow.execution").warning(
+                    "could not send %d task reports", len(wires), exc_info=True)
+
+
+#: Seconds a worker gathers end reports before it sends them as one event.
+END_REPORT_BATCH = 0.005
+_end_reports = _EndReports()
+
+
+def _unplain_fields(wire: dict[str, Any]) -> str:
+    return ", ".join(f"{k} ({type(v).__name__})" for k, v in wire.items() if not travels(v))
 
 
 def _emit_start(topic: str, report: Report, delay: float = 0.0) -> int | None:

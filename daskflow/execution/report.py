@@ -86,6 +86,38 @@ class Report:
         return cls(**values)
 
 
+def reports_in(message: Any) -> list[dict[str, Any]]:
+    """The wire reports one event carries: a report, or a worker's batch of them
+    (``{"batch": [...]}``, see ``node._EndReports``).
+
+    >>> reports_in({"kind": "end", "key": "k"})
+    [{'kind': 'end', 'key': 'k'}]
+    >>> [r["key"] for r in reports_in({"batch": ({"key": "a"}, {"key": "b"})})]
+    ['a', 'b']
+    """
+    if not isinstance(message, dict):
+        return []
+    batch = message.get("batch")
+    if isinstance(batch, (list, tuple)):  # msgpack delivers the list as a tuple
+        return [r for r in batch if isinstance(r, dict)]
+    return [message]
+
+
+def travels(value: Any) -> bool:
+    """Whether Dask's event stream carries ``value`` as it is (plain values only).
+
+    >>> travels({"a": [1, 2.0, None, "x"]}), travels({"a": {1, 2}}), travels({1: "x"})
+    (True, False, False)
+    """
+    if value is None or type(value) in (str, bool, int, float, bytes):
+        return True
+    if isinstance(value, dict):
+        return all(type(k) is str for k in value) and all(map(travels, value.values()))
+    if isinstance(value, (list, tuple)):
+        return all(map(travels, value))
+    return False
+
+
 _WIRE_FIELDS = tuple(f.name for f in fields(Report) if f.name not in ("try_number", "log"))
 _ALL_FIELDS = tuple(f.name for f in fields(Report))
 #: Values that mean "nothing" for a field, left off the wire (``from_wire`` restores them).

@@ -75,3 +75,33 @@ def test_with_no_delay_every_start_is_reported(dask_client):
     dask_client.submit(_attempt, topic, "at_once", 0.0, 0.0, pure=False).result()
     assert arrived.wait(10)
     assert [e["kind"] for e in seen] == [START, END]
+
+
+def _several_ends(topic: str, count: int) -> None:
+    for i in range(count):
+        _emit_end(topic, _report(END, f"k{i}"))
+
+
+def test_end_reports_of_one_worker_travel_together_and_each_is_read(dask_client):
+    from daskflow.execution.report import reports_in
+
+    topic = f"daskflow-test-{uuid.uuid4().hex}"
+    seen, arrived = _received(dask_client, topic, 1)
+    dask_client.submit(_several_ends, topic, 5, pure=False).result()
+    assert arrived.wait(10)
+    time.sleep(0.3)
+    # Sent within the batch window: one event through the scheduler, five reports in it.
+    assert len(seen) == 1
+    assert [r["key"] for r in reports_in(seen[0])] == ["k0", "k1", "k2", "k3", "k4"]
+
+
+def test_a_report_that_cannot_travel_is_refused_at_once_in_the_tasks_thread():
+    import pytest
+
+    from daskflow.execution.node import _end_reports
+
+    class NoLoop:  # a refused report never reaches the worker's event loop
+        loop = None
+
+    with pytest.raises(TypeError, match=r"cannot carry: xcom \(set\)"):
+        _end_reports.send(NoLoop(), "t", {"kind": END, "xcom": {1, 2}})
