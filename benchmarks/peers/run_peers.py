@@ -1,10 +1,12 @@
 """daskflow beside Apache Airflow 3, Prefect 3 and Dagster on the same small workloads.
 
-Run by hand from the repository root (a full run takes about an hour, most
-of it installing the peers the first time and Airflow's scheduler)::
+Run by hand from the repository root (on a quiet 2-core machine a full run
+takes about 25 minutes once the peers are installed, most of it Airflow and
+Prefect on the fan-out; on a busy one, hours)::
 
     PYTHONPATH=. python benchmarks/peers/run_peers.py [--peers daskflow,airflow,prefect,dagster]
-        [--workloads noop,chain,fan-out,sleep,cpu,retry] [--repeat 3] [--venvs DIR] [--out FILE]
+        [--workloads noop,chain,fan-out,sleep,cpu,retry] [--repeat 3] [--timeout S]
+        [--venvs DIR] [--out FILE]
 
 Each peer runs in a venv of its own under ``--venvs`` (default
 ``~/.cache/daskflow-peers``), made on first use from the pinned
@@ -28,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -102,8 +105,14 @@ def peer_env(peer: str, work: Path, cpu_loops: int) -> dict[str, str]:
 
 
 def run_peer(peer: str, python: Path, modes: list[str], names: list[str], repeat: int,
-             cpu_loops: int, work: Path) -> list[dict]:
-    """Run one peer's script; the JSON lines it printed (its log goes to ``work``)."""
+             cpu_loops: int, work: Path, timeout: float = 1200) -> list[dict]:
+    """Run one peer's script; the JSON lines it printed (its log goes to ``work``).
+
+    The script runs in a process group of its own, which is killed once the
+    script ends or after ``timeout`` seconds: a peer that hangs (seen with
+    ``dagster-dask`` on the chain) costs its remaining workloads, not the whole
+    comparison, and what a peer leaves running (Dagster's log tails) goes too.
+    """
     work.mkdir(parents=True, exist_ok=True)
     env = peer_env(peer, work, cpu_loops)
     if peer == "airflow":
@@ -112,14 +121,25 @@ def run_peer(peer: str, python: Path, modes: list[str], names: list[str], repeat
     script = HERE / PEERS[peer][0]
     command = [str(python), str(script), "--modes", ",".join(modes), "--workloads",
                ",".join(names), "--repeat", str(repeat)]
-    with open(work / "run.log", "w") as log:
-        done = subprocess.run(command, env=env, stdout=subprocess.PIPE, stderr=log, text=True)
-    lines = [json.loads(line) for line in done.stdout.splitlines()
+    out_path = work / "results.jsonl"
+    with open(work / "run.log", "w") as log, open(out_path, "w") as out:
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=log, text=True,
+                                   start_new_session=True)
+        try:
+            returncode: int | str = process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            returncode = f"timed out after {timeout:g} s"
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait()
+    lines = [json.loads(line) for line in out_path.read_text().splitlines()
              if line.startswith('{"peer"')]
-    if done.returncode != 0:
+    if returncode != 0:
+        status = returncode if isinstance(returncode, str) else f"exit {returncode}"
         lines.append({"peer": peer, "mode": ",".join(modes), "workload": "(script)",
-                      "runs": [], "ok": False,
-                      "note": f"exit {done.returncode}; see {work / 'run.log'}"})
+                      "runs": [], "ok": False, "note": f"{status}; see {work / 'run.log'}"})
     return lines
 
 
@@ -179,6 +199,8 @@ def parser() -> argparse.ArgumentParser:
                    help="comma-separated modes to run (default: every mode of each peer)")
     p.add_argument("--workloads", default="noop,chain,fan-out,sleep,cpu,retry")
     p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--timeout", type=float, default=1200,
+                   help="seconds one peer's script may take before it is killed")
     p.add_argument("--venvs", default=str(Path.home() / ".cache" / "daskflow-peers"))
     p.add_argument("--python", default=sys.executable,
                    help="the interpreter the peers' venvs are made from (Python 3.11 here)")
@@ -208,7 +230,8 @@ def main(argv: list[str] | None = None) -> int:
                   else Path(sys.executable))
         loads.append(f"{peer} {load()}")
         print(f"{peer}: {', '.join(modes)} ...", file=sys.stderr, flush=True)
-        lines += run_peer(peer, python, modes, names, args.repeat, cpu_loops, work / peer)
+        lines += run_peer(peer, python, modes, names, args.repeat, cpu_loops, work / peer,
+                          args.timeout)
         # Written after every peer, so an interrupted hour-long run keeps what it measured.
         path = write_result("peers", render(lines, names, args.repeat, loads, cpu_loops), args.out)
         print(f"{peer} done; table so far in {path}", file=sys.stderr, flush=True)
