@@ -72,7 +72,9 @@ def test_every_figure_next_to_a_results_file_it_cites_is_in_that_file(doc):
 
 
 def test_the_figure_check_catches_a_figure_the_file_does_not_hold():
-    assert unbacked_figures("- 1.11x for a chain ([r](benchmarks/results/overhead.md))") == []
+    held = (ROOT / "benchmarks/results/overhead.md").read_text()
+    chain = re.search(r"^\| chain \|.*?\| (\d+\.\d+)x \|", held, re.M).group(1)
+    assert unbacked_figures(f"- {chain}x for a chain ([r](benchmarks/results/overhead.md))") == []
     assert unbacked_figures("- 7.8 ms per link ([r](benchmarks/results/overhead.md))") == [
         "7.8 (passage '- 7.8 ms per link ([r](benchmarks/results/overhead.md))') is not in "
         "benchmarks/results/overhead.md"]
