@@ -75,12 +75,10 @@ class Source:
 
 def document(scheduler: Any, extra: dict[str, Any], doc: Any) -> None:
     """The Bokeh document of a DAG's code (``?dag_id[&run_id]``)."""
-    dag_id, run_id = query_arg(doc, "dag_id"), query_arg(doc, "run_id")
-    layout.frame(doc, extra, f"{dag_id} code")
+    dag_id = layout.dag_page(doc, extra, "Code")
     if not dag_id:
-        doc.add_root(Div(text="<h2>Code</h2>Open a DAG from the "
-                              + layout.link("/daskflow/dags", "DAG list") + "."))
         return
+    run_id = query_arg(doc, "run_id")
     heading = Div(text=f"<h2>{html.escape(dag_id)}: code</h2>"
                        + layout.link("/daskflow/grid", "Grid", dag_id=dag_id))
     source = Source(dag_id, run_id)

@@ -224,11 +224,8 @@ def gantt_figure(view: GanttView) -> Any:
 
 def document(scheduler: Any, extra: dict[str, Any], doc: Any) -> None:
     """The Gantt page for ``?dag_id`` and ``run_id`` of the URL."""
-    dag_id = query_arg(doc, "dag_id")
-    page_layout.frame(doc, extra, f"{dag_id or '?'} gantt")
+    dag_id = page_layout.dag_page(doc, extra, "Gantt")
     if not dag_id:
-        doc.add_root(Div(text="<h2>Gantt</h2>Open a DAG from the "
-                              + page_layout.link("/daskflow/dags", "DAG list") + "."))
         return
     view = GanttView(dashboard_store(), dag_id, query_arg(doc, "run_id"))
     view.update()

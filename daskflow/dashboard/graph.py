@@ -228,11 +228,8 @@ def graph_figure(view: GraphView) -> Any:
 
 def document(scheduler: Any, extra: dict[str, Any], doc: Any) -> None:
     """The Graph page for ``?dag_id`` (and ``run_id``) of the URL."""
-    dag_id = query_arg(doc, "dag_id")
-    page_layout.frame(doc, extra, f"{dag_id or '?'} graph")
+    dag_id = page_layout.dag_page(doc, extra, "Graph")
     if not dag_id:
-        doc.add_root(Div(text="<h2>Graph</h2>Open a DAG from the "
-                              + page_layout.link("/daskflow/dags", "DAG list") + "."))
         return
     view = GraphView(dashboard_store(), dag_id, query_arg(doc, "run_id"))
     view.update()

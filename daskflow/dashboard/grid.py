@@ -46,7 +46,7 @@ from daskflow.dashboard.grid_model import (
 )
 from daskflow.dashboard.grid_reader import GridData, GridReader
 from daskflow.dashboard.store_access import dashboard_store
-from daskflow.dashboard.style import STATE_COLORS, query_arg, state_color
+from daskflow.dashboard.style import STATE_COLORS, state_color
 from daskflow.store.overview import instances_in_state
 
 PATH = "/daskflow/grid"
@@ -265,11 +265,8 @@ def legend_html() -> str:
 
 def document(scheduler: Any, extra: dict[str, Any], doc: Any) -> None:
     """The Bokeh document of one DAG's grid (``?dag_id=``)."""
-    dag_id = query_arg(doc, "dag_id")
-    layout.frame(doc, extra, f"{dag_id or '?'} grid")
+    dag_id = layout.dag_page(doc, extra, "Grid")
     if not dag_id:
-        doc.add_root(Div(text="<h2>Grid</h2>Open a DAG from the "
-                              + layout.link("/daskflow/dags", "DAG list") + "."))
         return
     grid = RunGrid(dag_id)
     details = Details(grid, doc)

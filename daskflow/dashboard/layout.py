@@ -73,6 +73,21 @@ def frame(doc: Any, extra: dict[str, Any], title: str) -> None:
     doc.template_variables["daskflow_root"] = root_of(extra)
 
 
+def dag_page(doc: Any, extra: dict[str, Any], page: str) -> str | None:
+    """Frame a page about one DAG (``?dag_id=`` of the URL) and return the DAG id; without
+    one, the page only points to the DAG list and this returns ``None``."""
+    from bokeh.models import Div
+
+    from daskflow.dashboard.style import query_arg
+
+    dag_id = query_arg(doc, "dag_id")
+    frame(doc, extra, f"{dag_id or '?'} {page.lower()}")
+    if not dag_id:
+        doc.add_root(Div(text=f"<h2>{page}</h2>Open a DAG from the "
+                              + link("/daskflow/dags", "DAG list") + "."))
+    return dag_id
+
+
 def status_line() -> tuple[Any, Callable[[str], None]]:
     """A line for what went wrong (e.g. an unreachable store), and the function that sets it."""
     from bokeh.models import Div
