@@ -20,7 +20,7 @@ from daskflow.hooks.http import HttpHook, HttpRequestError
 from daskflow.operators.http import HttpOperator
 from daskflow.operators.python import PythonOperator
 from daskflow.sensors.http import HttpSensor
-from daskflow.store import ConnectionRecord, Store
+from daskflow.store import ConnectionRecord
 
 PASSWORD = "pw-7Hq2-http-secret"
 
@@ -134,17 +134,9 @@ def test_unknown_extra_options_are_refused(http_api, monkeypatch):
 
 
 # -- in runs ---------------------------------------------------------------------------
-@pytest.fixture
-def run_store(db_url):
-    store = Store(db_url)
-    store.init()
-    yield store
-    store.dispose()
-
-
 def test_operator_returns_the_filtered_response_to_downstream_tasks(
-        http_api, dask_client, db_url, run_store, tmp_path):
-    run_store.set_connection(ConnectionRecord(conn_id="orders_api", conn_type="http",
+        http_api, dask_client, db_url, store, tmp_path):
+    store.set_connection(ConnectionRecord(conn_id="orders_api", conn_type="http",
                                               host="127.0.0.1", port=http_api.port,
                                               login="etl", password=PASSWORD))
     http_api.answer("/orders/2024-01-02", (200, '{"count": 42}'))
@@ -164,15 +156,15 @@ def test_operator_returns_the_filtered_response_to_downstream_tasks(
     assert result.tasks["fetch"].state == "success", result.tasks["fetch"].error
     assert result.tasks["record"].state == "success", result.tasks["record"].error
     assert seen.read_text() in ("('2024-01-02', 42)", "['2024-01-02', 42]")
-    log = run_store.get_log("http_fetch", result.run_id, "fetch")
+    log = store.get_log("http_fetch", result.run_id, "fetch")
     assert '{"count": 42}' in log and "orders_api" in log
     [request] = http_api.requests
     assert request.headers["Authorization"].startswith("Basic ")
 
 
 def test_operator_fails_on_5xx_after_its_retries_and_on_a_false_check(
-        http_api, dask_client, db_url, run_store):
-    run_store.set_connection(ConnectionRecord(conn_id="flaky_api", conn_type="http",
+        http_api, dask_client, db_url, store):
+    store.set_connection(ConnectionRecord(conn_id="flaky_api", conn_type="http",
                                               host=http_api.base_url, login="etl",
                                               password=PASSWORD))
     http_api.answer("/load", (503, f"overloaded, token {PASSWORD}"))
@@ -195,8 +187,8 @@ def test_operator_fails_on_5xx_after_its_retries_and_on_a_false_check(
     assert check.state == "failed" and "returned False" in check.error
 
 
-def test_sensor_waits_through_404_and_fails_on_500(http_api, dask_client, db_url, run_store):
-    run_store.set_connection(ConnectionRecord(conn_id="files_api", conn_type="http",
+def test_sensor_waits_through_404_and_fails_on_500(http_api, dask_client, db_url, store):
+    store.set_connection(ConnectionRecord(conn_id="files_api", conn_type="http",
                                               host=http_api.base_url))
     http_api.answer("/export", (404, "not yet"), (404, "not yet"), (200, '{"rows": 10}'))
     http_api.answer("/broken", (500, "boom"))
@@ -232,8 +224,8 @@ def test_operator_retry_args_and_json_kwarg_reach_the_hook(http_api, monkeypatch
 
 
 def test_a_deferrable_sensor_asks_from_the_loop_and_resumes_once_answered(
-        http_api, dask_client, db_url, run_store):
-    run_store.set_connection(ConnectionRecord(conn_id="files_api", conn_type="http",
+        http_api, dask_client, db_url, store):
+    store.set_connection(ConnectionRecord(conn_id="files_api", conn_type="http",
                                               host=http_api.base_url))
     http_api.answer("/export", (404, "not yet"), (404, "not yet"), (200, '{"rows": 10}'))
     http_api.answer("/broken", (404, "not yet"), (500, "boom"))
@@ -253,10 +245,10 @@ def test_a_deferrable_sensor_asks_from_the_loop_and_resumes_once_answered(
 
 
 def test_a_deferrable_operator_calls_from_the_loop_and_resumes_with_the_answer(
-        http_api, dask_client, db_url, run_store, tmp_path):
+        http_api, dask_client, db_url, store, tmp_path):
     import requests.auth
 
-    run_store.set_connection(ConnectionRecord(conn_id="orders_api", conn_type="http",
+    store.set_connection(ConnectionRecord(conn_id="orders_api", conn_type="http",
                                               host="127.0.0.1", port=http_api.port,
                                               login="etl", password=PASSWORD))
     http_api.answer("/orders/2024-01-02", (200, '{"count": 42}'))
@@ -273,10 +265,10 @@ def test_a_deferrable_operator_calls_from_the_loop_and_resumes_with_the_answer(
 
     fetch = result.tasks["fetch"]
     assert (fetch.state, fetch.try_number) == ("success", 1), fetch.error
-    stored = {x.key: x.value for x in run_store.list_xcoms("http_deferred_call", result.run_id,
+    stored = {x.key: x.value for x in store.list_xcoms("http_deferred_call", result.run_id,
                                                           "fetch")}
     assert stored["return_value"] == '["2024-01-02", 42]'
-    ti = run_store.get_task_instance("http_deferred_call", result.run_id, "fetch")
+    ti = store.get_task_instance("http_deferred_call", result.run_id, "fetch")
     assert ti.deferral["trigger"] == "daskflow.triggers.http.HttpTrigger"
     [request] = http_api.calls("/orders/2024-01-02")
     assert request.headers["Authorization"].startswith("Basic ")

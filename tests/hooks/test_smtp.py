@@ -11,7 +11,7 @@ import pytest
 from daskflow import DAG
 from daskflow.hooks.smtp import SmtpError, SmtpHook
 from daskflow.operators.email import EmailOperator
-from daskflow.store import ConnectionRecord, Store
+from daskflow.store import ConnectionRecord
 
 PLAIN = {"disable_ssl": True, "disable_tls": True, "from_email": "airflow@example.com",
          "timeout": 10}
@@ -97,18 +97,10 @@ def test_missing_sender_is_an_error(smtp_server, monkeypatch):
 
 
 # -- in runs ---------------------------------------------------------------------------
-@pytest.fixture
-def run_store(db_url):
-    store = Store(db_url)
-    store.init()
-    yield store
-    store.dispose()
-
-
 def test_email_operator_sends_a_templated_message_and_retries_a_refused_login(
-        smtp_server, dask_client, db_url, run_store):
+        smtp_server, dask_client, db_url, store):
     for conn_id, password in (("smtp_default", smtp_server.password), ("bad_mail", "nope-4471")):
-        run_store.set_connection(ConnectionRecord(
+        store.set_connection(ConnectionRecord(
             conn_id=conn_id, conn_type="smtp", host=smtp_server.host, port=smtp_server.port,
             login="mailer", password=password, extra=json.dumps(PLAIN)))
     with DAG("mail_report", start_date=datetime(2024, 1, 1)) as dag:

@@ -11,7 +11,7 @@ import pytest
 from daskflow import DAG
 from daskflow.hooks.webhook import SlackWebhookError, SlackWebhookHook
 from daskflow.operators.webhook import SlackWebhookOperator
-from daskflow.store import ConnectionRecord, Store
+from daskflow.store import ConnectionRecord
 
 TOKEN = "T0001/B0002/sEcReTwebhookTOKEN88"
 
@@ -84,18 +84,10 @@ def test_unreachable_missing_token_and_empty_message_are_clear_errors(monkeypatc
         SlackWebhookHook(slack_webhook_conn_id="empty").send_text("hi")
 
 
-@pytest.fixture
-def run_store(db_url):
-    store = Store(db_url)
-    store.init()
-    yield store
-    store.dispose()
-
-
 def test_operator_posts_a_templated_message_and_fails_clearly(
-        http_api, dask_client, db_url, run_store):
+        http_api, dask_client, db_url, store):
     for conn_id, token in (("slack_default", TOKEN), ("bad_slack", "T9/B9/revokedTOKEN77")):
-        run_store.set_connection(ConnectionRecord(conn_id=conn_id, conn_type="slackwebhook",
+        store.set_connection(ConnectionRecord(conn_id=conn_id, conn_type="slackwebhook",
                                                   host=http_api.base_url, password=token))
     http_api.answer(f"/{TOKEN}", (200, "ok"))
     with DAG("slack_notice", start_date=datetime(2024, 1, 1)) as dag:

@@ -26,17 +26,7 @@ from daskflow.operators import (
     SQLThresholdCheckOperator,
     SQLValueCheckOperator,
 )
-from daskflow.store import ConnectionRecord, Store
-
-
-@pytest.fixture
-def run_store(db_url, monkeypatch, tmp_path):
-    # Workers were started before the test: the environment here does not reach them.
-    monkeypatch.setenv("DASKFLOW_DB", f"sqlite:///{tmp_path / 'elsewhere.db'}")
-    store = Store(db_url)
-    store.init()
-    yield store
-    store.dispose()
+from daskflow.store import ConnectionRecord
 
 
 def _pg_connection(request, store, conn_id):

@@ -14,17 +14,7 @@ from sqlalchemy.engine import make_url
 from daskflow import DAG
 from daskflow.operators import PythonOperator, SQLExecuteQueryOperator
 from daskflow.sensors import SqlSensor
-from daskflow.store import ConnectionRecord, Store
-
-
-@pytest.fixture
-def run_store(db_url, monkeypatch, tmp_path):
-    # Workers were started before the test: the environment here does not reach them.
-    monkeypatch.setenv("DASKFLOW_DB", f"sqlite:///{tmp_path / 'elsewhere.db'}")
-    store = Store(db_url)
-    store.init()
-    yield store
-    store.dispose()
+from daskflow.store import ConnectionRecord
 
 
 def _sqlite(request, run_store, tmp_path):
